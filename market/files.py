@@ -1,0 +1,67 @@
+"""Candles from files: the bundled real sample and the user's own folder (TX_DATA_DIR).
+
+A folder holds `{SYMBOL}_{TIMEFRAME}.csv`, `.csv.gz` or `.parquet` files in the
+layout `timestamp,open,high,low,close,volume` (UTC ISO-8601 timestamps).
+"""
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from market.frames import CandleFormatError, normalize
+from market.universe import TIMEFRAMES, Series
+
+BUNDLED_DIR = Path(__file__).parent / "data"
+_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+_NAME = re.compile(r"^(?P<symbol>[A-Za-z0-9.^-]+)_(?P<timeframe>[0-9]+[mhdw])$")
+
+
+class DataFolderError(ValueError):
+    """A data folder that is missing, or holds a file whose name says nothing usable."""
+
+
+class FileProvider:
+    """Reads series from one folder; `name` is what the candles record as their provider."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.root = Path(root)
+        self.name = name
+        if not self.root.is_dir():
+            raise DataFolderError(f"folder {self.root} does not exist")
+        self._files = self._scan()
+
+    def _scan(self) -> dict[Series, Path]:
+        files: dict[Series, Path] = {}
+        for path in sorted(self.root.iterdir()):
+            suffix = next((s for s in _SUFFIXES if path.name.endswith(s)), None)
+            if suffix is None or not path.is_file():
+                continue  # READMEs, licences, sub-folders
+            match = _NAME.match(path.name[: -len(suffix)])
+            if not match or match["timeframe"] not in TIMEFRAMES:
+                raise DataFolderError(
+                    f"{path}: file name must be SYMBOL_TIMEFRAME{suffix} with a timeframe in {', '.join(TIMEFRAMES)}"
+                )
+            series = Series(match["symbol"].upper(), match["timeframe"])
+            if series in files:
+                raise DataFolderError(f"{path} and {files[series]} both hold {series}")
+            files[series] = path
+        return files
+
+    def available(self) -> list[Series]:
+        return sorted(self._files)
+
+    def fetch(self, series: Series) -> pd.DataFrame:
+        """The whole stored series in the normal form; CandleFormatError names the file."""
+        path = self._files.get(series)
+        if path is None:
+            raise KeyError(f"{self.name} has no {series}")
+        try:
+            raw = pd.read_parquet(path) if path.name.endswith(".parquet") else pd.read_csv(path)
+        except Exception as exc:  # unreadable file: gzip, parquet or CSV errors alike
+            raise CandleFormatError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from exc
+        return normalize(raw, source=str(path))
+
+
+def bundled() -> FileProvider:
+    return FileProvider(BUNDLED_DIR, "bundled")

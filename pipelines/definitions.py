@@ -1,0 +1,33 @@
+"""The Dagster `Definitions` of TX, loaded by workspace.yaml (`pipelines.definitions`)."""
+
+import dagster as dg
+
+from assets.candles import candles
+from pipelines.partitions import series_partitions
+from pipelines.resources import AppDatabase, MarketData
+from tx.settings import load_settings
+
+# Assets materialized per (symbol, timeframe) partition, in dependency order.
+SERIES_ASSETS = [candles]
+
+candles_job = dg.define_asset_job(
+    "candles_job",
+    selection=dg.AssetSelection.assets(*SERIES_ASSETS),
+    partitions_def=series_partitions,
+    description="Fetch and store candles for one (symbol, timeframe) partition.",
+)
+
+
+def build_definitions() -> dg.Definitions:
+    settings = load_settings()
+    return dg.Definitions(
+        assets=SERIES_ASSETS,
+        jobs=[candles_job],
+        resources={
+            "app_db": AppDatabase(url=settings.app_database_url),
+            "market": MarketData(data_dir=str(settings.data_dir) if settings.data_dir else None),
+        },
+    )
+
+
+defs = build_definitions()

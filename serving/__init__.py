@@ -1,0 +1,1 @@
+"""BentoML serving: the fused predictor and the platform's HTTP API."""

@@ -1,0 +1,1 @@
+"""HTTP routers, one module per API group of ../shared/API.md."""

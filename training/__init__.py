@@ -1,0 +1,1 @@
+"""Training: datasets, purged walk-forward splits, the layers, fusion, MLflow logging, promotion."""

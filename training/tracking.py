@@ -1,0 +1,76 @@
+"""The one module through which training talks to MLflow (experiments, runs, registry).
+
+Models never write files themselves; everything goes through a tracking URI and
+an artifact root chosen by configuration.
+"""
+
+import re
+from dataclasses import dataclass
+
+from mlflow.entities import Experiment
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+FUSED_MODEL = "tx-fused"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+class TrackingError(RuntimeError):
+    """The MLflow store cannot be opened or answered with an error."""
+
+
+def client(tracking_uri: str) -> MlflowClient:
+    """A client on `tracking_uri`; opening it creates or checks the store's schema."""
+    mlflow_client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        mlflow_client.search_experiments(max_results=1)
+    except MlflowException as exc:
+        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {exc.message.splitlines()[0]}") from exc
+    except Exception as exc:  # driver errors (unreachable server, bad credentials) surface raw
+        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    return mlflow_client
+
+
+def ensure_experiment(mlflow_client: MlflowClient, name: str, artifact_root: str) -> Experiment:
+    """The experiment `name`, created with its artifacts under `artifact_root/<name>`.
+
+    An explicit artifact location keeps artifacts out of `./mlruns` of whatever
+    folder a process happens to run in.
+    """
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return found
+    location = f"{artifact_root.rstrip('/')}/{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}"
+    try:
+        experiment_id = mlflow_client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created concurrently by another process
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found
+    return mlflow_client.get_experiment(experiment_id)
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    name: str
+    version: str
+    run_id: str | None
+    aliases: tuple[str, ...]
+
+
+def registered_versions(mlflow_client: MlflowClient) -> list[RegisteredVersion]:
+    """Every registered model version with its aliases, newest version first per model."""
+    versions: list[RegisteredVersion] = []
+    for model in mlflow_client.search_registered_models():
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        for mv in mlflow_client.search_model_versions(f"name = '{model.name}'"):
+            versions.append(RegisteredVersion(model.name, str(mv.version), mv.run_id, tuple(sorted(aliases.get(str(mv.version), [])))))
+    return sorted(versions, key=lambda v: (v.name, -int(v.version)))
+
+
+def _redact(uri: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", uri)

@@ -1,0 +1,144 @@
+"""One settings object for the whole platform, read from the environment (and `.env`).
+
+Variables use the `TX_` prefix, plus the standard `MLFLOW_TRACKING_URI` and
+`DAGSTER_HOME`. `.env.example` documents each of them.
+"""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+from store.db import DatabaseError, parse_url, redact
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ConfigError(ValueError):
+    """A setting with a wrong value; `setting` names the variable to fix."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TX_", env_file=".env", extra="ignore", frozen=True)
+
+    home: Path = Field(ROOT / ".tx", description="Embedded stores and local files (git-ignored).")
+    postgres_url: str | None = Field(None, description="Puts all three stores on this PostgreSQL server.")
+    database_url: str | None = Field(None, description="App database; overrides TX_POSTGRES_URL for it.")
+    dagster_postgres_url: str | None = Field(None, description="Dagster instance storage on PostgreSQL.")
+    mlflow_tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "TX_MLFLOW_TRACKING_URI")
+    )
+    mlflow_artifacts: str = Field(str(ROOT / "mlflow" / "artifacts"), description="MLflow artifact root.")
+    dagster_home: Path | None = Field(None, validation_alias=AliasChoices("DAGSTER_HOME", "TX_DAGSTER_HOME"))
+    data_dir: Path | None = Field(None, description="The user's own candle files.")
+    universe: str | None = Field(None, description="SYMBOL:TIMEFRAME,... (default: every available series).")
+    host: str = "127.0.0.1"
+    dagster_port: int = 3000
+    mlflow_port: int = 5000
+    serving_port: int = 3001
+
+    @field_validator("postgres_url", "database_url", "dagster_postgres_url", "mlflow_tracking_uri", "universe", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("postgres_url", "dagster_postgres_url")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                url = parse_url(value)
+            except DatabaseError as exc:
+                raise ValueError(str(exc)) from None
+            if url.get_backend_name() != "postgresql":
+                raise ValueError(f"expected postgresql://user@host:port/database, got {redact(url)}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_url(value)
+            except DatabaseError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"folder {value} does not exist; expected a folder of SYMBOL_TIMEFRAME.csv[.gz] or .parquet files")
+        return value
+
+    # -- derived locations: one place decides where each store lives ---------------
+
+    def _postgres_database(self, suffix: str) -> URL | None:
+        if not self.postgres_url:
+            return None
+        base = parse_url(self.postgres_url)
+        return base.set(database=f"{base.database}{suffix}")
+
+    @cached_property
+    def app_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        pg = self._postgres_database("")
+        if pg is not None:
+            return pg.render_as_string(hide_password=False)
+        return f"sqlite:///{self.home / 'tx.db'}"
+
+    @property
+    def app_database_setting(self) -> str:
+        return "TX_DATABASE_URL" if self.database_url else "TX_POSTGRES_URL" if self.postgres_url else "TX_HOME"
+
+    @cached_property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        pg = self._postgres_database("_mlflow")
+        if pg is not None:
+            return pg.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return f"sqlite:///{ROOT / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def tracking_setting(self) -> str:
+        return "MLFLOW_TRACKING_URI" if self.mlflow_tracking_uri else "TX_POSTGRES_URL" if self.postgres_url else "default"
+
+    @cached_property
+    def dagster_storage_url(self) -> str | None:
+        """PostgreSQL URL of Dagster's run/event/schedule storage; None means SQLite."""
+        if self.dagster_postgres_url:
+            return self.dagster_postgres_url
+        pg = self._postgres_database("_dagster")
+        return pg.render_as_string(hide_password=False) if pg is not None else None
+
+    @property
+    def dagster_setting(self) -> str:
+        return "TX_DAGSTER_POSTGRES_URL" if self.dagster_postgres_url else "TX_POSTGRES_URL" if self.postgres_url else "DAGSTER_HOME"
+
+    @cached_property
+    def dagster_home_dir(self) -> Path:
+        return self.dagster_home or self.home / "dagster"
+
+    @property
+    def frames_dir(self) -> Path:
+        """Parquet analytical frames (features, labels, backtests)."""
+        return self.home / "frames"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, with one clear message per wrong variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        setting = field if field.isupper() else f"TX_{field.upper()}"
+        raise ConfigError(setting, first["msg"].removeprefix("Value error, ")) from None

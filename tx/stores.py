@@ -1,0 +1,76 @@
+"""Set up the three stores (app database, MLflow, Dagster instance): create, migrate, check.
+
+Every step is idempotent, so `make demo`, `make run` and `make test` can all start
+with it. A store that cannot be reached raises ConfigError naming the setting.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from store.db import DatabaseError, current_revision, ensure_database, redact, upgrade
+from training.tracking import TrackingError, client
+from tx.settings import ConfigError, Settings
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    name: str
+    location: str
+    detail: str
+
+
+def _is_sql_uri(uri: str) -> bool:
+    return uri.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql")
+
+
+def setup_app_database(settings: Settings) -> StoreStatus:
+    url = settings.app_database_url
+    try:
+        upgrade(url)
+    except DatabaseError as exc:
+        raise ConfigError(settings.app_database_setting, str(exc)) from None
+    return StoreStatus("app database", redact(url), f"schema at revision {current_revision(url)}")
+
+
+def setup_mlflow(settings: Settings) -> StoreStatus:
+    uri = settings.tracking_uri
+    if _is_sql_uri(uri):
+        try:
+            if uri.startswith("sqlite"):
+                Path(make_url(uri).database).parent.mkdir(parents=True, exist_ok=True)
+            else:
+                ensure_database(uri)
+        except DatabaseError as exc:
+            raise ConfigError(settings.tracking_setting, str(exc)) from None
+    if "://" not in settings.mlflow_artifacts or settings.mlflow_artifacts.startswith("file://"):
+        Path(settings.mlflow_artifacts.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    try:
+        client(uri)
+    except TrackingError as exc:
+        raise ConfigError(settings.tracking_setting, str(exc)) from None
+    shown = redact(uri) if _is_sql_uri(uri) else uri
+    return StoreStatus("mlflow", shown, f"artifacts in {settings.mlflow_artifacts}")
+
+
+def setup_dagster(settings: Settings) -> StoreStatus:
+    from pipelines.instance import instance  # Dagster is only imported by the shell
+
+    url = settings.dagster_storage_url
+    if url:
+        try:
+            ensure_database(url)
+        except DatabaseError as exc:
+            raise ConfigError(settings.dagster_setting, str(exc)) from None
+    try:
+        dagster = instance(settings)
+        dagster.upgrade()
+    except Exception as exc:
+        raise ConfigError(settings.dagster_setting, f"Dagster instance storage: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    where = redact(url) if url else f"SQLite under {settings.dagster_home_dir}"
+    return StoreStatus("dagster", where, f"DAGSTER_HOME={settings.dagster_home_dir}")
+
+
+def setup_all(settings: Settings) -> list[StoreStatus]:
+    return [setup_app_database(settings), setup_mlflow(settings), setup_dagster(settings)]
