@@ -5,7 +5,7 @@ import dagster as dg
 from assets.candles import candles
 from pipelines.partitions import series_partitions
 from pipelines.resources import AppDatabase, MarketData
-from tx.settings import load_settings
+from tx.settings import Settings, load_settings
 
 # Assets materialized per (symbol, timeframe) partition, in dependency order.
 SERIES_ASSETS = [candles]
@@ -18,15 +18,18 @@ candles_job = dg.define_asset_job(
 )
 
 
-def build_definitions() -> dg.Definitions:
-    settings = load_settings()
+def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "app_db": AppDatabase(url=settings.app_database_url),
+        "market": MarketData(data_dir=str(settings.data_dir) if settings.data_dir else None),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=SERIES_ASSETS,
         jobs=[candles_job],
-        resources={
-            "app_db": AppDatabase(url=settings.app_database_url),
-            "market": MarketData(data_dir=str(settings.data_dir) if settings.data_dir else None),
-        },
+        resources=resources(settings or load_settings()),
     )
 
 

@@ -1,9 +1,11 @@
-"""One settings object for the whole platform, read from the environment (and `.env`).
+"""One settings object for the whole platform, read from the environment (and `.env`,
+or the file named by TX_ENV_FILE).
 
 Variables use the `TX_` prefix, plus the standard `MLFLOW_TRACKING_URI` and
 `DAGSTER_HOME`. `.env.example` documents each of them.
 """
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -12,16 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from store.db import DatabaseError, parse_url, redact
+from tx.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class ConfigError(ValueError):
-    """A setting with a wrong value; `setting` names the variable to fix."""
-
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(f"{setting}: {message}")
-        self.setting = setting
 
 
 class Settings(BaseSettings):
@@ -136,7 +131,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Settings from the environment, with one clear message per wrong variable."""
     try:
-        return Settings()
+        return Settings(_env_file=os.environ.get("TX_ENV_FILE", ".env"))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"

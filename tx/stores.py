@@ -11,7 +11,8 @@ from sqlalchemy.engine import make_url
 
 from store.db import DatabaseError, current_revision, ensure_database, redact, upgrade
 from training.tracking import TrackingError, client
-from tx.settings import ConfigError, Settings
+from tx.errors import ConfigError
+from tx.settings import Settings
 
 
 @dataclass(frozen=True)

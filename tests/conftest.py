@@ -1,0 +1,80 @@
+"""Shared fixtures: isolated settings per test, and real PostgreSQL databases.
+
+PostgreSQL tests use the server at TX_TEST_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/test). Each test gets fresh databases that
+are dropped afterwards. Locally an unreachable server skips them; with CI=true
+they fail, so CI never passes without having run them.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from store.db import DatabaseError, check_connection, drop_database
+
+TEST_PG = os.environ.get("TX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ENV_VARS = [
+    "TX_HOME", "TX_POSTGRES_URL", "TX_DATABASE_URL", "TX_DAGSTER_POSTGRES_URL", "MLFLOW_TRACKING_URI",
+    "TX_MLFLOW_TRACKING_URI", "TX_MLFLOW_ARTIFACTS", "DAGSTER_HOME", "TX_DAGSTER_HOME", "TX_DATA_DIR", "TX_UNIVERSE",
+]
+
+
+@pytest.fixture(autouse=True)
+def tx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Every test starts with embedded stores of its own under tmp_path and no .env file."""
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    env = {
+        "TX_ENV_FILE": str(tmp_path / "no.env"),
+        "TX_HOME": str(tmp_path / "tx"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}",
+        "TX_MLFLOW_ARTIFACTS": str(tmp_path / "mlflow" / "artifacts"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    try:
+        check_connection(TEST_PG)
+    except DatabaseError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    return TEST_PG
+
+
+def _fresh_name() -> str:
+    return f"tx_test_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def pg_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (created by the code under test)."""
+    url = make_url(postgres_server).set(database=_fresh_name()).render_as_string(hide_password=False)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def pg_platform(postgres_server: str) -> Iterator[str]:
+    """A TX_POSTGRES_URL whose three databases (app, _mlflow, _dagster) are dropped afterwards."""
+    base = make_url(postgres_server).set(database=_fresh_name())
+    yield base.render_as_string(hide_password=False)
+    for suffix in ("", "_mlflow", "_dagster"):
+        drop_database(base.set(database=f"{base.database}{suffix}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The app database on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return request.getfixturevalue("pg_url")

@@ -1,0 +1,98 @@
+"""The `tx` command line: the platform's own operations."""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from tx.errors import TxError
+from tx.settings import Settings, load_settings
+
+
+def _config(settings: Settings) -> int:
+    from store.db import redact
+
+    rows = {
+        "app database": f"{redact(settings.app_database_url)}  (from {settings.app_database_setting})",
+        "mlflow tracking": f"{settings.tracking_uri if settings.tracking_uri.startswith('http') else redact(settings.tracking_uri)}  (from {settings.tracking_setting})",
+        "mlflow artifacts": settings.mlflow_artifacts,
+        "dagster storage": f"{redact(settings.dagster_storage_url) if settings.dagster_storage_url else 'SQLite'}  (from {settings.dagster_setting})",
+        "DAGSTER_HOME": str(settings.dagster_home_dir),
+        "data dir": str(settings.data_dir or "(bundled sample only)"),
+        "universe": settings.universe or "(every available series)",
+    }
+    for key, value in rows.items():
+        print(f"{key:<17} {value}")
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from tx.stores import setup_all
+
+    for store in setup_all(settings):
+        print(f"{store.name:<13} {store.location}  ({store.detail})")
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from tx.demo import demo
+
+    print(demo(settings, serve=not args.no_serve))
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from tx.platform import run_platform
+
+    return run_platform(settings, skip_pipeline=args.skip_pipeline)
+
+
+def _mlflow_server(settings: Settings, args: argparse.Namespace) -> int:
+    from tx.stores import setup_mlflow
+
+    setup_mlflow(settings)
+    from tx.processes import mlflow_server
+
+    server = mlflow_server(settings.tracking_uri, settings.mlflow_artifacts, args.host or settings.host, args.port or settings.mlflow_port)
+    os.chdir(os.path.dirname(os.path.dirname(__file__)))
+    os.execv(server.argv[0], server.argv)  # the server replaces this process: Ctrl-C reaches it directly
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tx", description="TX Predictive Intelligence: platform operations.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("config", help="show where each store lives and what data is used")
+    sub.add_parser("migrate", help="create and migrate the app database, the MLflow store and the Dagster instance")
+    demo = sub.add_parser("demo", help="run the whole pipeline headless and print a summary")
+    demo.add_argument("--no-serve", action="store_true", help="skip starting the BentoML service")
+    run = sub.add_parser("run", help="run the pipeline, then the Dagster UI, MLflow UI and BentoML service until Ctrl-C")
+    run.add_argument("--skip-pipeline", action="store_true", help="start the servers on the stores as they are")
+    mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on the configured store")
+    mlf.add_argument("--host", default=None)
+    mlf.add_argument("--port", type=int, default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        match args.command:
+            case "config":
+                return _config(settings)
+            case "migrate":
+                return _migrate(settings)
+            case "demo":
+                return _demo(settings, args)
+            case "run":
+                return _run(settings, args)
+            case "mlflow-server":
+                return _mlflow_server(settings, args)
+    except TxError as exc:
+        print(f"tx: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""What `make demo` and `make run` share: check the inputs, set up the stores, run the pipeline."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from market.files import DataFolderError
+from market.frames import CandleFormatError
+from market.sources import Sources
+from market.universe import Series, UniverseError
+from tx.errors import ConfigError
+from tx.settings import Settings
+from tx.stores import StoreStatus, setup_all
+
+
+def check_inputs(settings: Settings) -> list[Series]:
+    """The universe, with every series read and validated before anything is written."""
+    try:
+        sources = Sources.offline(settings.data_dir)
+    except DataFolderError as exc:
+        raise ConfigError("TX_DATA_DIR", str(exc)) from None
+    try:
+        universe = sources.universe(settings.universe)
+    except UniverseError as exc:
+        raise ConfigError("TX_UNIVERSE", str(exc)) from None
+    for series in universe:
+        try:
+            sources.fetch(series)
+        except CandleFormatError as exc:
+            setting = "TX_DATA_DIR" if settings.data_dir and str(settings.data_dir) in str(exc) else "bundled data"
+            raise ConfigError(setting, str(exc)) from None
+    return universe
+
+
+@dataclass
+class PipelineReport:
+    stores: list[StoreStatus]
+    universe: list[Series]
+    materialized: list  # pipelines.run.Materialized
+
+
+def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) -> PipelineReport:
+    universe = check_inputs(settings)
+    progress(f"universe: {', '.join(map(str, universe))}")
+    stores = setup_all(settings)
+    for store in stores:
+        progress(f"store ready: {store.name:<12} {store.location}  ({store.detail})")
+
+    from pipelines.instance import instance  # Dagster loads only when the pipeline runs
+    from pipelines.run import materialize_pipeline
+
+    materialized = materialize_pipeline(settings, instance(settings), universe, progress)
+    return PipelineReport(stores, universe, materialized)
