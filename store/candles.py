@@ -11,7 +11,6 @@ from store.models import Candle
 from store.types import utcnow
 
 OHLCV = ["open", "high", "low", "close", "volume"]
-_BATCH = 2_000  # rows per INSERT: stays under SQLite's bound-parameter limit
 
 
 def upsert_candles(engine: Engine, symbol: str, timeframe: str, frame: pd.DataFrame, provider: str) -> int:
@@ -29,14 +28,13 @@ def upsert_candles(engine: Engine, symbol: str, timeframe: str, frame: pd.DataFr
         for ts, vals in zip(frame.index, frame[OHLCV].to_dict("records"), strict=True)
     ]
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Candle)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["symbol", "timeframe", "ts"],
+        set_={c: stmt.excluded[c] for c in [*OHLCV, "provider", "ingested_at"]},
+    )
     with transaction(engine) as session:
-        for start in range(0, len(rows), _BATCH):
-            stmt = insert(Candle).values(rows[start : start + _BATCH])
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["symbol", "timeframe", "ts"],
-                set_={c: stmt.excluded[c] for c in [*OHLCV, "provider", "ingested_at"]},
-            )
-            session.execute(stmt)
+        session.execute(stmt, rows)  # executemany, batched by SQLAlchemy's insertmanyvalues
     return len(rows)
 
 

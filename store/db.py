@@ -99,7 +99,7 @@ def ensure_database(url: str | URL) -> bool:
             return True
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"cannot connect to {redact(parsed)}: {reason}") from exc
+        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from exc
     finally:
         admin.dispose()
 

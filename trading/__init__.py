@@ -1,0 +1,1 @@
+"""Trading: signals, risk and position sizing, the paper broker and ledger, alerts, backtests."""

@@ -55,7 +55,7 @@ def test_read_at_t_sees_nothing_after_t(engine, spx):
 
 def test_a_failed_write_leaves_nothing_behind(engine, spx):
     upsert_candles(engine, "SPX", "1d", spx.head(10), "bundled")
-    batch = spx.iloc[10:2600].astype(object)  # more than one INSERT batch
+    batch = spx.iloc[10:2600].astype(object)  # spans several insertmanyvalues batches
     batch.iloc[-1, batch.columns.get_loc("volume")] = None  # NOT NULL violation in the last batch
     with pytest.raises(IntegrityError):
         upsert_candles(engine, "SPX", "1d", batch, "bundled")

@@ -1,0 +1,135 @@
+"""`tx demo` and `tx run` as real processes, as `make demo` / `make run` start them."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tx.processes import free_port
+from tx.settings import ROOT
+
+TX = str(Path(sys.executable).parent / "tx")
+SMALL_UNIVERSE = "SPX:1d,EURUSD:1h"
+
+pytestmark = pytest.mark.e2e
+
+
+def tx(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([TX, *args], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo_on_the_embedded_default(monkeypatch, tx_env):
+    monkeypatch.setenv("TX_UNIVERSE", SMALL_UNIVERSE)
+    done = tx("demo")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert re.search(r"candles\s+SPX:1d\s+5031 bars\s+1999-01-04 \.\. 2018-12-31\s+from bundled", out), out
+    assert re.search(r"candles\s+EURUSD:1h\s+6225 bars", out)
+    assert "registered:" in out
+    assert re.search(r'GET http://127\.0\.0\.1:\d+/health -> 200 \{"status": "ok"', out)
+    assert Path(tx_env["TX_HOME"], "tx.db").exists()
+    # a second run is idempotent: same bars, nothing duplicated
+    again = tx("demo", "--no-serve")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert re.search(r"candles\s+SPX:1d\s+5031 bars", again.stdout)
+
+
+def test_demo_with_all_three_stores_on_postgresql(monkeypatch, pg_platform):
+    monkeypatch.setenv("TX_POSTGRES_URL", pg_platform)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("TX_UNIVERSE", "GOOGL:1d")
+    done = tx("demo", "--no-serve")
+    assert done.returncode == 0, done.stderr[-3000:]
+    db = pg_platform.rsplit("/", 1)[1]
+    assert f"app database  postgresql://postgres@127.0.0.1:5432/{db}\n" in done.stdout
+    assert f"mlflow        postgresql+psycopg://postgres@127.0.0.1:5432/{db}_mlflow" in done.stdout
+    assert f"dagster       postgresql://postgres@127.0.0.1:5432/{db}_dagster" in done.stdout
+    assert re.search(r"candles\s+GOOGL:1d\s+2335 bars", done.stdout)
+
+
+def test_bring_your_own_data_folder(monkeypatch, tmp_path):
+    data = tmp_path / "mydata"
+    data.mkdir()
+    (data / "ACME_1h.csv").write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(f"2024-01-02T{h:02d}:00:00Z,10,11,9,10.5,{100 + h}\n" for h in range(24))
+    )
+    monkeypatch.setenv("TX_DATA_DIR", str(data))
+    monkeypatch.setenv("TX_UNIVERSE", "ACME:1h")
+    done = tx("demo", "--no-serve")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"candles\s+ACME:1h\s+24 bars\s+2024-01-02 \.\. 2024-01-02\s+from local", done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TX_UNIVERSE": "NOPE:1d"}, r"TX_UNIVERSE: no data for NOPE:1d; available: EURUSD:1h, GOOGL:1d"),
+        ({"TX_UNIVERSE": "SPX:7d"}, r"TX_UNIVERSE: 'SPX:7d': unknown timeframe '7d'"),
+        ({"TX_DATA_DIR": "/no/such/dir"}, r"TX_DATA_DIR: folder /no/such/dir does not exist"),
+        ({"TX_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tx"}, r"TX_DATABASE_URL: cannot connect to postgresql://postgres@127\.0\.0\.1:1/tx"),
+        ({"TX_POSTGRES_URL": "postgres:/oops"}, r"TX_POSTGRES_URL: "),
+    ],
+)
+def test_bad_configuration_is_one_clear_line_and_writes_nothing(monkeypatch, tx_env, env, message):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    done = tx("demo", "--no-serve", timeout=120)
+    assert done.returncode == 2
+    assert re.search(message, done.stderr), done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not Path(tx_env["TX_HOME"], "tx.db").exists()
+    assert not Path(tx_env["TX_HOME"], "dagster").exists()
+
+
+def test_a_malformed_file_in_the_data_folder_is_named(monkeypatch, tmp_path, tx_env):
+    data = tmp_path / "mydata"
+    data.mkdir()
+    (data / "BAD_1d.csv").write_text("timestamp,open,high,low,close,volume\n2024-01-02T00:00:00Z,10,9,11,10,1\n")
+    monkeypatch.setenv("TX_DATA_DIR", str(data))
+    done = tx("demo", "--no-serve", timeout=120)
+    assert done.returncode == 2
+    assert f"TX_DATA_DIR: {data / 'BAD_1d.csv'}: 1 bar(s) violate low <= open,close <= high" in done.stderr
+    assert not Path(tx_env["TX_HOME"], "tx.db").exists()
+
+
+def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
+    ports = {"TX_DAGSTER_PORT": free_port(), "TX_MLFLOW_PORT": free_port(), "TX_SERVING_PORT": free_port()}
+    for key, port in ports.items():
+        monkeypatch.setenv(key, str(port))
+    monkeypatch.setenv("TX_UNIVERSE", "GOOGL:1d")
+    proc = subprocess.Popen([TX, "run"], cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            seen.append(line)
+            if "press Ctrl-C" in line:
+                break
+        out = "".join(seen)
+        assert "press Ctrl-C" in out, out[-3000:]
+        for port in ports.values():
+            assert f"http://127.0.0.1:{port}" in out
+        assert httpx.get(f"http://127.0.0.1:{ports['TX_DAGSTER_PORT']}/server_info", timeout=10).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports['TX_MLFLOW_PORT']}/health", timeout=10).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports['TX_SERVING_PORT']}/health", timeout=10).json()["status"] == "ok"
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=90)
+        assert proc.returncode == 0, rest[-3000:]
+        assert "stopped." in rest
+        for port in ports.values():
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

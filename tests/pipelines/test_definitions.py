@@ -1,0 +1,84 @@
+"""Dagster: the definitions load from workspace.yaml, and assets materialize on both instance storages."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from market.universe import Series
+from pipelines.instance import MARKER, instance, instance_config, prepare
+from pipelines.run import PipelineError, materialize_pipeline
+from store.candles import load_candles
+from store.db import make_engine, with_driver
+from tx.settings import ROOT, load_settings
+from tx.stores import setup_all
+
+BIN = Path(sys.executable).parent
+
+
+def test_definitions_load_and_validate_from_workspace_yaml(tx_env):
+    done = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful" in done.stdout + done.stderr
+
+
+def test_postgres_instance_config_uses_psycopg2_scheme_and_keeps_secrets_out(monkeypatch):
+    monkeypatch.setenv("TX_POSTGRES_URL", "postgresql://tx:s3cret@db:5432/tx")
+    config = instance_config(load_settings())
+    db = config["storage"]["postgres"]["postgres_db"]
+    assert db["scheme"] == "postgresql+psycopg2" and db["db_name"] == "tx_dagster"
+    assert db["password"] == {"env": "TX_DAGSTER_PG_PASSWORD"}
+    assert config["telemetry"] == {"enabled": False}  # the rest comes from the root dagster.yaml
+
+
+def test_a_users_own_dagster_home_is_left_alone(monkeypatch, tmp_path):
+    home = tmp_path / "my-dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    prepare(load_settings())
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "fresh"))
+    prepare(load_settings())
+    assert (tmp_path / "fresh" / "dagster.yaml").read_text().startswith(MARKER)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backend, monkeypatch, request):
+    if backend == "postgresql":
+        monkeypatch.setenv("TX_POSTGRES_URL", request.getfixturevalue("pg_platform"))
+        monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    settings = load_settings()
+    setup_all(settings)
+    dagster = instance(settings)
+    series = Series("GOOGL", "1d")
+    [done] = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
+
+    assert done.assets["candles"]["rows"] == 2335
+    assert dagster.get_run_by_id(done.run_id).is_success
+    record = dagster.get_latest_materialization_event(dg.AssetKey("candles"))
+    assert record is not None and record.run_id == done.run_id
+    engine = make_engine(settings.app_database_url)
+    assert len(load_candles(engine, "GOOGL", "1d")) == 2335
+    engine.dispose()
+    if backend == "postgresql":  # the run really lives in PostgreSQL, not in a SQLite file
+        pg = create_engine(with_driver(settings.dagster_storage_url, "psycopg"))
+        with pg.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM runs WHERE run_id = :r"), {"r": done.run_id}).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM event_logs WHERE run_id = :r"), {"r": done.run_id}).scalar() > 5
+        pg.dispose()
+        assert yaml.safe_load((settings.dagster_home_dir / "dagster.yaml").read_text())["storage"]["postgres"]
+
+
+def test_a_failed_materialization_names_the_series_and_run(monkeypatch):
+    settings = load_settings()
+    setup_all(settings)
+    with pytest.raises(PipelineError, match=r"MSFT:1d: .*no provider has MSFT:1d.*\(Dagster run "):
+        materialize_pipeline(settings, instance(settings), [Series("MSFT", "1d")], progress=lambda _: None)
