@@ -10,11 +10,11 @@ from tx.settings import Settings, load_settings
 # Assets materialized per (symbol, timeframe) partition, in dependency order.
 SERIES_ASSETS = [candles]
 
-candles_job = dg.define_asset_job(
-    "candles_job",
+series_pipeline = dg.define_asset_job(
+    "series_pipeline",
     selection=dg.AssetSelection.assets(*SERIES_ASSETS),
     partitions_def=series_partitions,
-    description="Fetch and store candles for one (symbol, timeframe) partition.",
+    description="Every per-series stage for one (symbol, timeframe) partition; `make demo` runs it for the whole universe.",
 )
 
 
@@ -28,7 +28,7 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=SERIES_ASSETS,
-        jobs=[candles_job],
+        jobs=[series_pipeline],
         resources=resources(settings or load_settings()),
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 
 from market.universe import Series
-from pipelines.definitions import SERIES_ASSETS, resources
+from pipelines.definitions import build_definitions, series_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
@@ -39,16 +39,14 @@ def materialize_pipeline(
     progress: Callable[[str], None] = print,
 ) -> list[Materialized]:
     sync_symbols(instance, universe)
-    res = resources(settings)
+    job = build_definitions(settings).resolve_job_def(series_pipeline.name)
     done: list[Materialized] = []
     for i, series in enumerate(universe, 1):
         progress(f"[{i}/{len(universe)}] materializing {series} ...")
-        result = dg.materialize(
-            SERIES_ASSETS,
+        result = job.execute_in_process(
             partition_key=partition_key(series),
             instance=instance,
-            resources=res,
-            tags={"tx/launched_by": "tx pipeline"},
+            tags={"tx/launched_by": "tx"},
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=False,
         )

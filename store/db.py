@@ -75,6 +75,27 @@ def check_connection(url: str | URL) -> None:
         engine.dispose()
 
 
+def _admin_engine(url: str | URL) -> Engine:
+    """An autocommit engine on the server's `postgres` database (exists on every server)."""
+    parsed = with_driver(url, "psycopg")
+    return create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+
+
+def check_server(url: str | URL) -> None:
+    """Fail fast when the PostgreSQL server behind `url` does not answer (the database may not exist yet)."""
+    if parse_url(url).get_backend_name() != "postgresql":
+        return
+    admin = _admin_engine(url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from exc
+    finally:
+        admin.dispose()
+
+
 def ensure_database(url: str | URL) -> bool:
     """Create the PostgreSQL database named in `url` if it is missing; True when created.
 
@@ -83,11 +104,8 @@ def ensure_database(url: str | URL) -> bool:
     parsed = with_driver(url, "psycopg")
     if parsed.get_backend_name() != "postgresql":
         return False
-    admin = create_engine(
-        parsed.set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5},
-    )
+    check_server(url)
+    admin = _admin_engine(url)
     try:
         with admin.connect() as conn:
             exists = conn.execute(
@@ -97,20 +115,16 @@ def ensure_database(url: str | URL) -> bool:
                 return False
             conn.execute(text(f'CREATE DATABASE "{_ident(parsed.database)}"'))
             return True
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from exc
     finally:
         admin.dispose()
 
 
 def drop_database(url: str | URL) -> None:
     """Drop a PostgreSQL database (tests use it to leave no junk)."""
-    parsed = with_driver(url, "psycopg")
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = _admin_engine(url)
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{_ident(parsed.database)}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{_ident(parse_url(url).database)}" WITH (FORCE)'))
     finally:
         admin.dispose()
 

@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TxError as exc:
         print(f"tx: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("tx: interrupted", file=sys.stderr)
+        return 130
     return 1
 
 

@@ -2,11 +2,11 @@
 until Ctrl-C (or SIGTERM), which stops all three."""
 
 import signal
-import threading
+import time
 
 from pipelines.instance import child_env
 from tx.pipeline import run_pipeline
-from tx.processes import Server, bentoml_server, dagster_server, mlflow_server, port_in_use, wait_ready
+from tx.processes import Server, bentoml_server, dagster_server, mlflow_server, port_in_use, stop_all, wait_ready
 from tx.errors import ConfigError
 from tx.settings import Settings
 
@@ -29,10 +29,10 @@ def run_platform(settings: Settings, skip_pipeline: bool = False) -> int:
     if not skip_pipeline:
         run_pipeline(settings)
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the platform the way Ctrl-C does
 
+    signal.signal(signal.SIGTERM, interrupt)
     procs = servers(settings)
     try:
         for server in procs:
@@ -43,14 +43,15 @@ def run_platform(settings: Settings, skip_pipeline: bool = False) -> int:
         for server in procs:
             print(f"  {server.name:<16} {server.ui_url}", flush=True)
         print(f"logs in {settings.home / 'logs'}; press Ctrl-C to stop all three.", flush=True)
-        while not stop.wait(1):
+        while True:
+            time.sleep(1)
             dead = [s for s in procs if not s.running()]
             if dead:
                 print(f"{dead[0].name} exited (code {dead[0].proc.returncode}); see {dead[0].log}. Stopping.", flush=True)
                 return 1
+    except KeyboardInterrupt:
         return 0
     finally:
         print("stopping ...", flush=True)
-        for server in reversed(procs):
-            server.stop()
+        stop_all(procs)
         print("stopped.", flush=True)

@@ -44,19 +44,31 @@ class Server:
         except httpx.HTTPError:
             return False
 
-    def stop(self, grace_s: float = 20) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5)):
+    def signal(self, sig: int) -> None:
+        """Signal the server's whole process group (its workers and daemons too)."""
+        if self.running():
             try:
                 os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+                pass
+
+    def stop(self, grace_s: float = 20) -> None:
+        stop_all([self], grace_s)
+
+
+def stop_all(servers: list["Server"], grace_s: float = 20) -> None:
+    """SIGTERM every server at once, wait up to `grace_s`, then SIGKILL what is left."""
+    for server in servers:
+        server.signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for server in servers:
+        if server.proc is None:
+            continue
+        try:
+            server.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            server.signal(signal.SIGKILL)
+            server.proc.wait(5)
 
 
 def free_port() -> int:

@@ -7,9 +7,10 @@ with it. A store that cannot be reached raises ConfigError naming the setting.
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import make_url
 
-from store.db import DatabaseError, current_revision, ensure_database, redact, upgrade
+from store.db import DatabaseError, check_server, current_revision, ensure_database, redact, upgrade
 from training.tracking import TrackingError, client
 from tx.errors import ConfigError
 from tx.settings import Settings
@@ -73,5 +74,25 @@ def setup_dagster(settings: Settings) -> StoreStatus:
     return StoreStatus("dagster", where, f"DAGSTER_HOME={settings.dagster_home_dir}")
 
 
+def check_reachable(settings: Settings) -> None:
+    """Every configured server answers, before any store is written to."""
+    servers = [(settings.app_database_setting, settings.app_database_url), (settings.dagster_setting, settings.dagster_storage_url)]
+    if _is_sql_uri(settings.tracking_uri):
+        servers.append((settings.tracking_setting, settings.tracking_uri))
+    for setting, url in servers:
+        try:
+            if url:
+                check_server(url)
+        except DatabaseError as exc:
+            raise ConfigError(setting, str(exc)) from None
+    if settings.tracking_uri.startswith(("http://", "https://")):
+        health = settings.tracking_uri.rstrip("/") + "/health"
+        try:
+            httpx.get(health, timeout=5).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ConfigError(settings.tracking_setting, f"MLflow server at {settings.tracking_uri} does not answer ({exc})") from None
+
+
 def setup_all(settings: Settings) -> list[StoreStatus]:
+    check_reachable(settings)
     return [setup_app_database(settings), setup_mlflow(settings), setup_dagster(settings)]

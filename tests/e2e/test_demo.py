@@ -75,6 +75,8 @@ def test_bring_your_own_data_folder(monkeypatch, tmp_path):
         ({"TX_DATA_DIR": "/no/such/dir"}, r"TX_DATA_DIR: folder /no/such/dir does not exist"),
         ({"TX_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/tx"}, r"TX_DATABASE_URL: cannot connect to postgresql://postgres@127\.0\.0\.1:1/tx"),
         ({"TX_POSTGRES_URL": "postgres:/oops"}, r"TX_POSTGRES_URL: "),
+        ({"TX_DAGSTER_POSTGRES_URL": "postgresql://postgres@127.0.0.1:1/d"}, r"TX_DAGSTER_POSTGRES_URL: cannot connect"),
+        ({"MLFLOW_TRACKING_URI": "http://127.0.0.1:1"}, r"MLFLOW_TRACKING_URI: MLflow server at http://127\.0\.0\.1:1 does not answer"),
     ],
 )
 def test_bad_configuration_is_one_clear_line_and_writes_nothing(monkeypatch, tx_env, env, message):
