@@ -32,6 +32,8 @@ def run_platform(settings: Settings, skip_pipeline: bool = False) -> int:
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt  # SIGTERM stops the platform the way Ctrl-C does
 
+    # Explicit for SIGINT too: a shell starting us in the background would have it ignored.
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     procs = servers(settings)
     try:
