@@ -62,9 +62,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def check_connection(url: str | URL) -> None:
-    """Fail fast, with the server's own reason, when the database cannot be reached."""
-    engine = make_engine(url)
+def _ping(engine: Engine, url: str | URL) -> None:
+    """SELECT 1 on `engine`, turning a refused connection into one line with the server's reason."""
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -75,6 +74,11 @@ def check_connection(url: str | URL) -> None:
         engine.dispose()
 
 
+def check_connection(url: str | URL) -> None:
+    """Fail fast, with the server's own reason, when the database cannot be reached."""
+    _ping(make_engine(url), url)
+
+
 def _admin_engine(url: str | URL) -> Engine:
     """An autocommit engine on the server's `postgres` database (exists on every server)."""
     parsed = with_driver(url, "psycopg")
@@ -83,17 +87,8 @@ def _admin_engine(url: str | URL) -> Engine:
 
 def check_server(url: str | URL) -> None:
     """Fail fast when the PostgreSQL server behind `url` does not answer (the database may not exist yet)."""
-    if parse_url(url).get_backend_name() != "postgresql":
-        return
-    admin = _admin_engine(url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from exc
-    finally:
-        admin.dispose()
+    if parse_url(url).get_backend_name() == "postgresql":
+        _ping(_admin_engine(url), url)
 
 
 def ensure_database(url: str | URL) -> bool:

@@ -20,6 +20,20 @@ class TrackingError(RuntimeError):
     """The MLflow store cannot be opened or answered with an error."""
 
 
+def init_store(tracking_uri: str, artifact_root: str) -> None:
+    """Create or migrate a database-backed tracking store with `artifact_root` as its default.
+
+    Left to MlflowClient, the store would be created with `./mlruns` of the current
+    folder as the artifact root of its Default experiment.
+    """
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    try:
+        SqlAlchemyStore(tracking_uri, artifact_root).engine.dispose()
+    except Exception as exc:
+        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+
+
 def client(tracking_uri: str) -> MlflowClient:
     """A client on `tracking_uri`; opening it creates or checks the store's schema."""
     mlflow_client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

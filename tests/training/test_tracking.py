@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from training.tracking import CHAMPION, client, ensure_experiment, registered_versions
+from training.tracking import CHAMPION, client, ensure_experiment, init_store, registered_versions
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -48,3 +48,9 @@ def test_run_logged_registered_aliased_and_loaded_back(tracking_uri, tmp_path, m
     assert c.get_run(run.info.run_id).data.metrics["wf_auc"] == 0.75
     assert [(v.name, v.version, v.aliases) for v in registered_versions(c)] == [("tx-test-model", version, (CHAMPION,))]
     assert (tmp_path / "artifacts").exists()  # artifacts where configured, not ./mlruns
+
+
+def test_a_new_store_puts_even_the_default_experiment_under_the_artifact_root(tracking_uri, tmp_path):
+    init_store(tracking_uri, str(tmp_path / "artifacts"))
+    init_store(tracking_uri, str(tmp_path / "artifacts"))  # idempotent on an existing store
+    assert client(tracking_uri).get_experiment("0").artifact_location == str(tmp_path / "artifacts" / "0")
