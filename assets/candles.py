@@ -1,34 +1,95 @@
-"""The candles asset: one (symbol, timeframe) series from the providers into the app database."""
+"""Candles: one (symbol, timeframe) series from the provider chain into the app database.
+
+Incremental: fetches from the last stored bar minus `overlap_bars` (to catch revisions).
+Checks: a batch failing a blocking check (corrupt bars) is not written and fails the
+step, so downstream assets are skipped; gaps, staleness and zero volume are warnings
+evaluated on the stored series.
+"""
+
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets.plots import price_chart
+from market.chain import AllProvidersFailed, Fetched
+from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome, check_consistent, check_fresh, check_gaps, check_order, check_values, check_volume
+from market.universe import timeframe_delta
 from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase, MarketData
-from store.candles import upsert_candles
+from store.candles import last_timestamp, load_candles, upsert_candles
+
+CHECKS = [
+    dg.AssetCheckSpec(name, asset="candles", blocking=name in BLOCKING, description=DESCRIPTIONS[name])
+    for name in (*BLOCKING, *WARNING)
+]
+
+
+def _result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.blocking else dg.AssetCheckSeverity.WARN,
+        description=outcome.summary,
+        metadata=outcome.metadata,
+    )
+
+
+def _attempts_md(fetched_attempts) -> str:
+    rows = "\n".join(f"| {a.provider} | {a.outcome} | {a.detail} | {a.latency_s:.3f} |" for a in fetched_attempts)
+    return "| provider | outcome | detail | seconds |\n|---|---|---|---|\n" + rows
 
 
 @dg.asset(
     partitions_def=series_partitions,
+    check_specs=CHECKS,
     group_name="market",
     kinds={"pandas", "sql"},
-    description="OHLCV bars of one series, upserted into the app database's candles table.",
+    description="OHLCV bars of one series, fetched through the provider chain and upserted into the app database.",
 )
-def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDatabase) -> dg.MaterializeResult:
+def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDatabase):
     series = series_of(context)
-    sources = market.sources()
-    if series not in sources.available():
-        raise dg.Failure(f"no provider has {series}; available: {', '.join(map(str, sources.available()))}")
-    fetched = sources.fetch(series)
-    frame = fetched.candles
-    written = upsert_candles(app_db.engine, series.symbol, series.timeframe, frame, fetched.provider)
-    context.log.info(f"{series}: {written} bars from {fetched.provider}")
-    return dg.MaterializeResult(
-        metadata={
-            "rows": dg.MetadataValue.int(written),
-            "provider": fetched.provider,
-            "first_bar": dg.MetadataValue.timestamp(frame.index[0].to_pydatetime()),
-            "last_bar": dg.MetadataValue.timestamp(frame.index[-1].to_pydatetime()),
-            "last_close": dg.MetadataValue.float(float(frame["close"].iloc[-1])),
-            "tail": dg.MetadataValue.md(frame.tail(5).to_markdown()),
+    engine = app_db.engine
+    last = last_timestamp(engine, series.symbol, series.timeframe)
+    start = None if last is None else last - market.overlap_bars * timeframe_delta(series.timeframe)
+    try:
+        fetched: Fetched = market.chain.fetch(series, start=start)
+    except AllProvidersFailed as exc:
+        raise dg.Failure(description=str(exc), metadata={"attempts": dg.MetadataValue.md(_attempts_md(exc.attempts))}) from None
+    batch = fetched.candles
+    context.log.info(f"{series}: {len(batch)} bars from {fetched.provider}" + (f" after {len(fetched.fallbacks)} fallback(s)" if fetched.fallbacks else ""))
+
+    blocking = [check_consistent(batch), check_order(batch), check_values(batch)]
+    if not all(o.passed for o in blocking):
+        for outcome in blocking:
+            yield _result(outcome)
+        problems = "; ".join(o.summary for o in blocking if not o.passed)
+        raise dg.Failure(
+            description=f"{series}: corrupt batch from {fetched.provider}, nothing written: {problems}",
+            metadata={"provider": fetched.provider, "rows_fetched": len(batch)},
+        )
+
+    written = upsert_candles(engine, series.symbol, series.timeframe, batch, fetched.provider)
+    stored = load_candles(engine, series.symbol, series.timeframe)
+    warnings = [
+        check_gaps(stored, series.timeframe, market.max_gap_bars),
+        check_fresh(stored, series.timeframe, fetched.live, datetime.now(UTC), market.stale_bars),
+        check_volume(stored),
+    ]
+    metadata = {
+        "rows_fetched": dg.MetadataValue.int(len(batch)),
+        "rows_written": dg.MetadataValue.int(written),
+        "stored_bars": dg.MetadataValue.int(len(stored)),
+        "provider": fetched.provider,
+        "fallbacks": dg.MetadataValue.int(len(fetched.fallbacks)),
+        "attempts": dg.MetadataValue.md(_attempts_md(fetched.attempts)),
+        "incremental_from": dg.MetadataValue.text(str(start) if start is not None else "full history"),
+    }
+    if not stored.empty:
+        metadata |= {
+            "first_bar": dg.MetadataValue.timestamp(stored.index[0].to_pydatetime()),
+            "last_bar": dg.MetadataValue.timestamp(stored.index[-1].to_pydatetime()),
+            "last_close": dg.MetadataValue.float(float(stored["close"].iloc[-1])),
+            "chart": dg.MetadataValue.md(price_chart(stored, f"{series.symbol} {series.timeframe}")),
         }
-    )
+    yield dg.MaterializeResult(metadata=metadata, check_results=[_result(o) for o in (*blocking, *warnings)])
+

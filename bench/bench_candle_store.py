@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--copies", type=int, default=20)
     args = parser.parse_args()
-    frame = bundled().fetch(Series("SPX", "1d"))
+    frame = bundled().read(Series("SPX", "1d"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(("SQLite (WAL)", bench(f"sqlite:///{Path(tmp) / 'bench.db'}", frame, args.copies)))

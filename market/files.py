@@ -5,11 +5,15 @@ layout `timestamp,open,high,low,close,volume` (UTC ISO-8601 timestamps).
 """
 
 import re
+from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-from market.frames import CandleFormatError, normalize
+from market.errors import BadPayload, NoData
+from market.frames import CandleFormatError, conform
+from market.providers import between
 from market.universe import TIMEFRAMES, Series
 
 BUNDLED_DIR = Path(__file__).parent / "data"
@@ -22,7 +26,9 @@ class DataFolderError(ValueError):
 
 
 class FileProvider:
-    """Reads series from one folder; `name` is what the candles record as their provider."""
+    """Series from one folder; `name` is what stored candles record as their provider."""
+
+    live = False
 
     def __init__(self, root: Path, name: str) -> None:
         self.root = Path(root)
@@ -48,19 +54,37 @@ class FileProvider:
             files[series] = path
         return files
 
-    def available(self) -> list[Series]:
+    def supports(self, timeframe: str) -> bool:
+        return any(s.timeframe == timeframe for s in self._files)
+
+    def listing(self) -> list[Series]:
         return sorted(self._files)
 
-    def fetch(self, series: Series) -> pd.DataFrame:
-        """The whole stored series in the normal form; CandleFormatError names the file."""
+    def path(self, series: Series) -> Path | None:
+        return self._files.get(series)
+
+    def read(self, series: Series) -> pd.DataFrame:
+        """The whole file in the normal form's shape; CandleFormatError names the file."""
         path = self._files.get(series)
         if path is None:
-            raise KeyError(f"{self.name} has no {series}")
+            raise NoData(self.name, f"no file for {series} in {self.root}")
+        return _read(path, path.stat().st_mtime_ns)
+
+    def fetch(self, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
         try:
-            raw = pd.read_parquet(path) if path.name.endswith(".parquet") else pd.read_csv(path)
-        except Exception as exc:  # unreadable file: gzip, parquet or CSV errors alike
-            raise CandleFormatError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from exc
-        return normalize(raw, source=str(path))
+            return between(self.read(Series(symbol, timeframe)), start, end)
+        except CandleFormatError as exc:
+            raise BadPayload(self.name, str(exc)) from exc
+
+
+@lru_cache(maxsize=64)
+def _read(path: Path, _mtime_ns: int) -> pd.DataFrame:
+    """Parsed once per file version (the modification time is part of the key)."""
+    try:
+        raw = pd.read_parquet(path) if path.name.endswith(".parquet") else pd.read_csv(path)
+    except Exception as exc:  # unreadable file: gzip, parquet or CSV errors alike
+        raise CandleFormatError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from exc
+    return conform(raw, source=str(path))
 
 
 def bundled() -> FileProvider:

@@ -1,7 +1,10 @@
-"""The normal form of candles used everywhere, and its validation.
+"""The normal form of candles used everywhere.
 
-A DataFrame indexed by tz-aware UTC timestamps (unique, ascending) named
-`timestamp`, with float64 columns open, high, low, close, volume.
+A DataFrame indexed by tz-aware UTC timestamps named `timestamp`, with float64
+columns open, high, low, close, volume. `conform` gives raw data that shape;
+whether the bars are sound (unique ascending timestamps, consistent OHLC, no NaN)
+is the business of `market.quality`, so that a bad batch shows up as a failed
+check instead of being quietly repaired.
 """
 
 import pandas as pd
@@ -10,15 +13,18 @@ OHLCV = ["open", "high", "low", "close", "volume"]
 
 
 class CandleFormatError(ValueError):
-    """Candles that cannot be put in the normal form; the message says what is wrong."""
+    """Data that cannot be put in the normal form at all; the message says what is wrong."""
 
 
-def normalize(raw: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
-    """Validate and convert `raw` (a `timestamp` column or index plus OHLCV) to the normal form.
+def empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in OHLCV}, index=pd.DatetimeIndex([], tz="UTC", name="timestamp"))
 
-    Refuses rather than repairs: duplicate or unparseable timestamps, missing columns,
-    non-numeric or non-finite prices and bars whose high/low do not bound open/close
-    are reported with `source` in the message.
+
+def conform(raw: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
+    """`raw` (a `timestamp` column or index plus OHLCV columns, any case) in the normal form's shape.
+
+    Naive timestamps are taken as UTC. Raises CandleFormatError, naming `source`, for
+    missing columns, unparseable timestamps and non-numeric values.
     """
     frame = raw.copy()
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -28,30 +34,20 @@ def normalize(raw: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
     if missing:
         raise CandleFormatError(f"{source}: missing column(s) {', '.join(missing)}; expected timestamp,{','.join(OHLCV)}")
     if frame.empty:
-        raise CandleFormatError(f"{source}: no rows")
+        return empty()
     try:
-        index = pd.to_datetime(frame.index, utc=True, format="ISO8601")
+        index = pd.to_datetime(frame.index, utc=True, format="ISO8601") if frame.index.dtype == object else pd.to_datetime(frame.index, utc=True)
     except (ValueError, TypeError) as exc:
         raise CandleFormatError(f"{source}: unparseable timestamp ({exc})") from exc
     frame.index = pd.DatetimeIndex(index, name="timestamp")
-    frame = frame[OHLCV]
     try:
-        frame = frame.apply(pd.to_numeric, errors="raise").astype("float64")
+        return frame[OHLCV].apply(pd.to_numeric, errors="raise").astype("float64")
     except (ValueError, TypeError) as exc:
         raise CandleFormatError(f"{source}: non-numeric OHLCV value ({exc})") from exc
-    bad = ~frame.apply(pd.Series.between, args=(-1e300, 1e300)).all(axis=1)
-    if bad.any():
-        raise CandleFormatError(f"{source}: {int(bad.sum())} row(s) with missing or infinite values, first at {frame.index[bad][0]}")
-    if frame.index.has_duplicates:
-        raise CandleFormatError(f"{source}: duplicate timestamp {frame.index[frame.index.duplicated()][0]}")
-    if not frame.index.is_monotonic_increasing:
-        frame = frame.sort_index()
-    lo, hi = frame[["open", "close"]].min(axis=1), frame[["open", "close"]].max(axis=1)
-    broken = (frame["high"] < hi) | (frame["low"] > lo) | (frame[["open", "high", "low", "close"]] <= 0).any(axis=1)
-    if broken.any():
-        raise CandleFormatError(
-            f"{source}: {int(broken.sum())} bar(s) violate low <= open,close <= high with positive prices, first at {frame.index[broken][0]}"
-        )
-    if (frame["volume"] < 0).any():
-        raise CandleFormatError(f"{source}: negative volume")
+
+
+def stamp_daily(frame: pd.DataFrame, timeframe: str) -> pd.DataFrame:
+    """Daily and weekly bars stamped 00:00Z of their date, as everywhere in TX."""
+    if timeframe in ("1d", "1w"):
+        frame.index = frame.index.normalize()
     return frame

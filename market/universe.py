@@ -2,8 +2,19 @@
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 # Bar lengths the platform knows, shortest first.
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
+_DELTAS = {"m": "1min", "h": "1h", "d": "1D", "w": "7D"}
+
+
+def timeframe_delta(timeframe: str) -> pd.Timedelta:
+    """The length of one bar: `1h` -> 1 hour, `1w` -> 7 days."""
+    if timeframe not in TIMEFRAMES:
+        raise ValueError(f"unknown timeframe {timeframe!r}; expected one of {', '.join(TIMEFRAMES)}")
+    n, unit = int(timeframe[:-1]), timeframe[-1]
+    return n * pd.Timedelta(_DELTAS[unit])
 
 
 class UniverseError(ValueError):

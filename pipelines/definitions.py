@@ -2,33 +2,33 @@
 
 import dagster as dg
 
-from assets.candles import candles
-from pipelines.partitions import series_partitions
+from pipelines.automation import daily_scan, intraday_scan, universe_sensor
+from pipelines.io import ParquetFrames
+from pipelines.jobs import SERIES_ASSETS, UNIVERSE_ASSETS, series_pipeline, universe_pipeline
 from pipelines.resources import AppDatabase, MarketData
 from tx.settings import Settings, load_settings
 
-# Assets materialized per (symbol, timeframe) partition, in dependency order.
-SERIES_ASSETS = [candles]
 
-series_pipeline = dg.define_asset_job(
-    "series_pipeline",
-    selection=dg.AssetSelection.assets(*SERIES_ASSETS),
-    partitions_def=series_partitions,
-    description="Every per-series stage for one (symbol, timeframe) partition; `make demo` runs it for the whole universe.",
-)
-
-
-def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+def resources(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManagerFactory]:
     return {
         "app_db": AppDatabase(url=settings.app_database_url),
-        "market": MarketData(data_dir=str(settings.data_dir) if settings.data_dir else None),
+        "market": MarketData(
+            providers=settings.providers,
+            data_dir=str(settings.data_dir) if settings.data_dir else None,
+            overlap_bars=settings.overlap_bars,
+            max_gap_bars=settings.max_gap_bars,
+            stale_bars=settings.stale_bars,
+        ),
+        "frames": ParquetFrames(base_path=str(settings.frames_dir)),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=SERIES_ASSETS,
-        jobs=[series_pipeline],
+        assets=[*SERIES_ASSETS, *UNIVERSE_ASSETS],
+        jobs=[series_pipeline, universe_pipeline],
+        schedules=[intraday_scan, daily_scan],
+        sensors=[universe_sensor],
         resources=resources(settings or load_settings()),
     )
 

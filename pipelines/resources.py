@@ -1,13 +1,15 @@
 """Dagster resources: thin handles on the domain packages, configured from settings."""
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 from sqlalchemy import Engine
 
-from market.sources import Sources
+from market.chain import ProviderChain
 from store.db import make_engine
+from tx.settings import load_settings
 
 
 class AppDatabase(dg.ConfigurableResource):
@@ -21,9 +23,22 @@ class AppDatabase(dg.ConfigurableResource):
 
 
 class MarketData(dg.ConfigurableResource):
-    """The candle providers: the user's folder when given, then the bundled sample."""
+    """The candle providers in fallback order, and the tolerances of the candle checks.
 
+    API keys, retries, breaker and cache settings come from the environment (TX_*).
+    """
+
+    providers: str = "bundled,local"
     data_dir: str | None = None
+    overlap_bars: int = 3
+    max_gap_bars: int = 3
+    stale_bars: int = 3
 
-    def sources(self) -> Sources:
-        return Sources.offline(Path(self.data_dir) if self.data_dir else None)
+    @cached_property
+    def chain(self) -> ProviderChain:
+        config = replace(
+            load_settings().market_config(),
+            providers=tuple(self.providers.split(",")),
+            data_dir=Path(self.data_dir) if self.data_dir else None,
+        )
+        return ProviderChain.from_config(config)

@@ -1,7 +1,7 @@
 """Materialize the whole default pipeline in-process, recorded in the Dagster instance.
 
-`make demo`, `make run` and the end-to-end test all go through `materialize_pipeline`,
-so what they run is the same; runs show up in the Dagster UI like any other.
+`make demo`, `make run` and the end-to-end tests all go through `materialize_pipeline`,
+so what they run is the same; the runs show up in the Dagster UI like any other.
 """
 
 from collections.abc import Callable
@@ -11,10 +11,13 @@ from typing import Any
 import dagster as dg
 
 from market.universe import Series
-from pipelines.definitions import build_definitions, series_pipeline
+from pipelines.definitions import build_definitions
+from pipelines.jobs import series_pipeline, universe_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 class PipelineError(TxError):
@@ -23,13 +26,34 @@ class PipelineError(TxError):
 
 @dataclass
 class Materialized:
-    series: Series
+    scope: str  # a series ("SPX:1d") or "universe"
     run_id: str
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)  # asset -> metadata values
+    checks: dict[str, tuple[bool, str]] = field(default_factory=dict)  # "asset:check" -> (passed, summary)
 
 
 def _values(metadata: dict[str, dg.MetadataValue]) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in metadata.items()}
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None) -> Materialized:
+    result = job.execute_in_process(
+        partition_key=partition, instance=instance, tags={"tx/launched_by": "tx"}, run_config=QUIET, raise_on_error=False
+    )
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        error = failure.step_failure_data.error if failure and failure.step_failure_data else None
+        reason = error.message.strip() if error else "see the run in Dagster"
+        raise PipelineError(f"{scope}: {reason} (Dagster run {result.run_id})")
+    done = Materialized(scope, result.run_id)
+    for event in result.all_events:
+        if event.is_step_materialization:
+            mat = event.materialization
+            done.assets[mat.asset_key.to_user_string()] = _values(mat.metadata)
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            done.checks[f"{check.asset_key.to_user_string()}:{check.check_name}"] = (check.passed, check.description or "")
+    return done
 
 
 def materialize_pipeline(
@@ -39,24 +63,12 @@ def materialize_pipeline(
     progress: Callable[[str], None] = print,
 ) -> list[Materialized]:
     sync_symbols(instance, universe)
-    job = build_definitions(settings).resolve_job_def(series_pipeline.name)
+    defs = build_definitions(settings)
+    per_series = defs.resolve_job_def(series_pipeline.name)
     done: list[Materialized] = []
     for i, series in enumerate(universe, 1):
         progress(f"[{i}/{len(universe)}] materializing {series} ...")
-        result = job.execute_in_process(
-            partition_key=partition_key(series),
-            instance=instance,
-            tags={"tx/launched_by": "tx"},
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            raise_on_error=False,
-        )
-        if not result.success:
-            failure = next((e for e in result.all_events if e.is_step_failure), None)
-            reason = failure.step_failure_data.error.message.strip() if failure and failure.step_failure_data.error else "see the run in Dagster"
-            raise PipelineError(f"{series}: {reason} (Dagster run {result.run_id})")
-        entry = Materialized(series, result.run_id)
-        for event in result.get_asset_materialization_events():
-            mat = event.materialization
-            entry.assets[mat.asset_key.to_user_string()] = _values(mat.metadata)
-        done.append(entry)
+        done.append(_execute(per_series, instance, str(series), partition_key(series)))
+    progress("materializing the universe-wide assets ...")
+    done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
     return done

@@ -71,3 +71,23 @@ def coverage(engine: Engine) -> pd.DataFrame:
     for col in ("first", "last"):  # SQLite aggregates return strings, not datetimes
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
+
+
+def last_timestamp(engine: Engine, symbol: str, timeframe: str) -> datetime | None:
+    """The newest stored bar of a series (where an incremental fetch resumes)."""
+    query = select(func.max(Candle.ts)).where(Candle.symbol == symbol, Candle.timeframe == timeframe)
+    with transaction(engine) as session:
+        value = session.execute(query).scalar()
+    if value is None:
+        return None
+    return pd.Timestamp(value).tz_localize("UTC").to_pydatetime() if pd.Timestamp(value).tz is None else pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+
+
+def providers_by_series(engine: Engine) -> pd.DataFrame:
+    """Bars per (symbol, timeframe, provider): where the stored data came from."""
+    query = select(Candle.symbol, Candle.timeframe, Candle.provider, func.count()).group_by(
+        Candle.symbol, Candle.timeframe, Candle.provider
+    )
+    with transaction(engine) as session:
+        rows = session.execute(query).all()
+    return pd.DataFrame(rows, columns=["symbol", "timeframe", "provider", "bars"])

@@ -3,9 +3,10 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from market.files import DataFolderError
+from market.chain import ProviderChain
+from market.files import DataFolderError, FileProvider
 from market.frames import CandleFormatError
-from market.sources import Sources
+from market.quality import validated
 from market.universe import Series, UniverseError
 from tx.errors import ConfigError
 from tx.settings import Settings
@@ -13,21 +14,24 @@ from tx.stores import StoreStatus, setup_all
 
 
 def check_inputs(settings: Settings) -> list[Series]:
-    """The universe, with every series read and validated before anything is written."""
+    """The universe, with every local file in it read and checked before anything is written."""
     try:
-        sources = Sources.offline(settings.data_dir)
+        chain = ProviderChain.from_config(settings.market_config())
     except DataFolderError as exc:
         raise ConfigError("TX_DATA_DIR", str(exc)) from None
     try:
-        universe = sources.universe(settings.universe)
+        universe = chain.universe(settings.universe)
     except UniverseError as exc:
         raise ConfigError("TX_UNIVERSE", str(exc)) from None
-    for series in universe:
-        try:
-            sources.fetch(series)
-        except CandleFormatError as exc:
-            setting = "TX_DATA_DIR" if settings.data_dir and str(settings.data_dir) in str(exc) else "bundled data"
-            raise ConfigError(setting, str(exc)) from None
+    for provider in chain.providers:
+        if not isinstance(provider, FileProvider):
+            continue
+        for series in universe:
+            if (path := provider.path(series)) is not None:
+                try:
+                    validated(provider.read(series), str(path))
+                except CandleFormatError as exc:
+                    raise ConfigError("TX_DATA_DIR" if provider.name == "local" else "bundled data", str(exc)) from None
     return universe
 
 

@@ -13,6 +13,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from market.chain import KNOWN as KNOWN_PROVIDERS
+from market.chain import MarketConfig
 from store.db import DatabaseError, parse_url, redact
 from tx.errors import ConfigError
 
@@ -33,6 +35,22 @@ class Settings(BaseSettings):
     dagster_home: Path | None = Field(None, validation_alias=AliasChoices("DAGSTER_HOME", "TX_DAGSTER_HOME"))
     data_dir: Path | None = Field(None, description="The user's own candle files.")
     universe: str | None = Field(None, description="SYMBOL:TIMEFRAME,... (default: every available series).")
+    providers: str = Field("bundled,local", description="Candle providers in fallback order.")
+    polygon_api_key: str | None = Field(None, validation_alias=AliasChoices("TX_POLYGON_API_KEY", "POLYGON_API_KEY"))
+    finnhub_api_key: str | None = Field(None, validation_alias=AliasChoices("TX_FINNHUB_API_KEY", "FINNHUB_API_KEY"))
+    polygon_url: str = "https://api.polygon.io"
+    finnhub_url: str = "https://finnhub.io"
+    provider_timeout_s: float = Field(10.0, gt=0)
+    provider_retries: int = Field(3, ge=1)
+    cache_ttl_s: float = Field(60.0, ge=0)
+    breaker_fail_max: int = Field(5, ge=1)
+    breaker_reset_s: float = Field(60.0, gt=0)
+    synthetic_bars: int = Field(2500, ge=2)
+    synthetic_seed: int = 0
+    synthetic_signal: float = 0.0
+    overlap_bars: int = Field(3, ge=0, description="Bars re-fetched before the last stored one, to catch revisions.")
+    max_gap_bars: int = Field(3, ge=0)
+    stale_bars: int = Field(3, ge=1)
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000
@@ -64,6 +82,15 @@ class Settings(BaseSettings):
             except DatabaseError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, value: str) -> str:
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n not in KNOWN_PROVIDERS]
+        if unknown or not names:
+            raise ValueError(f"unknown provider(s) {', '.join(unknown) or '(none given)'}; expected a comma-separated order of {', '.join(KNOWN_PROVIDERS)}")
+        return ",".join(names)
 
     @field_validator("data_dir")
     @classmethod
@@ -121,6 +148,24 @@ class Settings(BaseSettings):
     @cached_property
     def dagster_home_dir(self) -> Path:
         return self.dagster_home or self.home / "dagster"
+
+    def market_config(self) -> MarketConfig:
+        return MarketConfig(
+            providers=tuple(self.providers.split(",")),
+            data_dir=self.data_dir,
+            polygon_api_key=self.polygon_api_key,
+            finnhub_api_key=self.finnhub_api_key,
+            polygon_url=self.polygon_url,
+            finnhub_url=self.finnhub_url,
+            timeout_s=self.provider_timeout_s,
+            cache_ttl_s=self.cache_ttl_s,
+            retries=self.provider_retries,
+            fail_max=self.breaker_fail_max,
+            reset_timeout_s=self.breaker_reset_s,
+            synthetic_bars=self.synthetic_bars,
+            synthetic_seed=self.synthetic_seed,
+            synthetic_signal=self.synthetic_signal,
+        )
 
     @property
     def frames_dir(self) -> Path:

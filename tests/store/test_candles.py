@@ -20,7 +20,7 @@ def engine(db_url):
 
 @pytest.fixture(scope="module")
 def spx():
-    return bundled().fetch(Series("SPX", "1d"))
+    return bundled().read(Series("SPX", "1d"))
 
 
 def test_round_trip_keeps_every_bar_exactly(engine, spx):

@@ -1,0 +1,29 @@
+"""Small charts for Dagster metadata, as Markdown with an inline PNG."""
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def png_markdown(fig: plt.Figure, alt: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
+    plt.close(fig)
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
+
+
+def price_chart(candles: pd.DataFrame, title: str, last_n: int = 750) -> str:
+    """Close and volume of the last `last_n` bars."""
+    recent = candles.tail(last_n)
+    fig, (ax_price, ax_vol) = plt.subplots(2, 1, figsize=(7, 2.8), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax_price.plot(recent.index, recent["close"], linewidth=0.9, color="#1f5aa6")
+    ax_price.set_title(title, fontsize=9)
+    ax_price.tick_params(labelsize=7)
+    ax_vol.bar(recent.index, recent["volume"], width=0.8 * (recent.index[-1] - recent.index[0]) / max(len(recent), 1), color="#999999")
+    ax_vol.tick_params(labelsize=7)
+    return png_markdown(fig, title)

@@ -1,0 +1,56 @@
+"""Finnhub stock candles (https://finnhub.io/docs/api/stock-candles)."""
+
+from datetime import UTC, datetime
+
+import httpx
+import pandas as pd
+
+from market.errors import BadPayload, NoData, NotConfigured
+from market.frames import conform, empty, stamp_daily
+from market.http import get_json
+from market.providers import between
+from market.universe import Series
+
+RESOLUTIONS = {"1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "1d": "D", "1w": "W"}
+
+
+class FinnhubProvider:
+    name = "finnhub"
+    live = True
+
+    def __init__(self, api_key: str | None, base_url: str = "https://finnhub.io", timeout_s: float = 10.0) -> None:
+        self.api_key = api_key
+        self.client = httpx.Client(base_url=base_url, timeout=timeout_s)
+
+    def supports(self, timeframe: str) -> bool:
+        return timeframe in RESOLUTIONS
+
+    def listing(self) -> list[Series]:
+        return []
+
+    def fetch(self, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+        if not self.api_key:
+            raise NotConfigured(self.name, "no API key (set TX_FINNHUB_API_KEY)")
+        if timeframe not in RESOLUTIONS:
+            raise NoData(self.name, f"no {timeframe} bars")
+        params = {
+            "symbol": symbol,
+            "resolution": RESOLUTIONS[timeframe],
+            "from": int(start.timestamp()) if start else 0,
+            "to": int((end or datetime.now(UTC)).timestamp()),
+            "token": self.api_key,
+        }
+        body = get_json(self.client, self.name, "/api/v1/stock/candle", params)
+        if not isinstance(body, dict) or "s" not in body:
+            raise BadPayload(self.name, f"unexpected body for {symbol}: {str(body)[:200]}")
+        if body["s"] == "no_data":
+            return empty()
+        if body["s"] != "ok":
+            raise BadPayload(self.name, f"status {body['s']!r} for {symbol}")
+        try:
+            frame = pd.DataFrame({k: body[k] for k in ("t", "o", "h", "l", "c", "v")})
+        except (KeyError, ValueError) as exc:  # a missing array, or arrays of different lengths
+            raise BadPayload(self.name, f"malformed candle arrays ({type(exc).__name__}: {exc})") from exc
+        frame.columns = ["timestamp", "open", "high", "low", "close", "volume"]
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+        return between(stamp_daily(conform(frame, f"finnhub {symbol}"), timeframe), start, end)

@@ -1,0 +1,48 @@
+"""JSON over HTTP for the REST providers: status codes mapped to the errors of market.errors."""
+
+from typing import Any
+
+import httpx
+
+from market.errors import BadPayload, NoData, NotConfigured, RateLimited, Unavailable
+
+
+def get_json(client: httpx.Client, provider: str, url: str, params: dict[str, Any]) -> Any:
+    try:
+        response = client.get(url, params=params)
+    except httpx.TimeoutException as exc:
+        raise Unavailable(provider, f"timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise Unavailable(provider, f"unreachable ({type(exc).__name__}: {exc})") from exc
+    status = response.status_code
+    if status == 429:
+        raise RateLimited(provider, "rate limited (HTTP 429)", _retry_after(response))
+    if status in (401, 403):
+        raise NotConfigured(provider, f"API key rejected (HTTP {status}): {_error_text(response)}")
+    if status == 404:
+        raise NoData(provider, f"not found (HTTP 404): {_error_text(response)}")
+    if status >= 500:
+        raise Unavailable(provider, f"server error (HTTP {status})")
+    if status >= 400:
+        raise BadPayload(provider, f"request refused (HTTP {status}): {_error_text(response)}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise BadPayload(provider, f"malformed JSON body: {response.text[:120]!r}") from exc
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("message") or body)[:200]
+    return str(body)[:200]

@@ -1,0 +1,62 @@
+"""Polygon.io aggregates (https://polygon.io/docs/stocks/get_v2_aggs_ticker__stocksticker__range__multiplier___timespan___from___to)."""
+
+from datetime import UTC, datetime
+
+import httpx
+import pandas as pd
+
+from market.errors import BadPayload, NoData, NotConfigured
+from market.frames import conform, empty, stamp_daily
+from market.http import get_json
+from market.providers import between
+from market.universe import Series
+
+SPANS = {"1m": (1, "minute"), "5m": (5, "minute"), "15m": (15, "minute"), "30m": (30, "minute"),
+         "1h": (1, "hour"), "4h": (4, "hour"), "1d": (1, "day"), "1w": (1, "week")}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class PolygonProvider:
+    name = "polygon"
+    live = True
+
+    def __init__(self, api_key: str | None, base_url: str = "https://api.polygon.io", timeout_s: float = 10.0) -> None:
+        self.api_key = api_key
+        self.client = httpx.Client(base_url=base_url, timeout=timeout_s)
+
+    def supports(self, timeframe: str) -> bool:
+        return timeframe in SPANS
+
+    def listing(self) -> list[Series]:
+        return []
+
+    def fetch(self, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+        if not self.api_key:
+            raise NotConfigured(self.name, "no API key (set TX_POLYGON_API_KEY)")
+        if timeframe not in SPANS:
+            raise NoData(self.name, f"no {timeframe} bars")
+        mult, span = SPANS[timeframe]
+        lo = int(((start or EPOCH) - EPOCH).total_seconds() * 1000)
+        hi = int(((end or datetime.now(UTC)) - EPOCH).total_seconds() * 1000)
+        url: str | None = f"/v2/aggs/ticker/{symbol}/range/{mult}/{span}/{lo}/{hi}"
+        params = {"adjusted": "true", "sort": "asc", "limit": 50000, "apiKey": self.api_key}
+        rows: list[dict] = []
+        while url:  # results are paged through next_url
+            body = get_json(self.client, self.name, url, params)
+            if not isinstance(body, dict) or body.get("status") not in ("OK", "DELAYED"):
+                raise BadPayload(self.name, f"unexpected body for {symbol}: {str(body)[:200]}")
+            page = body.get("results") or []
+            if not isinstance(page, list):
+                raise BadPayload(self.name, "'results' is not a list")
+            rows += page
+            url, params = body.get("next_url"), {"apiKey": self.api_key}
+        if not rows:
+            return empty()
+        try:
+            frame = pd.DataFrame(rows)[["t", "o", "h", "l", "c", "v"]]
+        except KeyError as exc:
+            raise BadPayload(self.name, f"bars lack field {exc}") from exc
+        frame.columns = ["timestamp", "open", "high", "low", "close", "volume"]
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
+        return between(stamp_daily(conform(frame, f"polygon {symbol}"), timeframe), start, end)
+

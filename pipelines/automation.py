@@ -1,0 +1,63 @@
+"""Schedules and sensors: the market scan and the universe sensor."""
+
+import dagster as dg
+
+from market.chain import ProviderChain
+from market.universe import Series
+from pipelines.jobs import series_pipeline
+from pipelines.partitions import partition_key, symbols
+from tx.settings import load_settings
+
+INTRADAY = ("1m", "5m", "15m", "30m", "1h", "4h")
+
+
+def current_universe() -> list[Series]:
+    """The universe as configured right now (the environment and .env are re-read each tick)."""
+    settings = load_settings()
+    return ProviderChain.from_config(settings.market_config()).universe(settings.universe)
+
+
+def _scan(context: dg.ScheduleEvaluationContext, timeframes: tuple[str, ...]) -> list[dg.RunRequest] | dg.SkipReason:
+    known = set(context.instance.get_dynamic_partitions(symbols.name))
+    series = [s for s in current_universe() if s.timeframe in timeframes and s.symbol in known]
+    if not series:
+        return dg.SkipReason(f"no {'/'.join(timeframes)} series in the universe yet (the universe sensor registers them)")
+    tick = context.scheduled_execution_time.isoformat()
+    return [dg.RunRequest(run_key=f"{s}@{tick}", partition_key=partition_key(s), tags={"tx/scan": "market"}) for s in series]
+
+
+@dg.schedule(
+    cron_schedule="*/5 * * * *",
+    job=series_pipeline,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Market scan, intraday: every 5 minutes, fetch new bars of every intraday series.",
+)
+def intraday_scan(context: dg.ScheduleEvaluationContext):
+    return _scan(context, INTRADAY)
+
+
+@dg.schedule(
+    cron_schedule="30 16 * * 1-5",
+    execution_timezone="America/New_York",
+    job=series_pipeline,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Market scan, daily: 16:30 New York time on weekdays, after the US close.",
+)
+def daily_scan(context: dg.ScheduleEvaluationContext):
+    return _scan(context, ("1d", "1w"))
+
+
+@dg.sensor(
+    job=series_pipeline,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Keeps the `symbols` partitions in step with TX_UNIVERSE and materializes new series.",
+)
+def universe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+    universe = current_universe()
+    known = set(context.instance.get_dynamic_partitions(symbols.name))
+    new = sorted({s.symbol for s in universe} - known)
+    if not new:
+        return dg.SkipReason(f"universe unchanged ({len(universe)} series)")
+    requests = [dg.RunRequest(run_key=f"universe:{s}", partition_key=partition_key(s)) for s in universe if s.symbol in new]
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[symbols.build_add_request(new)])

@@ -1,0 +1,32 @@
+"""Parquet IO manager for analytical frames (features, labels, coverage, backtests).
+
+A local folder by default; any fsspec URL (s3://...) works as `base_path` through UPath.
+"""
+
+import dagster as dg
+import pandas as pd
+from upath import UPath
+
+
+class ParquetIOManager(dg.UPathIOManager):
+    extension = ".parquet"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()}: the Parquet IO manager stores DataFrames, got {type(obj).__name__}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            obj.to_parquet(fh)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        with path.open("rb") as fh:
+            return pd.read_parquet(fh)
+
+
+class ParquetFrames(dg.ConfigurableIOManagerFactory):
+    """Where analytical frames live (TX_HOME/frames by default)."""
+
+    base_path: str
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> ParquetIOManager:
+        return ParquetIOManager(base_path=UPath(self.base_path))
