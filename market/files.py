@@ -81,7 +81,7 @@ class FileProvider:
 def _read(path: Path, _mtime_ns: int) -> pd.DataFrame:
     """Parsed once per file version (the modification time is part of the key)."""
     try:
-        raw = pd.read_parquet(path) if path.name.endswith(".parquet") else pd.read_csv(path)
+        raw = pd.read_parquet(path) if path.name.endswith(".parquet") else pd.read_csv(path, float_precision="round_trip")
     except Exception as exc:  # unreadable file: gzip, parquet or CSV errors alike
         raise CandleFormatError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from exc
     return conform(raw, source=str(path))

@@ -21,3 +21,9 @@ universe_pipeline = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*UNIVERSE_ASSETS),
     description="Stages across the whole universe (coverage, and later models and backtests).",
 )
+candles_job = dg.define_asset_job(
+    "candles_job",
+    selection=dg.AssetSelection.assets(candles),
+    partitions_def=series_partitions,
+    description="Fetch, check and store the candles of one (symbol, timeframe) partition (`tx candles fetch`).",
+)

@@ -4,7 +4,7 @@
 so what they run is the same; the runs show up in the Dagster UI like any other.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,12 +12,13 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import series_pipeline, universe_pipeline
+from pipelines.jobs import candles_job, series_pipeline, universe_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+def _logs(level: str) -> dict:
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 class PipelineError(TxError):
@@ -36,9 +37,11 @@ def _values(metadata: dict[str, dg.MetadataValue]) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in metadata.items()}
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None) -> Materialized:
+def _execute(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None, log_level: str = "INFO"
+) -> Materialized:
     result = job.execute_in_process(
-        partition_key=partition, instance=instance, tags={"tx/launched_by": "tx"}, run_config=QUIET, raise_on_error=False
+        partition_key=partition, instance=instance, tags={"tx/launched_by": "tx"}, run_config=_logs(log_level), raise_on_error=False
     )
     if not result.success:
         failure = next((e for e in result.all_events if e.is_step_failure), None)
@@ -56,6 +59,21 @@ def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, pa
     return done
 
 
+def materialize_series(
+    settings: Settings, instance: dg.DagsterInstance, series: Iterable[Series], job_name: str = candles_job.name, log_level: str = "WARNING"
+) -> Iterator[Materialized | PipelineError]:
+    """Run a per-series job for each series in turn, yielding each result (or failure) as it
+    finishes, so that callers can show progress and go on past a failed series."""
+    series = list(series)
+    sync_symbols(instance, series)
+    job = build_definitions(settings).resolve_job_def(job_name)
+    for one in series:
+        try:
+            yield _execute(job, instance, str(one), partition_key(one), log_level)
+        except PipelineError as exc:
+            yield exc
+
+
 def materialize_pipeline(
     settings: Settings,
     instance: dg.DagsterInstance,
@@ -71,4 +89,37 @@ def materialize_pipeline(
         done.append(_execute(per_series, instance, str(series), partition_key(series)))
     progress("materializing the universe-wide assets ...")
     done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
+    return done
+
+
+def materialize_series(
+    settings: Settings, instance: dg.DagsterInstance, series: Iterable[Series], job_name: str = candles_job.name, log_level: str = "WARNING"
+) -> Iterator[Materialized | PipelineError]:
+    """Run a per-series job for each series in turn, yielding each result (or failure) as it
+    finishes, so that callers can show progress and go on past a failed series."""
+    series = list(series)
+    sync_symbols(instance, series)
+    job = build_definitions(settings).resolve_job_def(job_name)
+    for one in series:
+        try:
+            yield _execute(job, instance, str(one), partition_key(one), log_level)
+        except PipelineError as exc:
+            yield exc
+
+
+def materialize_pipeline(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    universe: list[Series],
+    progress: Callable[[str], None] = print,
+) -> list[Materialized]:
+    """Every per-series job for the whole universe, then the universe-wide assets."""
+    done: list[Materialized] = []
+    for i, one in enumerate(materialize_series(settings, instance, universe, series_pipeline.name, "INFO"), 1):
+        if isinstance(one, PipelineError):
+            raise one
+        progress(f"[{i}/{len(universe)}] materialized {one.scope}")
+        done.append(one)
+    progress("materializing the universe-wide assets ...")
+    done.append(_execute(build_definitions(settings).resolve_job_def(universe_pipeline.name), instance, "universe"))
     return done

@@ -5,6 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tx import market_cli
 from tx.errors import TxError
 from tx.settings import Settings, load_settings
 
@@ -67,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="skip starting the BentoML service")
     run = sub.add_parser("run", help="run the pipeline, then the Dagster UI, MLflow UI and BentoML service until Ctrl-C")
     run.add_argument("--skip-pipeline", action="store_true", help="start the servers on the stores as they are")
+    market_cli.add_parsers(sub)
     mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on the configured store")
     mlf.add_argument("--host", default=None)
     mlf.add_argument("--port", type=int, default=None)
@@ -88,6 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run(settings, args)
             case "mlflow-server":
                 return _mlflow_server(settings, args)
+            case "universe":
+                return market_cli.universe(settings)
+            case "candles" if args.candles_command == "fetch":
+                return market_cli.fetch(settings, args)
+            case "candles":
+                return market_cli.show(settings, args)
     except TxError as exc:
         print(f"tx: error: {exc}", file=sys.stderr)
         return exc.exit_code

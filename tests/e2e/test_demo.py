@@ -98,7 +98,7 @@ def test_a_malformed_file_in_the_data_folder_is_named(monkeypatch, tmp_path, tx_
     monkeypatch.setenv("TX_DATA_DIR", str(data))
     done = tx("demo", "--no-serve", timeout=120)
     assert done.returncode == 2
-    assert f"TX_DATA_DIR: {data / 'BAD_1d.csv'}: 1 bar(s) violate low <= open,close <= high" in done.stderr
+    assert f"TX_DATA_DIR: {data / 'BAD_1d.csv'}: 1 bar(s) with high/low not bounding open/close" in done.stderr
     assert not Path(tx_env["TX_HOME"], "tx.db").exists()
 
 

@@ -59,9 +59,11 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    [done] = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
+    done, universe = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
 
-    assert done.assets["candles"]["rows"] == 2335
+    assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
+    assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6
+    assert universe.assets["data_coverage"]["series"] == 1
     assert dagster.get_run_by_id(done.run_id).is_success
     record = dagster.get_latest_materialization_event(dg.AssetKey("candles"))
     assert record is not None and record.run_id == done.run_id
@@ -80,5 +82,5 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
 def test_a_failed_materialization_names_the_series_and_run(monkeypatch):
     settings = load_settings()
     setup_all(settings)
-    with pytest.raises(PipelineError, match=r"MSFT:1d: .*no provider has MSFT:1d.*\(Dagster run "):
+    with pytest.raises(PipelineError, match=r"MSFT:1d: .*no provider delivered MSFT:1d.*\(Dagster run "):
         materialize_pipeline(settings, instance(settings), [Series("MSFT", "1d")], progress=lambda _: None)

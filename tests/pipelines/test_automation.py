@@ -1,0 +1,50 @@
+"""The universe sensor and the market-scan schedules, evaluated against a real instance."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from pipelines.automation import daily_scan, intraday_scan, universe_sensor
+from pipelines.definitions import defs
+from pipelines.instance import instance
+from pipelines.partitions import symbols
+from tx.settings import load_settings
+
+
+def test_universe_sensor_registers_new_symbols_and_requests_their_series(monkeypatch):
+    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h")
+    dagster = instance(load_settings())
+    with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
+        result = universe_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    assert [r.partition_key for r in result.run_requests] == [dg.MultiPartitionKey({"symbol": "SPX", "timeframe": "1d"}), dg.MultiPartitionKey({"symbol": "EURUSD", "timeframe": "1h"})]
+    [add] = result.dynamic_partitions_requests
+    assert add.partitions_def_name == symbols.name and sorted(add.partition_keys) == ["EURUSD", "SPX"]
+
+    dagster.add_dynamic_partitions(symbols.name, ["EURUSD", "SPX"])
+    with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
+        assert isinstance(universe_sensor(context), dg.SkipReason)
+    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h,GOOGL:1d")  # the universe grows: the sensor follows
+    with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
+        grown = universe_sensor(context)
+    assert [r.partition_key.keys_by_dimension["symbol"] for r in grown.run_requests] == ["GOOGL"]
+
+
+def test_scans_request_the_series_of_their_timeframes(monkeypatch):
+    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h,GOOGL:1d")
+    dagster = dg.DagsterInstance.local_temp()
+    dagster.add_dynamic_partitions(symbols.name, ["SPX", "EURUSD", "GOOGL"])
+    when = datetime(2026, 11, 25, 16, 30, tzinfo=ZoneInfo("America/New_York"))
+    daily = daily_scan(dg.build_schedule_context(instance=dagster, scheduled_execution_time=when))
+    intraday = intraday_scan(dg.build_schedule_context(instance=dagster, scheduled_execution_time=when))
+    assert sorted(r.partition_key.keys_by_dimension["symbol"] for r in daily) == ["GOOGL", "SPX"]
+    assert [r.partition_key.keys_by_dimension["symbol"] for r in intraday] == ["EURUSD"]
+    assert len({r.run_key for r in daily}) == 2  # one run per series per tick
+    assert daily_scan.cron_schedule == "30 16 * * 1-5" and intraday_scan.cron_schedule == "*/5 * * * *"
+
+
+def test_scan_skips_until_the_sensor_has_registered_the_symbols():
+    dagster = dg.DagsterInstance.local_temp()
+    result = daily_scan(dg.build_schedule_context(instance=dagster))
+    assert isinstance(result, dg.SkipReason)
