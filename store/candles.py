@@ -1,16 +1,27 @@
-"""Candle queries: idempotent upserts and point-in-time reads."""
+"""Candle queries: idempotent bulk upserts and point-in-time reads."""
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import transaction
 from store.models import Candle
 from store.types import utcnow
 
 OHLCV = ["open", "high", "low", "close", "volume"]
+_COLUMNS = ["symbol", "timeframe", "ts", *OHLCV, "provider", "ingested_at"]
+_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in [*OHLCV, "provider", "ingested_at"])
+_STAGE = "CREATE TEMP TABLE IF NOT EXISTS candles_stage (LIKE candles) ON COMMIT DELETE ROWS"
+_MERGE = (
+    f"INSERT INTO candles ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM candles_stage "
+    f"ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET {_UPDATE}"
+)
+_SQLITE_UPSERT = (
+    f"INSERT INTO candles ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+    f"ON CONFLICT (symbol, timeframe, ts) DO UPDATE SET {_UPDATE}"
+)
 
 
 def upsert_candles(engine: Engine, symbol: str, timeframe: str, frame: pd.DataFrame, provider: str) -> int:
@@ -18,23 +29,46 @@ def upsert_candles(engine: Engine, symbol: str, timeframe: str, frame: pd.DataFr
 
     `frame` is in the normal form (UTC index, OHLCV float columns). Re-running with
     the same frame changes nothing; a revised bar overwrites the stored one. Returns
-    the number of rows written.
+    the number of rows written. Bulk paths, never row-at-a-time statements: a binary
+    COPY into a staging table plus one INSERT ... ON CONFLICT on PostgreSQL, one
+    driver-level executemany on SQLite (figures in docs/BENCHMARKS.md).
     """
     if frame.empty:
         return 0
+    if frame.index.tz is None:
+        raise ValueError("naive timestamps: candles must be tz-aware")
+    if engine.dialect.name == "postgresql":
+        return _copy_upsert(engine, symbol, timeframe, frame, provider)
+    return _sqlite_upsert(engine, symbol, timeframe, frame, provider)
+
+
+def _copy_upsert(engine: Engine, symbol: str, timeframe: str, frame: pd.DataFrame, provider: str) -> int:
     now = utcnow()
-    rows = [
-        {"symbol": symbol, "timeframe": timeframe, "ts": ts.to_pydatetime(), "provider": provider, "ingested_at": now, **vals}
-        for ts, vals in zip(frame.index, frame[OHLCV].to_dict("records"), strict=True)
-    ]
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(Candle)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["symbol", "timeframe", "ts"],
-        set_={c: stmt.excluded[c] for c in [*OHLCV, "provider", "ingested_at"]},
-    )
-    with transaction(engine) as session:
-        session.execute(stmt, rows)  # executemany, batched by SQLAlchemy's insertmanyvalues
+    columns = (frame[c].to_numpy().tolist() for c in OHLCV)
+    rows = zip(frame.index.tz_convert("UTC").to_pydatetime(), *columns, strict=True)
+    with engine.begin() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute(_STAGE)
+        with cursor.copy(f"COPY candles_stage ({', '.join(_COLUMNS)}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "text", "timestamptz", *["float8"] * len(OHLCV), "text", "timestamptz"])
+            for ts, *values in rows:
+                copy.write_row((symbol, timeframe, ts, *values, provider, now))
+        cursor.execute(_MERGE)
+    return len(frame)
+
+
+def _sqlite_text(stamps: pd.DatetimeIndex) -> list[str]:
+    """UTC timestamps as SQLAlchemy stores DateTime in SQLite ('YYYY-MM-DD HH:MM:SS.ffffff'), vectorized."""
+    text = np.datetime_as_string(stamps.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[us]"), unit="us")
+    return np.char.replace(text, "T", " ").tolist()
+
+
+def _sqlite_upsert(engine: Engine, symbol: str, timeframe: str, frame: pd.DataFrame, provider: str) -> int:
+    now = _sqlite_text(pd.DatetimeIndex([utcnow()]))[0]
+    columns = (frame[c].to_numpy().tolist() for c in OHLCV)
+    rows = [(symbol, timeframe, ts, *values, provider, now) for ts, *values in zip(_sqlite_text(frame.index), *columns, strict=True)]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(_SQLITE_UPSERT, rows)  # one executemany in the sqlite3 driver
     return len(rows)
 
 
