@@ -2,40 +2,28 @@
 
 from datetime import UTC, datetime
 
-import httpx
 import pandas as pd
 
-from market.errors import BadPayload, NoData, NotConfigured
+from market.errors import BadPayload
 from market.frames import conform, empty, stamp_daily
-from market.http import get_json
+from market.http import RestProvider, get_json
 from market.providers import between
-from market.universe import Series
 
 RESOLUTIONS = {"1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "1d": "D", "1w": "W"}
 
 
-class FinnhubProvider:
+class FinnhubProvider(RestProvider):
     name = "finnhub"
-    live = True
+    key_setting = "TX_FINNHUB_API_KEY"
+    timeframes = RESOLUTIONS
 
     def __init__(self, api_key: str | None, base_url: str = "https://finnhub.io", timeout_s: float = 10.0) -> None:
-        self.api_key = api_key
-        self.client = httpx.Client(base_url=base_url, timeout=timeout_s)
-
-    def supports(self, timeframe: str) -> bool:
-        return timeframe in RESOLUTIONS
-
-    def listing(self) -> list[Series]:
-        return []
+        super().__init__(api_key, base_url, timeout_s)
 
     def fetch(self, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
-        if not self.api_key:
-            raise NotConfigured(self.name, "no API key (set TX_FINNHUB_API_KEY)")
-        if timeframe not in RESOLUTIONS:
-            raise NoData(self.name, f"no {timeframe} bars")
         params = {
             "symbol": symbol,
-            "resolution": RESOLUTIONS[timeframe],
+            "resolution": self._api_timeframe(timeframe),
             "from": int(start.timestamp()) if start else 0,
             "to": int((end or datetime.now(UTC)).timestamp()),
             "token": self.api_key,

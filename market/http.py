@@ -1,10 +1,39 @@
-"""JSON over HTTP for the REST providers: status codes mapped to the errors of market.errors."""
+"""What the REST providers share: a keyed httpx client, and JSON with status codes mapped
+to the errors of market.errors."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from market.errors import BadPayload, NoData, NotConfigured, RateLimited, Unavailable
+from market.universe import Series
+
+
+class RestProvider:
+    """Base of the keyed REST providers; subclasses name their timeframes and key variable."""
+
+    name: ClassVar[str]
+    key_setting: ClassVar[str]
+    timeframes: ClassVar[dict[str, Any]]  # our timeframe -> the API's
+    live = True
+
+    def __init__(self, api_key: str | None, base_url: str, timeout_s: float = 10.0) -> None:
+        self.api_key = api_key
+        self.client = httpx.Client(base_url=base_url, timeout=timeout_s)
+
+    def supports(self, timeframe: str) -> bool:
+        return timeframe in self.timeframes
+
+    def listing(self) -> list[Series]:
+        return []  # any symbol
+
+    def _api_timeframe(self, timeframe: str) -> Any:
+        """The API's name for `timeframe`, once the key is known to be there."""
+        if not self.api_key:
+            raise NotConfigured(self.name, f"no API key (set {self.key_setting})")
+        if timeframe not in self.timeframes:
+            raise NoData(self.name, f"no {timeframe} bars")
+        return self.timeframes[timeframe]
 
 
 def get_json(client: httpx.Client, provider: str, url: str, params: dict[str, Any]) -> Any:

@@ -2,40 +2,28 @@
 
 from datetime import UTC, datetime
 
-import httpx
 import pandas as pd
 
-from market.errors import BadPayload, NoData, NotConfigured
+from market.errors import BadPayload
 from market.frames import conform, empty, stamp_daily
-from market.http import get_json
+from market.http import RestProvider, get_json
 from market.providers import between
-from market.universe import Series
 
 SPANS = {"1m": (1, "minute"), "5m": (5, "minute"), "15m": (15, "minute"), "30m": (30, "minute"),
          "1h": (1, "hour"), "4h": (4, "hour"), "1d": (1, "day"), "1w": (1, "week")}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class PolygonProvider:
+class PolygonProvider(RestProvider):
     name = "polygon"
-    live = True
+    key_setting = "TX_POLYGON_API_KEY"
+    timeframes = SPANS
 
     def __init__(self, api_key: str | None, base_url: str = "https://api.polygon.io", timeout_s: float = 10.0) -> None:
-        self.api_key = api_key
-        self.client = httpx.Client(base_url=base_url, timeout=timeout_s)
-
-    def supports(self, timeframe: str) -> bool:
-        return timeframe in SPANS
-
-    def listing(self) -> list[Series]:
-        return []
+        super().__init__(api_key, base_url, timeout_s)
 
     def fetch(self, symbol: str, timeframe: str, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
-        if not self.api_key:
-            raise NotConfigured(self.name, "no API key (set TX_POLYGON_API_KEY)")
-        if timeframe not in SPANS:
-            raise NoData(self.name, f"no {timeframe} bars")
-        mult, span = SPANS[timeframe]
+        mult, span = self._api_timeframe(timeframe)
         lo = int(((start or EPOCH) - EPOCH).total_seconds() * 1000)
         hi = int(((end or datetime.now(UTC)) - EPOCH).total_seconds() * 1000)
         url: str | None = f"/v2/aggs/ticker/{symbol}/range/{mult}/{span}/{lo}/{hi}"

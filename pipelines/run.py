@@ -80,39 +80,6 @@ def materialize_pipeline(
     universe: list[Series],
     progress: Callable[[str], None] = print,
 ) -> list[Materialized]:
-    sync_symbols(instance, universe)
-    defs = build_definitions(settings)
-    per_series = defs.resolve_job_def(series_pipeline.name)
-    done: list[Materialized] = []
-    for i, series in enumerate(universe, 1):
-        progress(f"[{i}/{len(universe)}] materializing {series} ...")
-        done.append(_execute(per_series, instance, str(series), partition_key(series)))
-    progress("materializing the universe-wide assets ...")
-    done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
-    return done
-
-
-def materialize_series(
-    settings: Settings, instance: dg.DagsterInstance, series: Iterable[Series], job_name: str = candles_job.name, log_level: str = "WARNING"
-) -> Iterator[Materialized | PipelineError]:
-    """Run a per-series job for each series in turn, yielding each result (or failure) as it
-    finishes, so that callers can show progress and go on past a failed series."""
-    series = list(series)
-    sync_symbols(instance, series)
-    job = build_definitions(settings).resolve_job_def(job_name)
-    for one in series:
-        try:
-            yield _execute(job, instance, str(one), partition_key(one), log_level)
-        except PipelineError as exc:
-            yield exc
-
-
-def materialize_pipeline(
-    settings: Settings,
-    instance: dg.DagsterInstance,
-    universe: list[Series],
-    progress: Callable[[str], None] = print,
-) -> list[Materialized]:
     """Every per-series job for the whole universe, then the universe-wide assets."""
     done: list[Materialized] = []
     for i, one in enumerate(materialize_series(settings, instance, universe, series_pipeline.name, "INFO"), 1):
