@@ -1,5 +1,6 @@
-"""One settings object for the whole platform, read from the environment (and `.env`,
-or the file named by TX_ENV_FILE).
+"""One settings object for the whole platform, read from the environment and from the
+repository's `.env` (or the file named by TX_ENV_FILE) — the same file whatever folder a
+process runs in, so `tx`, the Dagster code server and the BentoML service agree.
 
 Variables use the `TX_` prefix, plus the standard `MLFLOW_TRACKING_URI` and
 `DAGSTER_HOME`. `.env.example` documents each of them.
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TX_", env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="TX_", env_file=ROOT / ".env", extra="ignore", frozen=True)
 
     home: Path = Field(ROOT / ".tx", description="Embedded stores and local files (git-ignored).")
     postgres_url: str | None = Field(None, description="Puts all three stores on this PostgreSQL server.")
@@ -176,7 +177,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Settings from the environment, with one clear message per wrong variable."""
     try:
-        return Settings(_env_file=os.environ.get("TX_ENV_FILE", ".env"))
+        return Settings(_env_file=os.environ.get("TX_ENV_FILE", str(ROOT / ".env")))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
