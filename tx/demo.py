@@ -32,16 +32,16 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
     lines += [f"  {s.name:<13} {s.location}" for s in report.stores]
     lines.append("materialized:")
     for m in report.materialized:
+        failed = {name.split(":", 1)[1]: summary for name, (passed, summary) in m.checks.items() if not passed}
+        checks = f"  checks {len(m.checks) - len(failed)}/{len(m.checks)} passed" if m.checks else ""
         for asset, meta in m.assets.items():
             first, last = (meta.get(k) for k in ("first_bar", "last_bar"))
             span = f"  {datetime.fromtimestamp(first, UTC):%Y-%m-%d} .. {datetime.fromtimestamp(last, UTC):%Y-%m-%d}" if first and last else ""
             if asset == "candles":
-                lines.append(f"  {asset:<14} {m.scope:<12} {meta.get('stored_bars', '?'):>6} bars{span}  from {meta.get('provider', '?')}")
+                lines.append(f"  {asset:<14} {m.scope:<10} {meta.get('stored_bars', '?'):>6} bars{span}  from {meta.get('provider', '?')}{checks}")
             else:
-                lines.append(f"  {asset:<14} {m.scope:<12} " + ", ".join(f"{k}={v}" for k, v in meta.items() if isinstance(v, int | float)))
-        failed = [f"{name.split(':', 1)[1]} ({summary})" for name, (passed, summary) in m.checks.items() if not passed]
-        if m.checks:
-            lines.append(f"  {'':<14} {'':<12} checks: {len(m.checks) - len(failed)}/{len(m.checks)} passed" + (f"; warnings: {'; '.join(failed)}" if failed else ""))
+                lines.append(f"  {asset:<14} {m.scope:<10} " + ", ".join(f"{k}={v}" for k, v in meta.items() if isinstance(v, int | float)))
+        lines += [f"  {'':<14} warning {name}: {summary}" for name, summary in failed.items()]
     lines.append("registered:")
     versions = registered_versions(client(settings.tracking_uri))
     if versions:

@@ -31,6 +31,8 @@ def test_demo_on_the_embedded_default(monkeypatch, tx_env):
     out = done.stdout
     assert re.search(r"candles\s+SPX:1d\s+5031 bars\s+1999-01-04 \.\. 2018-12-31\s+from bundled", out), out
     assert re.search(r"candles\s+EURUSD:1h\s+6225 bars", out)
+    assert re.search(r"SPX:1d .* checks 5/6 passed\n\s+warning no_gaps: 180 gap\(s\)", out)  # the 2001-09-11 closure
+    assert "data_coverage  universe   series=2" in out
     assert "registered:" in out
     assert re.search(r'GET http://127\.0\.0\.1:\d+/health -> 200 \{"status": "ok"', out)
     assert Path(tx_env["TX_HOME"], "tx.db").exists()
