@@ -27,3 +27,14 @@ def price_chart(candles: pd.DataFrame, title: str, last_n: int = 750) -> str:
     ax_vol.bar(recent.index, recent["volume"], width=0.8 * (recent.index[-1] - recent.index[0]) / max(len(recent), 1), color="#999999")
     ax_vol.tick_params(labelsize=7)
     return png_markdown(fig, title)
+
+
+def heatmap(matrix: pd.DataFrame, title: str) -> str:
+    """Rows x columns of counts as a colour grid."""
+    fig, ax = plt.subplots(figsize=(min(2 + 0.22 * matrix.shape[1], 16), 1 + 0.35 * matrix.shape[0]))
+    image = ax.imshow(matrix.to_numpy(), aspect="auto", cmap="viridis")
+    ax.set_xticks(range(matrix.shape[1]), [str(c).removeprefix("CDL").lower() for c in matrix.columns], rotation=90, fontsize=6)
+    ax.set_yticks(range(matrix.shape[0]), matrix.index, fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.02)
+    return png_markdown(fig, title)

@@ -4,11 +4,12 @@ import dagster as dg
 
 from assets.candles import candles
 from assets.coverage import data_coverage
+from assets.features import features, labels, pattern_heatmap, patterns
 from pipelines.partitions import series_partitions
 
 # Assets materialized per (symbol, timeframe) partition, then across the whole universe.
-SERIES_ASSETS = [candles]
-UNIVERSE_ASSETS = [data_coverage]
+SERIES_ASSETS = [candles, features, patterns, labels]
+UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
 
 series_pipeline = dg.define_asset_job(
     "series_pipeline",

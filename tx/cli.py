@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run(settings, args)
             case "mlflow-server":
                 return _mlflow_server(settings, args)
+            case "features":
+                return market_cli.show_features(settings, args)
             case "universe":
                 return market_cli.universe(settings)
             case "candles" if args.candles_command == "fetch":

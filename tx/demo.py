@@ -27,21 +27,25 @@ def check_serving(settings: Settings) -> str:
         server.stop()
 
 
+SUMMARY_KEYS = ("rows", "columns", "nan_share", "detections", "patterns_seen", "take_profit_share", "stop_loss_share", "series", "bars", "patterns")
+
+
 def summary(report: PipelineReport, settings: Settings, served: str | None) -> str:
     lines = ["", "== TX demo summary ==", "stores:"]
     lines += [f"  {s.name:<13} {s.location}" for s in report.stores]
     lines.append("materialized:")
     for m in report.materialized:
-        failed = {name.split(":", 1)[1]: summary for name, (passed, summary) in m.checks.items() if not passed}
-        checks = f"  checks {len(m.checks) - len(failed)}/{len(m.checks)} passed" if m.checks else ""
         for asset, meta in m.assets.items():
-            first, last = (meta.get(k) for k in ("first_bar", "last_bar"))
-            span = f"  {datetime.fromtimestamp(first, UTC):%Y-%m-%d} .. {datetime.fromtimestamp(last, UTC):%Y-%m-%d}" if first and last else ""
+            checks = {k.split(":", 1)[1]: v for k, v in m.checks.items() if k.split(":", 1)[0] == asset}
+            failed = {name: summary for name, (passed, summary) in checks.items() if not passed}
+            tally = f"  checks {len(checks) - len(failed)}/{len(checks)} passed" if checks else ""
             if asset == "candles":
-                lines.append(f"  {asset:<14} {m.scope:<10} {meta.get('stored_bars', '?'):>6} bars{span}  from {meta.get('provider', '?')}{checks}")
+                first, last = (datetime.fromtimestamp(meta[k], UTC) for k in ("first_bar", "last_bar"))
+                shown = f"{meta.get('stored_bars', '?'):>6} bars  {first:%Y-%m-%d} .. {last:%Y-%m-%d}  from {meta.get('provider', '?')}"
             else:
-                lines.append(f"  {asset:<14} {m.scope:<10} " + ", ".join(f"{k}={v}" for k, v in meta.items() if isinstance(v, int | float)))
-        lines += [f"  {'':<14} warning {name}: {summary}" for name, summary in failed.items()]
+                shown = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)
+            lines.append(f"  {asset:<15} {m.scope:<10} {shown}{tally}")
+            lines += [f"  {'':<15} warning {name}: {summary}" for name, summary in failed.items()]
     lines.append("registered:")
     versions = registered_versions(client(settings.tracking_uri))
     if versions:

@@ -127,3 +127,47 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tail", type=int, default=10, help="last N bars (0: all)")
     s.add_argument("--start", type=lambda v: pd.Timestamp(v, tz="UTC"), default=None)
     s.add_argument("--end", type=lambda v: pd.Timestamp(v, tz="UTC"), default=None)
+    feats = sub.add_parser("features", help="compute and show the features (and labels) of one series")
+    feats.add_argument("series", metavar="SYMBOL:TIMEFRAME")
+    feats.add_argument("--tail", type=int, default=5)
+    feats.add_argument("--labels", action="store_true", help="join the triple-barrier labels")
+    feats.add_argument("--horizon", type=int, default=10, help="label horizon in bars")
+    feats.add_argument("--columns", default=None, help="comma-separated columns to show (default: all but the per-pattern ones)")
+    feats.add_argument("--out", default=None, help="also write the whole frame to this Parquet file")
+
+
+def show_features(settings: Settings, args: argparse.Namespace) -> int:
+    """Features and labels of one series, computed from its candles (stored, else fetched)."""
+    from features import build_features, triple_barrier
+
+    try:
+        [series] = parse_universe(args.series)
+    except (UniverseError, ValueError) as exc:
+        raise TxError(f"expected one SYMBOL:TIMEFRAME, got {args.series!r} ({exc})") from None
+    setup_app_database(settings)
+    engine = make_engine(settings.app_database_url)
+    try:
+        bars = load_candles(engine, series.symbol, series.timeframe)
+    finally:
+        engine.dispose()
+    source = "stored candles"
+    if bars.empty:
+        try:
+            fetched = ProviderChain.from_config(settings.market_config()).fetch(series)
+        except AllProvidersFailed as exc:
+            raise TxError(str(exc)) from None
+        bars, source = fetched.candles, f"candles from {fetched.provider} (not stored)"
+    frame = build_features(bars, series.timeframe)
+    if args.labels:
+        frame = frame.join(triple_barrier(bars, horizon=args.horizon))
+    columns = args.columns.split(",") if args.columns else [c for c in frame.columns if not c.startswith("cdl_") or c in ("cdl_count", "cdl_bull_conf", "cdl_bear_conf", "cdl_net_conf")]
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        raise TxError(f"unknown column(s) {', '.join(unknown)}; available: {', '.join(frame.columns)}")
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 4):
+        print(frame[columns].tail(args.tail))
+    print(f"{series}: {len(frame)} rows x {frame.shape[1]} columns from {source}; NaN share {frame.isna().to_numpy().mean():.4f}")
+    if args.out:
+        frame.to_parquet(args.out)
+        print(f"written to {args.out}")
+    return 0

@@ -32,7 +32,10 @@ def test_demo_on_the_embedded_default(monkeypatch, tx_env):
     assert re.search(r"candles\s+SPX:1d\s+5031 bars\s+1999-01-04 \.\. 2018-12-31\s+from bundled", out), out
     assert re.search(r"candles\s+EURUSD:1h\s+6225 bars", out)
     assert re.search(r"SPX:1d .* checks 5/6 passed\n\s+warning no_gaps: 180 gap\(s\)", out)  # the 2001-09-11 closure
-    assert "data_coverage  universe   series=2" in out
+    assert re.search(r"data_coverage\s+universe\s+series=2, bars=11256", out)
+    assert re.search(r"features\s+SPX:1d\s+rows=5031, columns=95, nan_share=[0-9.]+  checks 2/2 passed", out)
+    assert re.search(r"labels\s+SPX:1d\s+rows=5031.*checks 1/1 passed", out)
+    assert re.search(r"pattern_heatmap\s+universe\s+series=2, patterns=\d+", out)
     assert "registered:" in out
     assert re.search(r'GET http://127\.0\.0\.1:\d+/health -> 200 \{"status": "ok"', out)
     assert Path(tx_env["TX_HOME"], "tx.db").exists()

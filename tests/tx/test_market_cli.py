@@ -28,3 +28,15 @@ def test_dry_run_shows_every_attempt_and_writes_nothing(monkeypatch, capsys, tx_
 def test_unknown_series_is_a_clear_error(capsys):
     assert main(["candles", "fetch", "NOPE:1d"]) == 2
     assert "tx: error: SERIES: no data for NOPE:1d" in capsys.readouterr().err
+
+
+def test_features_command_computes_from_fetched_candles(capsys, tmp_path):
+    out = tmp_path / "spx.parquet"
+    assert main(["features", "SPX:1d", "--labels", "--columns", "ret_1,rsi_14,label", "--tail", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "SPX:1d: 5031 rows x 100 columns from candles from bundled (not stored)" in printed
+    import pandas as pd
+
+    assert pd.read_parquet(out).shape == (5031, 100)
+    assert main(["features", "SPX:1d", "--columns", "nope"]) == 1
+    assert "unknown column(s) nope" in capsys.readouterr().err

@@ -1,0 +1,154 @@
+"""features, patterns and labels per (symbol, timeframe); the pattern heatmap across the universe.
+
+Thin over `features/`: the assets read stored candles, call the pure functions and store
+the frames as Parquet (IO manager `frames`); detections also go to the app database.
+"""
+
+import zlib
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.candles import candles
+from assets.plots import heatmap
+from features import build_features, triple_barrier
+from features.patterns import detections
+from features.pit import leaks
+from pipelines.partitions import series_of, series_partitions
+from pipelines.resources import AppDatabase
+from store.candles import load_candles
+from store.patterns import load_detections, replace_detections
+
+
+class FeatureConfig(dg.Config):
+    pit_samples: int = 5  # cut points re-computed by the point_in_time check on each run
+
+
+class LabelConfig(dg.Config):
+    horizon: int = 10
+    take_profit: float = 2.0
+    stop_loss: float = 2.0
+    mode: str = "atr"  # "atr": multiples of ATR(14); "pct": fractions of the entry price
+
+
+def _preview(frame: pd.DataFrame, columns: list[str]) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame[columns].tail(5).round(4).to_markdown())
+
+
+def _frame_metadata(frame: pd.DataFrame) -> dict:
+    meta = {"rows": dg.MetadataValue.int(len(frame)), "columns": dg.MetadataValue.int(frame.shape[1]),
+            "nan_share": dg.MetadataValue.float(round(float(frame.isna().to_numpy().mean()), 4) if frame.size else 0.0)}
+    if len(frame):
+        meta |= {"first_bar": dg.MetadataValue.timestamp(frame.index[0].to_pydatetime()),
+                 "last_bar": dg.MetadataValue.timestamp(frame.index[-1].to_pydatetime())}
+    return meta
+
+
+@dg.asset(
+    partitions_def=series_partitions,
+    deps=[candles],
+    group_name="features",
+    io_manager_key="frames",
+    kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec("point_in_time", asset="features", blocking=True,
+                          description="recomputed on candles cut at sampled bars t, the row at t is unchanged"),
+        dg.AssetCheckSpec("finite", asset="features", blocking=True, description="no infinite value"),
+    ],
+    description="Indicators, 61 candlestick patterns with point-in-time confidences and higher-timeframe features.",
+)
+def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: AppDatabase):
+    series = series_of(context)
+    bars = load_candles(app_db.engine, series.symbol, series.timeframe)
+    frame = build_features(bars, series.timeframe)
+    rng = np.random.default_rng(zlib.crc32(str(series).encode()))  # the same cut points on every run
+    cuts = rng.choice(np.arange(len(bars)), size=min(config.pit_samples, len(bars)), replace=False) if len(bars) else []
+    leaked = leaks(bars, series.timeframe, cuts, full=frame)
+    infinite = int(np.isinf(frame.to_numpy()).sum())
+    yield dg.Output(frame, metadata=_frame_metadata(frame) | {
+        "preview": _preview(frame, ["ret_1", "rsi_14", "natr_14", "ema_dist_50", "cdl_count", "cdl_net_conf"]),
+    })
+    yield dg.AssetCheckResult(
+        check_name="point_in_time", passed=not leaked,
+        description=f"{len(cuts)} cut point(s) re-computed; " + ("no leak" if not leaked else f"leaking: {sorted({c for c, _ in leaked})}"),
+        metadata={"cut_points": [str(bars.index[i]) for i in sorted(cuts)]},
+    )
+    yield dg.AssetCheckResult(check_name="finite", passed=infinite == 0, description=f"{infinite} infinite value(s)")
+
+
+@dg.asset(
+    partitions_def=series_partitions,
+    deps=[candles],
+    group_name="features",
+    io_manager_key="frames",
+    kinds={"pandas", "parquet", "sql"},
+    description="Every candlestick-pattern detection with direction, strength and point-in-time confidence; also in the pattern_detections table.",
+)
+def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
+    series = series_of(context)
+    found = detections(load_candles(app_db.engine, series.symbol, series.timeframe))
+    stored = replace_detections(app_db.engine, series.symbol, series.timeframe, found)
+    top = found.groupby("pattern").agg(count=("ts", "size"), last_confidence=("confidence", "last")).sort_values("count", ascending=False)
+    return dg.Output(found, metadata={
+        "detections": dg.MetadataValue.int(stored),
+        "patterns_seen": dg.MetadataValue.int(found["pattern"].nunique()),
+        "top_patterns": dg.MetadataValue.md(top.head(10).round(3).to_markdown()),
+    })
+
+
+@dg.asset(
+    partitions_def=series_partitions,
+    deps=[candles],
+    group_name="features",
+    io_manager_key="frames",
+    kinds={"pandas", "parquet"},
+    check_specs=[dg.AssetCheckSpec("future_unlabeled", asset="labels", blocking=True,
+                                   description="the last `horizon` bars carry no label")],
+    description="Triple-barrier labels (take-profit / stop-loss / horizon) and the plain horizon return. They look forward: never features.",
+)
+def labels(context: dg.AssetExecutionContext, config: LabelConfig, app_db: AppDatabase):
+    series = series_of(context)
+    bars = load_candles(app_db.engine, series.symbol, series.timeframe)
+    frame = triple_barrier(bars, horizon=config.horizon, take_profit=config.take_profit, stop_loss=config.stop_loss, mode=config.mode)
+    counts = frame["label"].value_counts(dropna=False)
+    yield dg.Output(frame, metadata=_frame_metadata(frame) | {
+        "take_profit_share": dg.MetadataValue.float(round(float((frame["barrier"] == 1).mean()), 4)),
+        "stop_loss_share": dg.MetadataValue.float(round(float((frame["barrier"] == -1).mean()), 4)),
+        "label_counts": dg.MetadataValue.json({str(k): int(v) for k, v in counts.items()}),
+        "preview": _preview(frame.dropna(), list(frame.columns)),
+    })
+    tail = frame["label"].iloc[-config.horizon :]
+    yield dg.AssetCheckResult(check_name="future_unlabeled", passed=bool(tail.isna().all()),
+                              description=f"last {config.horizon} bar(s): {int(tail.notna().sum())} labeled")
+
+
+class HeatmapConfig(dg.Config):
+    window_bars: int = 250  # the recent window per series
+
+
+@dg.asset(
+    deps=[patterns],
+    group_name="features",
+    io_manager_key="frames",
+    kinds={"pandas", "parquet"},
+    description="Symbol x timeframe x pattern: detections and mean confidence over each series' recent window.",
+)
+def pattern_heatmap(config: HeatmapConfig, app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
+    found = load_detections(app_db.engine)
+    rows = []
+    for (symbol, timeframe), group in found.groupby(["symbol", "timeframe"]):
+        bars = load_candles(app_db.engine, symbol, timeframe)
+        if bars.empty:
+            continue
+        recent = group[group["ts"] >= bars.index[max(0, len(bars) - config.window_bars)]]
+        stats = recent.groupby("pattern").agg(detections=("ts", "size"), mean_confidence=("confidence", "mean"), net_direction=("direction", "mean"))
+        rows.append(stats.reset_index().assign(series=f"{symbol}:{timeframe}"))
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["series", "pattern", "detections", "mean_confidence", "net_direction"])
+    table = table[["series", "pattern", "detections", "mean_confidence", "net_direction"]]
+    matrix = table.pivot_table(index="series", columns="pattern", values="detections", fill_value=0) if len(table) else pd.DataFrame()
+    meta = {"series": dg.MetadataValue.int(int(table["series"].nunique()) if len(table) else 0),
+            "patterns": dg.MetadataValue.int(int(table["pattern"].nunique()) if len(table) else 0)}
+    if not matrix.empty:
+        meta["heatmap"] = dg.MetadataValue.md(heatmap(matrix, f"detections in the last {config.window_bars} bars"))
+    return dg.Output(table, metadata=meta)

@@ -1,0 +1,43 @@
+"""Pattern detections: replaced per series in one transaction, read back by symbol."""
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, select
+
+from store.db import transaction
+from store.models import PatternDetection
+from store.types import utcnow
+
+
+def replace_detections(engine: Engine, symbol: str, timeframe: str, detections: pd.DataFrame) -> int:
+    """Store the series' detections (ts, pattern, direction, strength, confidence), replacing
+    the previous set atomically: a reader sees the old set or the new one, never a mix."""
+    now = utcnow()
+    rows = [
+        {"symbol": symbol, "timeframe": timeframe, "ts": ts.to_pydatetime(), "pattern": p, "direction": int(d),
+         "strength": float(s), "confidence": None if pd.isna(c) else float(c), "created_at": now}
+        for ts, p, d, s, c in detections[["ts", "pattern", "direction", "strength", "confidence"]].itertuples(index=False)
+    ]
+    with transaction(engine) as session:
+        session.execute(delete(PatternDetection).where(PatternDetection.symbol == symbol, PatternDetection.timeframe == timeframe))
+        if rows:
+            session.execute(insert(PatternDetection), rows)
+    return len(rows)
+
+
+def load_detections(engine: Engine, symbol: str | None = None, timeframe: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+    cols = [PatternDetection.symbol, PatternDetection.timeframe, PatternDetection.ts, PatternDetection.pattern,
+            PatternDetection.direction, PatternDetection.strength, PatternDetection.confidence]
+    query = select(*cols).order_by(PatternDetection.ts, PatternDetection.pattern)
+    if symbol is not None:
+        query = query.where(PatternDetection.symbol == symbol)
+    if timeframe is not None:
+        query = query.where(PatternDetection.timeframe == timeframe)
+    if since is not None:
+        query = query.where(PatternDetection.ts >= since)
+    with transaction(engine) as session:
+        rows = session.execute(query).all()
+    frame = pd.DataFrame(rows, columns=[c.key for c in cols])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
