@@ -61,5 +61,4 @@ def indicators(candles: pd.DataFrame) -> pd.DataFrame:
     cols["volume_z_20"] = _ratio(v - vmean, vstd)
     cols["range_pct"] = _ratio(h - lo, c)
     cols["body_pct"] = _ratio(c - o, c)
-    frame = pd.DataFrame(cols, index=candles.index)
-    return frame.replace([np.inf, -np.inf], np.nan)
+    return pd.DataFrame(cols, index=candles.index)

@@ -33,10 +33,11 @@ def triple_barrier(
         raise ValueError("take_profit and stop_loss must be > 0")
     h, lo, c = (candles[k].to_numpy(dtype="float64") for k in ("high", "low", "close"))
     n = len(c)
-    out = {k: np.full(n, np.nan) for k in LABEL_COLUMNS}
+    block = np.full((len(LABEL_COLUMNS), n), np.nan)  # one row per column: becomes the frame's block as is
+    out = dict(zip(LABEL_COLUMNS, block, strict=True))
     m = n - horizon  # bars whose whole horizon is in the data
     if m <= 0:
-        return pd.DataFrame(out, index=candles.index)
+        return _frame(block, candles.index)
     if mode == "atr":
         width = talib.ATR(h, lo, c, timeperiod=atr_period) / c
         up, down = take_profit * width[:m], stop_loss * width[:m]
@@ -64,4 +65,8 @@ def triple_barrier(
     out["realized_return"][:m] = np.where(tp_first, up, np.where(sl_first, -down, horizon_ret))
     out["realized_return"][:m][undefined] = np.nan
     out["horizon_return"][:m] = horizon_ret
-    return pd.DataFrame(out, index=candles.index)
+    return _frame(block, candles.index)
+
+
+def _frame(block: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    return pd.DataFrame(block.T, index=index, columns=list(LABEL_COLUMNS), copy=False)

@@ -11,7 +11,6 @@ prior rate with the weight of `prior_strength` detections:
 so a pattern seen rarely starts near the prior and earns its own rate as evidence grows.
 """
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -25,63 +24,66 @@ PRIOR_STRENGTH = 20.0
 
 
 def raw_patterns(candles: pd.DataFrame) -> np.ndarray:
-    """TA-Lib's output for every pattern: an int array (bars x 61) of 0, +-100 or +-200."""
+    """TA-Lib's output for every pattern, as int16 (61 x bars: one contiguous row per pattern)."""
     o, h, lo, c = (candles[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
-    return np.column_stack([getattr(talib, name)(o, h, lo, c) for name in PATTERNS]).astype(np.int16)
-
-
-def confidences(raw: np.ndarray, close: np.ndarray, horizon: int = HORIZON, prior: float | Mapping[str, float] = PRIOR,
-                prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
-    """Point-in-time confidence of each detection (NaN where no detection), bars x patterns."""
-    n = len(close)
-    fwd = np.full(n, np.nan)
-    fwd[: n - horizon] = close[horizon:] / close[: n - horizon] - 1
-    out = np.full(raw.shape, np.nan)
+    out = np.empty((len(PATTERNS), len(c)), dtype=np.int16)
     for k, name in enumerate(PATTERNS):
-        at = np.flatnonzero(raw[:, k])
-        if at.size == 0:
-            continue
-        direction = np.sign(raw[at, k])
-        matured = at + horizon < n  # its outcome exists in the data
-        hit = (np.sign(fwd[at]) == direction) & matured
-        # detections are in time order, so are their maturity bars: count those matured by each t
-        ripe = at + horizon
-        n_matured = np.searchsorted(ripe, at, side="right")
-        hits_before = np.concatenate([[0], np.cumsum(hit)])[n_matured]
-        p = prior[name] if isinstance(prior, Mapping) else prior
-        out[at, k] = (hits_before + prior_strength * p) / (n_matured + prior_strength)
+        out[k] = getattr(talib, name)(o, h, lo, c)
     return out
+
+
+def _forward_returns(close: np.ndarray, horizon: int) -> np.ndarray:
+    fwd = np.full(len(close), np.nan)
+    fwd[: len(close) - horizon] = close[horizon:] / close[: len(close) - horizon] - 1
+    return fwd
+
+
+def _detections_of(row: np.ndarray, fwd: np.ndarray, horizon: int, prior: float, prior_strength: float):
+    """Bars, directions and point-in-time confidences of one pattern's detections."""
+    at = np.flatnonzero(row)
+    direction = np.sign(row[at]).astype(np.int8)
+    hit = np.sign(fwd[at]) == direction  # NaN (not matured) compares False
+    # detections are in time order, so are their maturity bars: count those matured by each t
+    n_matured = np.searchsorted(at + horizon, at, side="right")
+    hits_before = np.concatenate([[0], np.cumsum(hit)])[n_matured]
+    return at, direction, (hits_before + prior_strength * prior) / (n_matured + prior_strength)
+
+
+def _prior(prior: float | Mapping[str, float], name: str) -> float:
+    return prior[name] if isinstance(prior, Mapping) else prior
 
 
 def pattern_features(candles: pd.DataFrame, horizon: int = HORIZON, prior: float | Mapping[str, float] = PRIOR,
                      prior_strength: float = PRIOR_STRENGTH) -> pd.DataFrame:
-    """Per pattern its signed strength (cdl_<name>: -2..2, 0 = none), plus the strongest bullish
-    and bearish confidences at the bar and their confidence-weighted net direction."""
+    """Per pattern its signed strength (cdl_<name>: -2..2 as int8, 0 = none), plus the strongest
+    bullish and bearish confidences at the bar, the number of detections and their
+    confidence-weighted net direction (sum of direction x (confidence - 0.5))."""
     raw = raw_patterns(candles)
-    conf = confidences(raw, candles["close"].to_numpy(dtype="float64"), horizon, prior, prior_strength)
-    signed = raw / 100.0
-    cols = {f"cdl_{name[3:].lower()}": signed[:, k] for k, name in enumerate(PATTERNS)}
-    bull = np.where(raw > 0, conf, np.nan)
-    bear = np.where(raw < 0, conf, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no detection on that side
-        cols["cdl_bull_conf"] = np.nanmax(bull, axis=1)
-        cols["cdl_bear_conf"] = np.nanmax(bear, axis=1)
-    cols["cdl_count"] = (raw != 0).sum(axis=1).astype("float64")
-    cols["cdl_net_conf"] = np.nansum(np.sign(raw) * np.nan_to_num(conf - 0.5), axis=1)
-    return pd.DataFrame(cols, index=candles.index)
+    fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    n = raw.shape[1]
+    bull, bear, net = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n)
+    for k, name in enumerate(PATTERNS):
+        at, direction, conf = _detections_of(raw[k], fwd, horizon, _prior(prior, name), prior_strength)
+        up, dn = direction > 0, direction < 0
+        bull[at[up]] = np.fmax(bull[at[up]], conf[up])  # indices are unique within one pattern
+        bear[at[dn]] = np.fmax(bear[at[dn]], conf[dn])
+        net[at] += direction * (conf - 0.5)
+    names = [f"cdl_{p[3:].lower()}" for p in PATTERNS]
+    signed = pd.DataFrame((raw // 100).T.astype(np.int8), index=candles.index, columns=names)  # TA-Lib: multiples of 100
+    summary = pd.DataFrame({"cdl_bull_conf": bull, "cdl_bear_conf": bear, "cdl_count": (raw != 0).sum(axis=0).astype("float64"),
+                            "cdl_net_conf": net}, index=candles.index)
+    return pd.concat([signed, summary], axis=1)
 
 
 def detections(candles: pd.DataFrame, horizon: int = HORIZON, prior: float | Mapping[str, float] = PRIOR,
-               prior_strength: float = PRIOR_STRENGTH) -> pd.DataFrame:
+                prior_strength: float = PRIOR_STRENGTH) -> pd.DataFrame:
     """One row per detection: ts, pattern, direction, strength, confidence (for the detections table)."""
     raw = raw_patterns(candles)
-    conf = confidences(raw, candles["close"].to_numpy(dtype="float64"), horizon, prior, prior_strength)
-    bar, k = np.nonzero(raw)
-    return pd.DataFrame({
-        "ts": candles.index[bar],
-        "pattern": np.asarray(PATTERNS)[k],
-        "direction": np.sign(raw[bar, k]).astype(int),
-        "strength": np.abs(raw[bar, k]) / 100.0,
-        "confidence": conf[bar, k],
-    }).sort_values(["ts", "pattern"], ignore_index=True)
+    fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    parts = []
+    for k, name in enumerate(PATTERNS):
+        at, direction, conf = _detections_of(raw[k], fwd, horizon, _prior(prior, name), prior_strength)
+        parts.append(pd.DataFrame({"ts": candles.index[at], "pattern": name, "direction": direction.astype(int),
+                                   "strength": np.abs(raw[k, at]) / 100.0, "confidence": conf}))
+    return pd.concat(parts, ignore_index=True).sort_values(["ts", "pattern"], ignore_index=True)
+
