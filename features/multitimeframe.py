@@ -3,14 +3,14 @@
 The base candles are resampled into higher bars (1h -> 4h and 1d; 1d -> 1w; ...). A base
 bar may only see a higher bar that had *closed* by the base bar's own close, so the join
 key of a higher bar is its close time (start + length) and the still-forming higher bar
-is never visible. Bars are stamped at their start, as everywhere in TX.
+is never visible. Bars are stamped at their start, as everywhere in TX. Timeframe names
+(`1m` .. `1w`) are pandas Timedelta strings, so this module needs nothing from `market`.
 """
 
 import numpy as np
 import pandas as pd
 import talib
 
-from market.universe import timeframe_delta
 
 HIGHER = {"1m": ("15m", "1h"), "5m": ("1h", "4h"), "15m": ("1h", "4h"), "30m": ("4h", "1d"), "1h": ("4h", "1d"), "4h": ("1d", "1w"), "1d": ("1w",), "1w": ()}
 _RULES = {"15m": "15min", "1h": "1h", "4h": "4h", "1d": "1D", "1w": "W-MON"}
@@ -45,12 +45,12 @@ def _higher_features(bars: pd.DataFrame, tf: str) -> pd.DataFrame:
 def multitimeframe(candles: pd.DataFrame, timeframe: str) -> pd.DataFrame:
     """Features of each higher timeframe of `timeframe`, as known at each base bar's close."""
     out = pd.DataFrame(index=candles.index)
-    base_close = candles.index + timeframe_delta(timeframe)
+    base_close = candles.index + pd.Timedelta(timeframe)
     for tf in HIGHER.get(timeframe, ()):
         bars = resample(candles, tf)
         feats = _higher_features(bars, tf)
         # A higher bar is known from its close on; it must also not be the partial last bar.
-        feats["_available"] = feats.index + timeframe_delta(tf)
+        feats["_available"] = feats.index + pd.Timedelta(tf)
         left = pd.DataFrame({"_at": base_close}, index=candles.index)
         joined = pd.merge_asof(left, feats.sort_values("_available"), left_on="_at", right_on="_available", direction="backward")
         joined.index = candles.index

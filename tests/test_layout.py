@@ -31,6 +31,21 @@ def test_domain_packages_never_import_the_frameworks():
     assert offenders == []
 
 
+ALLOWED = {"market": {"store"}, "features": set(), "training": {"features"}, "trading": {"features", "store"}, "store": set()}
+PROJECT = {"market", "features", "training", "trading", "store", "assets", "pipelines", "serving", "tx"}
+
+
+def test_domain_packages_import_only_what_the_design_allows():
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for package, allowed in ALLOWED.items()
+        for path in (ROOT / package).rglob("*.py")
+        for module in imported_modules(path)
+        if (top := module.split(".")[0]) in PROJECT and top != package and top not in allowed
+    ]
+    assert offenders == []
+
+
 def test_layout_of_the_design_is_there():
     assert [d for d in LAYOUT if not (ROOT / d).is_dir()] == []
     assert [f for f in FILES if not (ROOT / f).is_file()] == []
