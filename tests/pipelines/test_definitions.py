@@ -62,8 +62,8 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     done, universe = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
-    assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6
-    assert universe.assets["data_coverage"]["series"] == 1
+    assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6 + 2 + 1  # candles, features, labels
+    assert universe.assets["data_coverage"]["series"] == 1 and universe.assets["pattern_heatmap"]["series"] == 1
     assert dagster.get_run_by_id(done.run_id).is_success
     record = dagster.get_latest_materialization_event(dg.AssetKey("candles"))
     assert record is not None and record.run_id == done.run_id
