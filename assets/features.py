@@ -12,12 +12,12 @@ import pandas as pd
 
 from assets.candles import candles
 from assets.plots import heatmap
-from features import build_features, triple_barrier
+from features import BaseRates, build_features, outcomes, triple_barrier
 from features.patterns import detections
 from features.pit import leaks
 from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase
-from store.candles import load_candles
+from store.candles import coverage, load_candles
 from store.patterns import load_detections, replace_detections
 
 
@@ -46,6 +46,25 @@ def _frame_metadata(frame: pd.DataFrame) -> dict:
 
 
 @dg.asset(
+    deps=[candles],
+    group_name="features",
+    io_manager_key="frames",
+    kinds={"pandas", "parquet"},
+    description="Every matured pattern detection of every stored series (pattern, when its outcome was known, hit): "
+    "the patterns' global hit rates, looked up point in time by the confidences.",
+)
+def pattern_base_rates(app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
+    parts = [outcomes(load_candles(app_db.engine, row.symbol, row.timeframe), row.timeframe) for row in coverage(app_db.engine).itertuples()]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"pattern": [], "known_at": pd.DatetimeIndex([], tz="UTC"), "hit": []})
+    rates = table.groupby("pattern")["hit"].agg(["size", "mean"]).rename(columns={"size": "outcomes", "mean": "hit_rate"})
+    return dg.Output(table, metadata={
+        "outcomes": dg.MetadataValue.int(len(table)),
+        "series": dg.MetadataValue.int(len(parts)),
+        "rates_now": dg.MetadataValue.md(rates.sort_values("outcomes", ascending=False).head(15).round(3).to_markdown() if len(rates) else "none"),
+    })
+
+
+@dg.asset(
     partitions_def=series_partitions,
     deps=[candles],
     group_name="features",
@@ -58,13 +77,18 @@ def _frame_metadata(frame: pd.DataFrame) -> dict:
     ],
     description="Indicators, 61 candlestick patterns with point-in-time confidences and higher-timeframe features.",
 )
-def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: AppDatabase):
+def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: AppDatabase, pattern_base_rates: pd.DataFrame):
     series = series_of(context)
     bars = load_candles(app_db.engine, series.symbol, series.timeframe)
-    frame = build_features(bars, series.timeframe)
+    rates = BaseRates(pattern_base_rates)
+
+    def build(candles: pd.DataFrame, timeframe: str) -> pd.DataFrame:
+        return build_features(candles, timeframe, rates)
+
+    frame = build(bars, series.timeframe)
     rng = np.random.default_rng(zlib.crc32(str(series).encode()))  # the same cut points on every run
     cuts = rng.choice(np.arange(len(bars)), size=min(config.pit_samples, len(bars)), replace=False) if len(bars) else []
-    leaked = leaks(bars, series.timeframe, cuts, full=frame)
+    leaked = leaks(bars, series.timeframe, cuts, build=build, full=frame)
     infinite = int(np.isinf(frame.to_numpy()).sum())
     yield dg.Output(frame, metadata=_frame_metadata(frame) | {
         "preview": _preview(frame, ["ret_1", "rsi_14", "natr_14", "ema_dist_50", "cdl_count", "cdl_net_conf"]),
@@ -85,15 +109,35 @@ def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: A
     kinds={"pandas", "parquet", "sql"},
     description="Every candlestick-pattern detection with direction, strength and point-in-time confidence; also in the pattern_detections table.",
 )
-def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
+def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase, pattern_base_rates: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     series = series_of(context)
-    found = detections(load_candles(app_db.engine, series.symbol, series.timeframe))
+    bars = load_candles(app_db.engine, series.symbol, series.timeframe)
+    found = detections(bars, series.timeframe, prior=BaseRates(pattern_base_rates))
     stored = replace_detections(app_db.engine, series.symbol, series.timeframe, found)
     top = found.groupby("pattern").agg(count=("ts", "size"), last_confidence=("confidence", "last")).sort_values("count", ascending=False)
     return dg.Output(found, metadata={
         "detections": dg.MetadataValue.int(stored),
         "patterns_seen": dg.MetadataValue.int(found["pattern"].nunique()),
         "top_patterns": dg.MetadataValue.md(top.head(10).round(3).to_markdown()),
+    })
+
+
+@dg.asset(
+    deps=[candles],
+    group_name="features",
+    io_manager_key="frames",
+    kinds={"pandas", "parquet"},
+    description="Every matured pattern detection of every stored series (pattern, when its outcome was known, hit): "
+    "the patterns' global hit rates, looked up point in time by the confidences.",
+)
+def pattern_base_rates(app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
+    parts = [outcomes(load_candles(app_db.engine, row.symbol, row.timeframe), row.timeframe) for row in coverage(app_db.engine).itertuples()]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"pattern": [], "known_at": pd.DatetimeIndex([], tz="UTC"), "hit": []})
+    rates = table.groupby("pattern")["hit"].agg(["size", "mean"]).rename(columns={"size": "outcomes", "mean": "hit_rate"})
+    return dg.Output(table, metadata={
+        "outcomes": dg.MetadataValue.int(len(table)),
+        "series": dg.MetadataValue.int(len(parts)),
+        "rates_now": dg.MetadataValue.md(rates.sort_values("outcomes", ascending=False).head(15).round(3).to_markdown() if len(rates) else "none"),
     })
 
 

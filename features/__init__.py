@@ -14,12 +14,14 @@ import pandas as pd
 from features.indicators import indicators
 from features.labels import LABEL_COLUMNS, triple_barrier
 from features.multitimeframe import multitimeframe
-from features.patterns import pattern_features
+from features.patterns import PRIOR, BaseRates, outcomes, pattern_features
 
-__all__ = ["LABEL_COLUMNS", "build_features", "triple_barrier"]
+__all__ = ["LABEL_COLUMNS", "BaseRates", "build_features", "outcomes", "triple_barrier"]
 
 
-def build_features(candles: pd.DataFrame, timeframe: str) -> pd.DataFrame:
-    """The full feature frame: indicators, 61 patterns with point-in-time confidences and
-    higher-timeframe features, one row per candle, NaN where a value is undefined."""
-    return pd.concat([indicators(candles), pattern_features(candles), multitimeframe(candles, timeframe)], axis=1)
+def build_features(candles: pd.DataFrame, timeframe: str, base_rates: BaseRates | None = None) -> pd.DataFrame:
+    """The full feature frame: indicators, 61 patterns with point-in-time confidences (shrunk
+    toward `base_rates`, the patterns' global rates, when given) and higher-timeframe
+    features, one row per candle, NaN where a value is undefined."""
+    patterns = pattern_features(candles, timeframe, prior=base_rates if base_rates is not None else PRIOR)
+    return pd.concat([indicators(candles), patterns, multitimeframe(candles, timeframe)], axis=1)

@@ -9,6 +9,9 @@ prior rate with the weight of `prior_strength` detections:
     confidence = (hits + k * prior) / (matured + k)
 
 so a pattern seen rarely starts near the prior and earns its own rate as evidence grows.
+The prior is the pattern's **global rate** when `BaseRates` are given: its hit rate pooled
+over every series' detections whose outcome was known by t (compared in absolute time, at
+bar closes), else 0.5 (or a fixed rate per pattern).
 """
 
 from collections.abc import Mapping
@@ -38,9 +41,52 @@ def _forward_returns(close: np.ndarray, horizon: int) -> np.ndarray:
     return fwd
 
 
-def _detections_of(row: np.ndarray, fwd: np.ndarray, horizon: int, prior: float, prior_strength: float):
+def outcomes(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZON) -> pd.DataFrame:
+    """Matured detections of this series: pattern, when the outcome became known, and the hit."""
+    raw = raw_patterns(candles)
+    fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    closes = candles.index + pd.Timedelta(timeframe)
+    parts = []
+    for k, name in enumerate(PATTERNS):
+        at = np.flatnonzero(raw[k])
+        at = at[at + horizon < len(fwd)]
+        parts.append(pd.DataFrame({"pattern": name, "known_at": closes[at + horizon], "hit": np.sign(fwd[at]) == np.sign(raw[k, at])}))
+    return pd.concat(parts, ignore_index=True)
+
+
+class BaseRates:
+    """Each pattern's global hit rate, point in time: pooled over the outcomes known by t."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self._by: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, group in table.sort_values("known_at").groupby("pattern"):
+            known = pd.DatetimeIndex(group["known_at"]).as_unit("ns").asi8
+            self._by[name] = (known, np.concatenate([[0], np.cumsum(group["hit"].to_numpy(dtype=np.int64))]))
+
+    def at(self, pattern: str, when: pd.DatetimeIndex, default: float = PRIOR) -> np.ndarray:
+        """The pooled rate as known at each time in `when` (`default` before any outcome)."""
+        if pattern not in self._by:
+            return np.full(len(when), default)
+        known, hits = self._by[pattern]
+        n = np.searchsorted(known, when.as_unit("ns").asi8, side="right")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, hits[n] / n, default)
+
+
+Prior = float | Mapping[str, float] | BaseRates
+
+
+def _prior(prior: Prior, name: str, when: pd.DatetimeIndex) -> float | np.ndarray:
+    if isinstance(prior, BaseRates):
+        return prior.at(name, when)
+    return prior[name] if isinstance(prior, Mapping) else prior
+
+
+def _detections_of(row: np.ndarray, fwd: np.ndarray, horizon: int, prior: Prior, name: str, closes: pd.DatetimeIndex,
+                   prior_strength: float):
     """Bars, directions and point-in-time confidences of one pattern's detections."""
     at = np.flatnonzero(row)
+    prior = _prior(prior, name, closes[at])
     direction = np.sign(row[at]).astype(np.int8)
     hit = np.sign(fwd[at]) == direction  # NaN (not matured) compares False
     # detections are in time order, so are their maturity bars: count those matured by each t
@@ -49,21 +95,18 @@ def _detections_of(row: np.ndarray, fwd: np.ndarray, horizon: int, prior: float,
     return at, direction, (hits_before + prior_strength * prior) / (n_matured + prior_strength)
 
 
-def _prior(prior: float | Mapping[str, float], name: str) -> float:
-    return prior[name] if isinstance(prior, Mapping) else prior
-
-
-def pattern_features(candles: pd.DataFrame, horizon: int = HORIZON, prior: float | Mapping[str, float] = PRIOR,
+def pattern_features(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZON, prior: Prior = PRIOR,
                      prior_strength: float = PRIOR_STRENGTH) -> pd.DataFrame:
     """Per pattern its signed strength (cdl_<name>: -2..2 as int8, 0 = none), plus the strongest
     bullish and bearish confidences at the bar, the number of detections and their
     confidence-weighted net direction (sum of direction x (confidence - 0.5))."""
     raw = raw_patterns(candles)
     fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    closes = candles.index + pd.Timedelta(timeframe)  # when each bar's detection is known
     n = raw.shape[1]
     bull, bear, net = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n)
     for k, name in enumerate(PATTERNS):
-        at, direction, conf = _detections_of(raw[k], fwd, horizon, _prior(prior, name), prior_strength)
+        at, direction, conf = _detections_of(raw[k], fwd, horizon, prior, name, closes, prior_strength)
         up, dn = direction > 0, direction < 0
         bull[at[up]] = np.fmax(bull[at[up]], conf[up])  # indices are unique within one pattern
         bear[at[dn]] = np.fmax(bear[at[dn]], conf[dn])
@@ -75,14 +118,15 @@ def pattern_features(candles: pd.DataFrame, horizon: int = HORIZON, prior: float
     return pd.concat([signed, summary], axis=1)
 
 
-def detections(candles: pd.DataFrame, horizon: int = HORIZON, prior: float | Mapping[str, float] = PRIOR,
-                prior_strength: float = PRIOR_STRENGTH) -> pd.DataFrame:
+def detections(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZON, prior: Prior = PRIOR,
+               prior_strength: float = PRIOR_STRENGTH) -> pd.DataFrame:
     """One row per detection: ts, pattern, direction, strength, confidence (for the detections table)."""
     raw = raw_patterns(candles)
     fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    closes = candles.index + pd.Timedelta(timeframe)
     parts = []
     for k, name in enumerate(PATTERNS):
-        at, direction, conf = _detections_of(raw[k], fwd, horizon, _prior(prior, name), prior_strength)
+        at, direction, conf = _detections_of(raw[k], fwd, horizon, prior, name, closes, prior_strength)
         parts.append(pd.DataFrame({"ts": candles.index[at], "pattern": name, "direction": direction.astype(int),
                                    "strength": np.abs(raw[k, at]) / 100.0, "confidence": conf}))
     return pd.concat(parts, ignore_index=True).sort_values(["ts", "pattern"], ignore_index=True)

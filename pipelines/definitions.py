@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.automation import daily_scan, intraday_scan, universe_sensor
 from pipelines.io import ParquetFrames
-from pipelines.jobs import SERIES_ASSETS, UNIVERSE_ASSETS, candles_job, series_pipeline, universe_pipeline
+from pipelines.jobs import ALL_ASSETS, base_rates_job, candles_job, features_job, series_pipeline, universe_pipeline
 from pipelines.resources import AppDatabase, MarketData
 from tx.settings import Settings, load_settings
 
@@ -25,8 +25,8 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.Conf
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*SERIES_ASSETS, *UNIVERSE_ASSETS],
-        jobs=[series_pipeline, universe_pipeline, candles_job],
+        assets=ALL_ASSETS,
+        jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job],
         schedules=[intraday_scan, daily_scan],
         sensors=[universe_sensor],
         resources=resources(settings or load_settings()),

@@ -4,27 +4,43 @@ import dagster as dg
 
 from assets.candles import candles
 from assets.coverage import data_coverage
-from assets.features import features, labels, pattern_heatmap, patterns
+from assets.features import features, labels, pattern_base_rates, pattern_heatmap, patterns
 from pipelines.partitions import series_partitions
 
-# Assets materialized per (symbol, timeframe) partition, then across the whole universe.
-SERIES_ASSETS = [candles, features, patterns, labels]
+# What `make demo` runs, in this order: candles per series; the patterns' base rates over
+# the universe; features, patterns and labels per series; then the universe-wide views.
+CANDLE_ASSETS = [candles]
+BASE_ASSETS = [pattern_base_rates]
+FEATURE_ASSETS = [features, patterns, labels]
 UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
+ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS]
 
+candles_job = dg.define_asset_job(
+    "candles_job",
+    selection=dg.AssetSelection.assets(*CANDLE_ASSETS),
+    partitions_def=series_partitions,
+    description="Fetch, check and store the candles of one (symbol, timeframe) partition (`tx candles fetch`).",
+)
+base_rates_job = dg.define_asset_job(
+    "base_rates_job",
+    selection=dg.AssetSelection.assets(*BASE_ASSETS),
+    description="The patterns' point-in-time global hit rates, pooled over every stored series.",
+)
+features_job = dg.define_asset_job(
+    "features_job",
+    selection=dg.AssetSelection.assets(*FEATURE_ASSETS),
+    partitions_def=series_partitions,
+    description="Features, pattern detections and labels of one (symbol, timeframe) partition.",
+)
 series_pipeline = dg.define_asset_job(
     "series_pipeline",
-    selection=dg.AssetSelection.assets(*SERIES_ASSETS),
+    selection=dg.AssetSelection.assets(*CANDLE_ASSETS, *FEATURE_ASSETS),
     partitions_def=series_partitions,
-    description="Every per-series stage for one (symbol, timeframe) partition; `make demo` runs it for the whole universe.",
+    description="New candles and everything derived from them for one partition (the scans run it; "
+    "confidences use the latest pattern_base_rates).",
 )
 universe_pipeline = dg.define_asset_job(
     "universe_pipeline",
     selection=dg.AssetSelection.assets(*UNIVERSE_ASSETS),
-    description="Stages across the whole universe (coverage, and later models and backtests).",
-)
-candles_job = dg.define_asset_job(
-    "candles_job",
-    selection=dg.AssetSelection.assets(candles),
-    partitions_def=series_partitions,
-    description="Fetch, check and store the candles of one (symbol, timeframe) partition (`tx candles fetch`).",
+    description="Stages across the whole universe (coverage, the pattern heatmap; later models and backtests).",
 )

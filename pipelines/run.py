@@ -12,7 +12,7 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import candles_job, series_pipeline, universe_pipeline
+from pipelines.jobs import base_rates_job, candles_job, features_job, universe_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
@@ -80,13 +80,22 @@ def materialize_pipeline(
     universe: list[Series],
     progress: Callable[[str], None] = print,
 ) -> list[Materialized]:
-    """Every per-series job for the whole universe, then the universe-wide assets."""
+    """The whole default pipeline: candles per series, the patterns' base rates, features per
+    series, then the universe-wide assets. Stops at the first failure."""
+    defs = build_definitions(settings)
     done: list[Materialized] = []
-    for i, one in enumerate(materialize_series(settings, instance, universe, series_pipeline.name, "INFO"), 1):
-        if isinstance(one, PipelineError):
-            raise one
-        progress(f"[{i}/{len(universe)}] materialized {one.scope}")
-        done.append(one)
-    progress("materializing the universe-wide assets ...")
-    done.append(_execute(build_definitions(settings).resolve_job_def(universe_pipeline.name), instance, "universe"))
+
+    def per_series(job_name: str, what: str) -> None:
+        for i, one in enumerate(materialize_series(settings, instance, universe, job_name, "INFO"), 1):
+            if isinstance(one, PipelineError):
+                raise one
+            progress(f"[{i}/{len(universe)}] {what} {one.scope}")
+            done.append(one)
+
+    per_series(candles_job.name, "candles")
+    progress("pattern base rates across the universe ...")
+    done.append(_execute(defs.resolve_job_def(base_rates_job.name), instance, "universe"))
+    per_series(features_job.name, "features, patterns, labels")
+    progress("universe-wide assets ...")
+    done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
     return done

@@ -27,7 +27,7 @@ def check_serving(settings: Settings) -> str:
         server.stop()
 
 
-SUMMARY_KEYS = ("rows", "columns", "nan_share", "detections", "patterns_seen", "take_profit_share", "stop_loss_share", "series", "bars", "patterns")
+SUMMARY_KEYS = ("rows", "columns", "nan_share", "detections", "patterns_seen", "take_profit_share", "stop_loss_share", "series", "bars", "patterns", "outcomes")
 
 
 def summary(report: PipelineReport, settings: Settings, served: str | None) -> str:
@@ -44,8 +44,8 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
                 shown = f"{meta.get('stored_bars', '?'):>6} bars  {first:%Y-%m-%d} .. {last:%Y-%m-%d}  from {meta.get('provider', '?')}"
             else:
                 shown = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)
-            lines.append(f"  {asset:<15} {m.scope:<10} {shown}{tally}")
-            lines += [f"  {'':<15} warning {name}: {summary}" for name, summary in failed.items()]
+            lines.append(f"  {asset:<18} {m.scope:<10} {shown}{tally}")
+            lines += [f"  {'':<18} warning {name}: {summary}" for name, summary in failed.items()]
     lines.append("registered:")
     versions = registered_versions(client(settings.tracking_uri))
     if versions:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features import build_features, triple_barrier
+from features import BaseRates, build_features, outcomes, triple_barrier
 from features.pit import WARMUP_BARS, WARMUP_TOLERANCE, drift_columns, leaks
 from market.files import bundled
 from market.synthetic import generate
@@ -74,3 +74,19 @@ def test_higher_timeframe_bars_are_seen_only_after_they_close():
     assert feats.loc[at, "mtf_1d_ret_1"] == pytest.approx(day_ret.loc["2017-03-14"].item())
     last_hour = pd.Timestamp("2017-03-15 23:00", tz="UTC")  # this bar closes at midnight, with the day
     assert feats.loc[last_hour, "mtf_1d_ret_1"] == pytest.approx(day_ret.loc["2017-03-15"].item())
+
+
+def test_global_base_rates_are_looked_up_point_in_time():
+    series = [s for s in BUNDLED if s.timeframe == "1d"]
+    table = pd.concat([outcomes(bundled().read(s), s.timeframe) for s in series], ignore_index=True)
+    rates = BaseRates(table)  # built from every outcome, future ones included
+    when = pd.DatetimeIndex(["2005-06-01", "2012-03-01"], tz="UTC")
+    for t in when:
+        known = BaseRates(table[table["known_at"] <= t])  # only what was known at t
+        for pattern in ("CDLDOJI", "CDLENGULFING", "CDLHAMMER"):
+            assert rates.at(pattern, pd.DatetimeIndex([t]))[0] == known.at(pattern, pd.DatetimeIndex([t]))[0]
+    candles = bundled().read(Series("SPX", "1d"))
+    cuts = np.random.default_rng(3).choice(np.arange(100, len(candles)), size=8, replace=False)
+    assert leaks(candles, "1d", cuts, build=lambda c, tf: build_features(c, tf, rates)) == []
+    with_rates = build_features(candles, "1d", rates)["cdl_bull_conf"]
+    assert not with_rates.equals(build_features(candles, "1d")["cdl_bull_conf"])  # the prior matters

@@ -59,10 +59,13 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    done, universe = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
+    done, base, derived, universe = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
-    assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6 + 2 + 1  # candles, features, labels
+    assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6
+    assert base.assets["pattern_base_rates"]["series"] == 1
+    assert set(derived.assets) == {"features", "patterns", "labels"} and len(derived.checks) == 2 + 1
+    assert all(passed for passed, _ in derived.checks.values())
     assert universe.assets["data_coverage"]["series"] == 1 and universe.assets["pattern_heatmap"]["series"] == 1
     assert dagster.get_run_by_id(done.run_id).is_success
     record = dagster.get_latest_materialization_event(dg.AssetKey("candles"))
