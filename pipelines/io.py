@@ -19,6 +19,9 @@ class ParquetIOManager(dg.UPathIOManager):
             obj.to_parquet(fh)
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        if not path.exists():
+            name = context.upstream_output.asset_key.to_user_string() if context.upstream_output else str(path)
+            raise FileNotFoundError(f"{name} has not been materialized yet (no {path}); materialize it first (`make demo` does)")
         with path.open("rb") as fh:
             return pd.read_parquet(fh)
 

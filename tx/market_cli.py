@@ -138,7 +138,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def show_features(settings: Settings, args: argparse.Namespace) -> int:
     """Features and labels of one series, computed from its candles (stored, else fetched)."""
-    from features import build_features, triple_barrier
+    from features import BaseRates, build_features, triple_barrier
 
     try:
         [series] = parse_universe(args.series)
@@ -157,7 +157,9 @@ def show_features(settings: Settings, args: argparse.Namespace) -> int:
         except AllProvidersFailed as exc:
             raise TxError(str(exc)) from None
         bars, source = fetched.candles, f"candles from {fetched.provider} (not stored)"
-    frame = build_features(bars, series.timeframe)
+    rates_file = settings.frames_dir / "pattern_base_rates.parquet"
+    rates = BaseRates(pd.read_parquet(rates_file)) if rates_file.exists() else None
+    frame = build_features(bars, series.timeframe, rates)
     if args.labels:
         frame = frame.join(triple_barrier(bars, horizon=args.horizon))
     columns = args.columns.split(",") if args.columns else [c for c in frame.columns if not c.startswith("cdl_") or c in ("cdl_count", "cdl_bull_conf", "cdl_bear_conf", "cdl_net_conf")]
@@ -166,7 +168,9 @@ def show_features(settings: Settings, args: argparse.Namespace) -> int:
         raise TxError(f"unknown column(s) {', '.join(unknown)}; available: {', '.join(frame.columns)}")
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.precision", 4):
         print(frame[columns].tail(args.tail))
-    print(f"{series}: {len(frame)} rows x {frame.shape[1]} columns from {source}; NaN share {frame.isna().to_numpy().mean():.4f}")
+    prior = "the materialized pattern_base_rates" if rates else "0.5 (pattern_base_rates not materialized yet)"
+    print(f"{series}: {len(frame)} rows x {frame.shape[1]} columns from {source}; NaN share {frame.isna().to_numpy().mean():.4f}; "
+          f"pattern confidences shrunk toward {prior}")
     if args.out:
         frame.to_parquet(args.out)
         print(f"written to {args.out}")
