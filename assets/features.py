@@ -64,11 +64,12 @@ def pattern_base_rates(app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
     })
 
 
+# What the per-series frames share: partitions, the candles they read, where they are stored.
+PER_SERIES = {"partitions_def": series_partitions, "deps": [candles], "group_name": "features", "io_manager_key": "frames"}
+
+
 @dg.asset(
-    partitions_def=series_partitions,
-    deps=[candles],
-    group_name="features",
-    io_manager_key="frames",
+    **PER_SERIES,
     kinds={"pandas", "parquet"},
     check_specs=[
         dg.AssetCheckSpec("point_in_time", asset="features", blocking=True,
@@ -102,10 +103,7 @@ def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: A
 
 
 @dg.asset(
-    partitions_def=series_partitions,
-    deps=[candles],
-    group_name="features",
-    io_manager_key="frames",
+    **PER_SERIES,
     kinds={"pandas", "parquet", "sql"},
     description="Every candlestick-pattern detection with direction, strength and point-in-time confidence; also in the pattern_detections table.",
 )
@@ -123,29 +121,7 @@ def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase, pattern_bas
 
 
 @dg.asset(
-    deps=[candles],
-    group_name="features",
-    io_manager_key="frames",
-    kinds={"pandas", "parquet"},
-    description="Every matured pattern detection of every stored series (pattern, when its outcome was known, hit): "
-    "the patterns' global hit rates, looked up point in time by the confidences.",
-)
-def pattern_base_rates(app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
-    parts = [outcomes(load_candles(app_db.engine, row.symbol, row.timeframe), row.timeframe) for row in coverage(app_db.engine).itertuples()]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"pattern": [], "known_at": pd.DatetimeIndex([], tz="UTC"), "hit": []})
-    rates = table.groupby("pattern")["hit"].agg(["size", "mean"]).rename(columns={"size": "outcomes", "mean": "hit_rate"})
-    return dg.Output(table, metadata={
-        "outcomes": dg.MetadataValue.int(len(table)),
-        "series": dg.MetadataValue.int(len(parts)),
-        "rates_now": dg.MetadataValue.md(rates.sort_values("outcomes", ascending=False).head(15).round(3).to_markdown() if len(rates) else "none"),
-    })
-
-
-@dg.asset(
-    partitions_def=series_partitions,
-    deps=[candles],
-    group_name="features",
-    io_manager_key="frames",
+    **PER_SERIES,
     kinds={"pandas", "parquet"},
     check_specs=[dg.AssetCheckSpec("future_unlabeled", asset="labels", blocking=True,
                                    description="the last `horizon` bars carry no label")],

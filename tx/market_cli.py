@@ -95,18 +95,27 @@ def _dry_run(settings: Settings, chain: ProviderChain, wanted: list[Series]) -> 
     return status
 
 
-def show(settings: Settings, args: argparse.Namespace) -> int:
-    """Stored bars of one series."""
+def _one_series(text: str) -> Series:
     try:
-        [series] = parse_universe(args.series)
+        [series] = parse_universe(text)
     except (UniverseError, ValueError) as exc:
-        raise TxError(f"expected one SYMBOL:TIMEFRAME, got {args.series!r} ({exc})") from None
+        raise TxError(f"expected one SYMBOL:TIMEFRAME, got {text!r} ({exc})") from None
+    return series
+
+
+def _stored(settings: Settings, series: Series, start=None, end=None) -> pd.DataFrame:
     setup_app_database(settings)
     engine = make_engine(settings.app_database_url)
     try:
-        frame = load_candles(engine, series.symbol, series.timeframe, start=args.start, end=args.end)
+        return load_candles(engine, series.symbol, series.timeframe, start=start, end=end)
     finally:
         engine.dispose()
+
+
+def show(settings: Settings, args: argparse.Namespace) -> int:
+    """Stored bars of one series."""
+    series = _one_series(args.series)
+    frame = _stored(settings, series, args.start, args.end)
     if frame.empty:
         raise TxError(f"no stored bars for {series}; run `tx candles fetch {series}` first")
     with pd.option_context("display.width", 120, "display.max_columns", 10):
@@ -140,16 +149,8 @@ def show_features(settings: Settings, args: argparse.Namespace) -> int:
     """Features and labels of one series, computed from its candles (stored, else fetched)."""
     from features import BaseRates, build_features, triple_barrier
 
-    try:
-        [series] = parse_universe(args.series)
-    except (UniverseError, ValueError) as exc:
-        raise TxError(f"expected one SYMBOL:TIMEFRAME, got {args.series!r} ({exc})") from None
-    setup_app_database(settings)
-    engine = make_engine(settings.app_database_url)
-    try:
-        bars = load_candles(engine, series.symbol, series.timeframe)
-    finally:
-        engine.dispose()
+    series = _one_series(args.series)
+    bars = _stored(settings, series)
     source = "stored candles"
     if bars.empty:
         try:
