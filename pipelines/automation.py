@@ -4,7 +4,7 @@ import dagster as dg
 
 from market.chain import ProviderChain
 from market.universe import Series
-from pipelines.jobs import series_pipeline
+from pipelines.jobs import base_rates_job, series_pipeline, universe_pipeline
 from pipelines.partitions import partition_key, symbols
 from tx.settings import load_settings
 
@@ -61,3 +61,21 @@ def universe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg
         return dg.SkipReason(f"universe unchanged ({len(universe)} series)")
     requests = [dg.RunRequest(run_key=f"universe:{s}", partition_key=partition_key(s)) for s in universe if s.symbol in new]
     return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[symbols.build_add_request(new)])
+
+
+base_rates_refresh = dg.ScheduleDefinition(
+    name="base_rates_refresh",
+    job=base_rates_job,
+    cron_schedule="0 17 * * 1-5",
+    execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Refresh the patterns' pooled base rates after the daily scan (17:00 New York, weekdays).",
+)
+universe_refresh = dg.ScheduleDefinition(
+    name="universe_refresh",
+    job=universe_pipeline,
+    cron_schedule="15 17 * * 1-5",
+    execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Refresh the universe-wide views (coverage, pattern heatmap) after the base rates.",
+)

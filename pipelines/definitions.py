@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.automation import daily_scan, intraday_scan, universe_sensor
+from pipelines.automation import base_rates_refresh, daily_scan, intraday_scan, universe_refresh, universe_sensor
 from pipelines.io import ParquetFrames
 from pipelines.jobs import ALL_ASSETS, base_rates_job, candles_job, features_job, series_pipeline, universe_pipeline
 from pipelines.resources import AppDatabase, MarketData
@@ -27,7 +27,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job],
-        schedules=[intraday_scan, daily_scan],
+        schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh],
         sensors=[universe_sensor],
         resources=resources(settings or load_settings()),
     )

@@ -48,3 +48,10 @@ def test_scan_skips_until_the_sensor_has_registered_the_symbols():
     dagster = dg.DagsterInstance.local_temp()
     result = daily_scan(dg.build_schedule_context(instance=dagster))
     assert isinstance(result, dg.SkipReason)
+
+
+def test_universe_wide_assets_are_refreshed_after_the_daily_scan():
+    by_name = {s.name: s for s in defs.schedules}
+    assert by_name["base_rates_refresh"].job_name == "base_rates_job" and by_name["base_rates_refresh"].cron_schedule == "0 17 * * 1-5"
+    assert by_name["universe_refresh"].job_name == "universe_pipeline"
+    assert {s.execution_timezone for s in by_name.values() if s.name != "intraday_scan"} == {"America/New_York"}
