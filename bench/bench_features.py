@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--daily-bars", type=int, default=2500)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     candles = generate("BENCH", "1h", args.bars, seed=1)
     n = len(candles)

@@ -1,4 +1,4 @@
-"""Triple-barrier labels, vectorized: no Python loop over bars.
+"""Triple-barrier labels: one compiled pass (numba), no Python loop over bars.
 
 For the bar t (entry at its close), look at bars t+1 .. t+horizon:
 - take-profit: the high reaches close[t] x (1 + tp); stop-loss: the low reaches
@@ -11,6 +11,7 @@ barrier price, or at the horizon close) and the plain horizon return. The last `
 bars (whose future is not in the data) stay NaN: never guessed.
 """
 
+import numba
 import numpy as np
 import pandas as pd
 import talib
@@ -34,7 +35,6 @@ def triple_barrier(
     h, lo, c = (candles[k].to_numpy(dtype="float64") for k in ("high", "low", "close"))
     n = len(c)
     block = np.full((len(LABEL_COLUMNS), n), np.nan)  # one row per column: becomes the frame's block as is
-    out = dict(zip(LABEL_COLUMNS, block, strict=True))
     m = n - horizon  # bars whose whole horizon is in the data
     if m <= 0:
         return _frame(block, candles.index)
@@ -45,27 +45,32 @@ def triple_barrier(
         up, down = np.full(m, take_profit), np.full(m, stop_loss)
     else:
         raise ValueError(f"mode must be 'atr' or 'pct', got {mode!r}")
-    entry = c[:m]
-    upper, lower = entry * (1 + up), entry * (1 - down)
-    never = horizon + 1
-    first_up = np.full(m, never, dtype=np.int16)
-    first_dn = np.full(m, never, dtype=np.int16)
-    for k in range(horizon, 0, -1):  # a loop over the horizon (bars ahead), vectorized over all bars
-        np.putmask(first_up, h[k : k + m] >= upper, k)  # going backwards, the earliest touch is written last
-        np.putmask(first_dn, lo[k : k + m] <= lower, k)
-    horizon_ret = c[horizon:] / entry - 1
-    tp_first = first_up < first_dn
-    sl_first = (first_dn <= first_up) & (first_dn < never)
-    barrier = tp_first.astype(np.float64) - sl_first
-    undefined = np.isnan(upper) | np.isnan(lower)  # ATR warm-up: no barrier width yet
-    barrier[undefined] = np.nan
-    out["barrier"][:m] = barrier
-    out["label"][:m] = np.where(barrier == 0, np.sign(horizon_ret), barrier)
-    out["bars_to_hit"][:m] = np.where(undefined, np.nan, np.minimum(np.minimum(first_up, first_dn), horizon))
-    out["realized_return"][:m] = np.where(tp_first, up, np.where(sl_first, -down, horizon_ret))
-    out["realized_return"][:m][undefined] = np.nan
-    out["horizon_return"][:m] = horizon_ret
+    _barriers(h, lo, c, up, down, horizon, block)
     return _frame(block, candles.index)
+
+
+@numba.njit(cache=True, nogil=True)
+def _barriers(high, low, close, up, down, horizon, out):  # pragma: no cover - compiled
+    """The first-touch scan, compiled: each bar stops at its first touched barrier."""
+    for t in range(up.shape[0]):
+        if not (np.isfinite(up[t]) and np.isfinite(down[t])):
+            out[4, t] = close[t + horizon] / close[t] - 1  # ATR warm-up: no barrier width yet
+            continue
+        upper, lower = close[t] * (1 + up[t]), close[t] * (1 - down[t])
+        barrier, bars = 0.0, horizon
+        for k in range(1, horizon + 1):
+            if low[t + k] <= lower:  # checked first: on a bar touching both, the stop-loss wins
+                barrier, bars = -1.0, k
+                break
+            if high[t + k] >= upper:
+                barrier, bars = 1.0, k
+                break
+        ret = close[t + horizon] / close[t] - 1
+        out[0, t] = barrier if barrier != 0 else np.sign(ret)
+        out[1, t] = barrier
+        out[2, t] = bars
+        out[3, t] = up[t] if barrier > 0 else (-down[t] if barrier < 0 else ret)
+        out[4, t] = ret
 
 
 def _frame(block: np.ndarray, index: pd.Index) -> pd.DataFrame:
