@@ -37,7 +37,8 @@ def raw_patterns(candles: pd.DataFrame) -> np.ndarray:
 
 def _forward_returns(close: np.ndarray, horizon: int) -> np.ndarray:
     fwd = np.full(len(close), np.nan)
-    fwd[: len(close) - horizon] = close[horizon:] / close[: len(close) - horizon] - 1
+    k = max(len(close) - horizon, 0)  # a series shorter than the horizon has no outcome yet
+    fwd[:k] = close[horizon : horizon + k] / close[:k] - 1
     return fwd
 
 

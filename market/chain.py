@@ -20,9 +20,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from market.errors import BadPayload, NoData, ProviderError, RateLimited, Unavailable
 from market.files import FileProvider, bundled
-from market.frames import empty
+from market.frames import empty, stamp_daily
 from market.providers import Provider
-from market.universe import Series, parse_universe, resolve_universe
+from market.universe import Series, parse_universe, resolve_universe, timeframe_delta
 
 OFFLINE = ("bundled", "local")
 ONLINE = ("yfinance", "polygon", "finnhub")
@@ -223,6 +223,9 @@ class ProviderChain:
             return Attempt(provider.name, _outcome(exc), _detail(exc), time.perf_counter() - t0), None
         latency = time.perf_counter() - t0
         health.last_latency_s, health.last_success_at = latency, datetime.now(UTC)
+        frame = stamp_daily(frame, series.timeframe)  # one stamping convention, whoever served
+        if provider.live:  # a live provider also serves the bar still forming: it is not a bar yet
+            frame = frame[frame.index + timeframe_delta(series.timeframe) <= datetime.now(UTC)]
         if frame.empty:
             return Attempt(provider.name, "empty", "no bars in range", latency), frame
         return Attempt(provider.name, "ok", f"{len(frame)} bars", latency), frame

@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from market.errors import BadPayload
-from market.frames import conform, empty, stamp_daily
-from market.http import RestProvider, get_json
-from market.providers import between
+from market.frames import empty
+from market.http import RestProvider, bars_from, get_json
 
 RESOLUTIONS = {"1m": "1", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "1d": "D", "1w": "W"}
 
@@ -36,9 +35,7 @@ class FinnhubProvider(RestProvider):
         if body["s"] != "ok":
             raise BadPayload(self.name, f"status {body['s']!r} for {symbol}")
         try:
-            frame = pd.DataFrame({k: body[k] for k in ("t", "o", "h", "l", "c", "v")})
+            rows = pd.DataFrame({k: body[k] for k in ("t", "o", "h", "l", "c", "v")})
         except (KeyError, ValueError) as exc:  # a missing array, or arrays of different lengths
             raise BadPayload(self.name, f"malformed candle arrays ({type(exc).__name__}: {exc})") from exc
-        frame.columns = ["timestamp", "open", "high", "low", "close", "volume"]
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
-        return between(stamp_daily(conform(frame, f"finnhub {symbol}"), timeframe), start, end)
+        return bars_from(self.name, symbol, rows, "s", start, end)

@@ -47,7 +47,11 @@ def conform(raw: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
 
 
 def stamp_daily(frame: pd.DataFrame, timeframe: str) -> pd.DataFrame:
-    """Daily and weekly bars stamped 00:00Z of their date, as everywhere in TX."""
+    """Daily bars stamped 00:00Z of their date, weekly bars 00:00Z of their week's Monday,
+    as everywhere in TX, whatever time of day a provider used."""
     if timeframe in ("1d", "1w"):
-        frame.index = frame.index.normalize()
+        index = frame.index.normalize()
+        if timeframe == "1w":
+            index = index - pd.to_timedelta(index.dayofweek, unit="D")
+        frame = frame.set_axis(pd.DatetimeIndex(index, name="timestamp"), axis=0)
     return frame

@@ -1,11 +1,15 @@
 """What the REST providers share: a keyed httpx client, and JSON with status codes mapped
 to the errors of market.errors."""
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
+import pandas as pd
 
 from market.errors import BadPayload, NoData, NotConfigured, RateLimited, Unavailable
+from market.frames import conform
+from market.providers import between
 from market.universe import Series
 
 
@@ -34,6 +38,17 @@ class RestProvider:
         if timeframe not in self.timeframes:
             raise NoData(self.name, f"no {timeframe} bars")
         return self.timeframes[timeframe]
+
+
+def bars_from(provider: str, symbol: str, rows: pd.DataFrame, unit: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    """API rows with fields t (epoch in `unit`), o, h, l, c, v in the normal form's shape;
+    anything unparsable is the provider's BadPayload, so the chain falls back."""
+    try:
+        frame = rows[["t", "o", "h", "l", "c", "v"]].set_axis(["timestamp", "open", "high", "low", "close", "volume"], axis=1)
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit=unit, utc=True)
+        return between(conform(frame, f"{provider} {symbol}"), start, end)
+    except (KeyError, ValueError, TypeError, OverflowError) as exc:  # CandleFormatError is a ValueError
+        raise BadPayload(provider, f"malformed bars for {symbol}: {type(exc).__name__}: {exc}") from exc
 
 
 def get_json(client: httpx.Client, provider: str, url: str, params: dict[str, Any]) -> Any:

@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from market.errors import BadPayload
-from market.frames import conform, empty, stamp_daily
-from market.http import RestProvider, get_json
-from market.providers import between
+from market.frames import empty
+from market.http import RestProvider, bars_from, get_json
 
 SPANS = {"1m": (1, "minute"), "5m": (5, "minute"), "15m": (15, "minute"), "30m": (30, "minute"),
          "1h": (1, "hour"), "4h": (4, "hour"), "1d": (1, "day"), "1w": (1, "week")}
@@ -40,11 +39,5 @@ class PolygonProvider(RestProvider):
             url, params = body.get("next_url"), {"apiKey": self.api_key}
         if not rows:
             return empty()
-        try:
-            frame = pd.DataFrame(rows)[["t", "o", "h", "l", "c", "v"]]
-        except KeyError as exc:
-            raise BadPayload(self.name, f"bars lack field {exc}") from exc
-        frame.columns = ["timestamp", "open", "high", "low", "close", "volume"]
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True)
-        return between(stamp_daily(conform(frame, f"polygon {symbol}"), timeframe), start, end)
+        return bars_from(self.name, symbol, pd.DataFrame(rows), "ms", start, end)
 

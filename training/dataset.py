@@ -21,12 +21,13 @@ def make_dataset(features: pd.DataFrame, labels: pd.DataFrame, timeframe: str, s
         raise ValueError("features and labels must share the candles' index")
     if set(features.columns) & set(labels.columns):
         raise ValueError(f"label column(s) among the features: {sorted(set(features.columns) & set(labels.columns))}")
-    keep = labels["label"].notna().to_numpy()
-    bar = pd.Timedelta(timeframe)
-    times = features.index[keep]
-    known = times + labels["bars_to_hit"].to_numpy()[keep] * bar + bar  # at the close of the deciding bar
-    return Dataset(features[keep], (labels["label"].to_numpy()[keep] > 0).astype(np.int8), times, pd.DatetimeIndex(known),
-                   np.full(int(keep.sum()), symbol, dtype=object))
+    keep = np.flatnonzero(labels["label"].notna().to_numpy())
+    # The label is known at the close of its deciding bar: found by position, since
+    # calendars have gaps (weekends, holidays) that bar arithmetic on time would miss.
+    deciding = keep + labels["bars_to_hit"].to_numpy()[keep].astype(np.int64)
+    known = features.index[deciding] + pd.Timedelta(timeframe)
+    return Dataset(features.iloc[keep], (labels["label"].to_numpy()[keep] > 0).astype(np.int8), features.index[keep],
+                   pd.DatetimeIndex(known), np.full(len(keep), symbol, dtype=object))
 
 
 def pool(datasets: list[Dataset]) -> Dataset:

@@ -47,6 +47,8 @@ def purged_walk_forward(
     if len(distinct) < n_splits + 1:
         raise ValueError(f"{len(distinct)} distinct times cannot make {n_splits} folds")
     first_test = int(len(distinct) * min_train_fraction)
+    if len(distinct) - first_test < n_splits:
+        raise ValueError(f"{len(distinct) - first_test} distinct test times cannot make {n_splits} folds")
     edges = np.linspace(first_test, len(distinct), n_splits + 1).astype(int)
     folds = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):

@@ -29,3 +29,13 @@ def test_nan_holes_are_not_filled():
     feats = build_features(candles, "1d")
     assert np.isnan(feats["ret_1"].iloc[150]) and np.isnan(feats["ret_1"].iloc[151])  # no forward-fill across the hole
     assert feats["ret_1"].iloc[152:].notna().all()
+
+
+def test_series_shorter_than_the_pattern_horizon():
+    from features import BaseRates, outcomes
+
+    for n in (1, 3, 4, 5):
+        candles = generate("TINY", "1d", n)
+        assert len(build_features(candles, "1d")) == n
+        assert outcomes(candles, "1d").empty
+    assert BaseRates(outcomes(generate("TINY", "1d", 3), "1d")).at("CDLDOJI", generate("TINY", "1d", 3).index).tolist() == [0.5] * 3

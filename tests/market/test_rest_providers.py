@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from werkzeug import Response
 
+from market.chain import MarketConfig, ProviderChain
 from market.errors import BadPayload, NoData, NotConfigured, RateLimited, Unavailable
 from market.finnhub import FinnhubProvider
 from market.polygon import PolygonProvider
+from market.universe import Series
 
 # Shapes as documented and returned by the APIs (values are the bundled SPX bars of 2018-12-27/28).
 POLYGON_PAGE_1 = {
@@ -42,7 +44,9 @@ def test_polygon_pages_through_next_url_and_stamps_daily_bars_at_midnight_utc(ht
     httpserver.expect_request("/v2/aggs/ticker/SPY/range/1/day/cursor-2", query_string={"apiKey": "key"}).respond_with_json(POLYGON_PAGE_2)
     httpserver.expect_request("/v2/aggs/ticker/SPY/range/1/day/0/1546300800000").respond_with_json(POLYGON_PAGE_1)
     frame = polygon.fetch("SPY", "1d", end=pd.Timestamp("2019-01-01", tz="UTC").to_pydatetime())
-    assert list(frame.index) == [pd.Timestamp("2018-12-27", tz="UTC"), pd.Timestamp("2018-12-28", tz="UTC")]
+    assert list(frame.index) == [pd.Timestamp("2018-12-27 05:00", tz="UTC"), pd.Timestamp("2018-12-28 05:00", tz="UTC")]  # midnight New York
+    chained = ProviderChain([polygon], MarketConfig(cache_ttl_s=0)).fetch(Series("SPY", "1d"), end=pd.Timestamp("2019-01-01", tz="UTC").to_pydatetime())
+    assert list(chained.candles.index) == [pd.Timestamp("2018-12-27", tz="UTC"), pd.Timestamp("2018-12-28", tz="UTC")]  # TX's stamp
     assert frame.loc["2018-12-28", "close"].item() == 2485.74
     assert httpserver.log[0][0].args["adjusted"] == "true" and httpserver.log[0][0].args["sort"] == "asc"
 
@@ -87,7 +91,7 @@ def test_malformed_bars_are_bad_payloads(httpserver, polygon, finnhub):
     with pytest.raises(BadPayload, match="malformed candle arrays"):
         finnhub.fetch("SPY", "1d")
     httpserver.expect_request(ANY_PATH).respond_with_json({"status": "OK", "results": [{"t": 1, "o": 1}]})
-    with pytest.raises(BadPayload, match="bars lack field"):
+    with pytest.raises(BadPayload, match="malformed bars for SPY: KeyError"):
         polygon.fetch("SPY", "1d")
 
 
@@ -95,6 +99,21 @@ def test_timeouts_are_outages(httpserver, finnhub):
     httpserver.expect_request("/api/v1/stock/candle").respond_with_handler(lambda _req: (time.sleep(1.5), Response("{}"))[1])
     with pytest.raises(Unavailable, match="timed out"):
         finnhub.fetch("SPY", "1d")
+
+
+def test_a_live_providers_forming_bar_is_not_stored_and_garbage_falls_back(httpserver, finnhub):
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    closed, forming = now - pd.Timedelta(hours=1), now
+    body = {**FINNHUB_OK, "t": [int(closed.timestamp()), int(forming.timestamp())]}
+    httpserver.expect_request("/api/v1/stock/candle").respond_with_json(body)
+    fetched = ProviderChain([finnhub], MarketConfig(cache_ttl_s=0)).fetch(Series("SPY", "1h"))
+    assert list(fetched.candles.index) == [closed]
+    httpserver.clear()
+    httpserver.expect_request("/api/v1/stock/candle").respond_with_json({**FINNHUB_OK, "t": ["x", "y"]})
+    from market.synthetic import SyntheticProvider
+
+    fallback = ProviderChain([finnhub, SyntheticProvider(n_bars=5)], MarketConfig(cache_ttl_s=0, retries=1)).fetch(Series("SPY", "1d"))
+    assert fallback.provider == "synthetic" and fallback.attempts[0].outcome == "bad payload"
 
 
 def test_unreachable_server_is_an_outage():

@@ -41,6 +41,11 @@ def test_samples_stop_where_labels_stop_and_labels_are_never_features():
     data = make_dataset(build_features(candles, "1d"), labels, "1d", "SPX")
     assert len(data.y) == labels["label"].notna().sum() and data.times[-1] < candles.index[-10]
     assert (data.label_end > data.times).all()
+    # the deciding bar found by position: over a weekend, 1 bar later is 3 days later
+    position = candles.index.get_indexer(data.times)
+    deciding = candles.index[position + labels["bars_to_hit"].to_numpy()[position].astype(int)]
+    assert (data.label_end == deciding + pd.Timedelta("1d")).all()
+    assert (data.label_end - data.times > labels["bars_to_hit"].dropna().to_numpy()[: len(data.times)] * pd.Timedelta("1d")).any()
     leaked = build_features(candles, "1d").assign(label=labels["label"])
     with pytest.raises(ValueError, match="label column"):
         make_dataset(leaked, labels, "1d", "SPX")
