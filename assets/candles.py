@@ -13,10 +13,9 @@ import dagster as dg
 from assets.plots import price_chart
 from market.chain import AllProvidersFailed, Fetched
 from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome, check_consistent, check_fresh, check_gaps, check_order, check_values, check_volume
-from market.universe import timeframe_delta
 from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase, MarketData
-from store.candles import last_timestamp, load_candles, upsert_candles
+from store.candles import load_candles, resume_from, upsert_candles
 
 CHECKS = [
     dg.AssetCheckSpec(name, asset="candles", blocking=name in BLOCKING, description=DESCRIPTIONS[name])
@@ -49,8 +48,7 @@ def _attempts_md(fetched_attempts) -> str:
 def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDatabase):
     series = series_of(context)
     engine = app_db.engine
-    last = last_timestamp(engine, series.symbol, series.timeframe)
-    start = None if last is None else last - market.overlap_bars * timeframe_delta(series.timeframe)
+    start = resume_from(engine, series.symbol, series.timeframe, market.overlap_bars)
     try:
         fetched: Fetched = market.chain.fetch(series, start=start)
     except AllProvidersFailed as exc:

@@ -1,8 +1,10 @@
 """The fallback chain: providers in order, each behind retries, a circuit breaker and a cache.
 
-- retries with exponential backoff on 429 and outages (tenacity), honouring Retry-After;
+- up to `retries` attempts per provider with exponential backoff on 429 and outages
+  (tenacity), waiting at least the server's Retry-After, capped at `backoff_max_s`;
 - a circuit breaker per provider (pybreaker): opens after `fail_max` failed fetches in a
-  row, refuses calls for `reset_timeout_s`, then lets one through to test the water;
+  row (a "no data" answer counts as a success and resets the count), refuses calls for
+  `reset_timeout_s`, then lets one through to test the water;
 - a TTL cache of results (cachetools), 60 s by default;
 - health per provider (state, last error, latency) for the service to expose.
 """

@@ -60,7 +60,8 @@ def generate_many(
     """Series for many symbols at once; the GARCH recursion loops over bars, vectorized across symbols."""
     index = calendar(timeframe, n_bars, start)
     n, m = len(index), len(symbols)
-    bars_per_year = pd.Timedelta("365D") / timeframe_delta(timeframe) * (252 / 365 if timeframe == "1d" else 1)
+    # 252 trading days a year on the weekday calendars; 52 weekly bars
+    bars_per_year = 52.0 if timeframe == "1w" else 252 * (pd.Timedelta("1D") / timeframe_delta(timeframe))
     var_long = ANNUAL_VOL**2 / bars_per_year
     omega = var_long * (1 - ALPHA - BETA)
     rngs = [np.random.default_rng(_seed(seed, s, timeframe)) for s in symbols]

@@ -51,16 +51,19 @@ def daily_scan(context: dg.ScheduleEvaluationContext):
     job=series_pipeline,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Keeps the `symbols` partitions in step with TX_UNIVERSE and materializes new series.",
+    description="Keeps the `symbols` partitions in step with TX_UNIVERSE and materializes every series of it "
+    "that has no candles yet (a new symbol, or a new timeframe of a known one).",
 )
 def universe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     universe = current_universe()
-    known = set(context.instance.get_dynamic_partitions(symbols.name))
-    new = sorted({s.symbol for s in universe} - known)
+    done = context.instance.get_materialized_partitions(dg.AssetKey("candles"))
+    new = [s for s in universe if str(partition_key(s)) not in done]
     if not new:
-        return dg.SkipReason(f"universe unchanged ({len(universe)} series)")
-    requests = [dg.RunRequest(run_key=f"universe:{s}", partition_key=partition_key(s)) for s in universe if s.symbol in new]
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[symbols.build_add_request(new)])
+        return dg.SkipReason(f"every series of the universe has candles ({len(universe)} series)")
+    symbols_new = sorted({s.symbol for s in new} - set(context.instance.get_dynamic_partitions(symbols.name)))
+    # One run key per series: a series whose first run failed is not retried every minute.
+    requests = [dg.RunRequest(run_key=f"universe:{s}", partition_key=partition_key(s)) for s in new]
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[symbols.build_add_request(symbols_new)] if symbols_new else [])
 
 
 base_rates_refresh = dg.ScheduleDefinition(

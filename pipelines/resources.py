@@ -21,6 +21,10 @@ class AppDatabase(dg.ConfigurableResource):
     def engine(self) -> Engine:
         return make_engine(self.url)
 
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if "engine" in self.__dict__:  # only if a step used it
+            self.engine.dispose()
+
 
 class MarketData(dg.ConfigurableResource):
     """The candle providers in fallback order, and the tolerances of the candle checks.

@@ -107,14 +107,17 @@ def coverage(engine: Engine) -> pd.DataFrame:
     return frame
 
 
-def last_timestamp(engine: Engine, symbol: str, timeframe: str) -> datetime | None:
-    """The newest stored bar of a series (where an incremental fetch resumes)."""
-    query = select(func.max(Candle.ts)).where(Candle.symbol == symbol, Candle.timeframe == timeframe)
+def resume_from(engine: Engine, symbol: str, timeframe: str, overlap_bars: int) -> datetime | None:
+    """Where an incremental fetch resumes: the stored bar `overlap_bars` before the newest
+    one (counted in stored bars, so weekends and holidays do not shrink the overlap);
+    None when nothing is stored."""
+    query = (
+        select(Candle.ts).where(Candle.symbol == symbol, Candle.timeframe == timeframe)
+        .order_by(Candle.ts.desc()).limit(overlap_bars + 1)
+    )
     with transaction(engine) as session:
-        value = session.execute(query).scalar()
-    if value is None:
-        return None
-    return pd.Timestamp(value).tz_localize("UTC").to_pydatetime() if pd.Timestamp(value).tz is None else pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+        recent = session.execute(query).scalars().all()
+    return recent[-1] if recent else None
 
 
 def providers_by_series(engine: Engine) -> pd.DataFrame:

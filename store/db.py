@@ -62,13 +62,18 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def first_line(error: BaseException | str) -> str:
+    """The first non-empty line of an error message (driver messages run over many lines)."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
 def _ping(engine: Engine, url: str | URL) -> None:
     """SELECT 1 on `engine`, turning a refused connection into one line with the server's reason."""
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = first_line(exc.orig if exc.orig else exc)
         raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from exc
     finally:
         engine.dispose()

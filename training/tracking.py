@@ -31,7 +31,7 @@ def init_store(tracking_uri: str, artifact_root: str) -> None:
     try:
         SqlAlchemyStore(tracking_uri, artifact_root).engine.dispose()
     except Exception as exc:
-        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {type(exc).__name__}: {_line(exc)}") from exc
 
 
 def client(tracking_uri: str) -> MlflowClient:
@@ -40,9 +40,9 @@ def client(tracking_uri: str) -> MlflowClient:
     try:
         mlflow_client.search_experiments(max_results=1)
     except MlflowException as exc:
-        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {exc.message.splitlines()[0]}") from exc
+        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {_line(exc.message)}") from exc
     except Exception as exc:  # driver errors (unreachable server, bad credentials) surface raw
-        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        raise TrackingError(f"MLflow store {_redact(tracking_uri)}: {type(exc).__name__}: {_line(exc)}") from exc
     return mlflow_client
 
 
@@ -84,6 +84,10 @@ def registered_versions(mlflow_client: MlflowClient) -> list[RegisteredVersion]:
         for mv in mlflow_client.search_model_versions(f"name = '{model.name}'"):
             versions.append(RegisteredVersion(model.name, str(mv.version), mv.run_id, tuple(sorted(aliases.get(str(mv.version), [])))))
     return sorted(versions, key=lambda v: (v.name, -int(v.version)))
+
+
+def _line(error: BaseException | str) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), "no message")
 
 
 def _redact(uri: str) -> str:

@@ -40,8 +40,8 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
             failed = {name: summary for name, (passed, summary) in checks.items() if not passed}
             tally = f"  checks {len(checks) - len(failed)}/{len(checks)} passed" if checks else ""
             if asset == "candles":
-                first, last = (datetime.fromtimestamp(meta[k], UTC) for k in ("first_bar", "last_bar"))
-                shown = f"{meta.get('stored_bars', '?'):>6} bars  {first:%Y-%m-%d} .. {last:%Y-%m-%d}  from {meta.get('provider', '?')}"
+                span = "  ".join(f"{datetime.fromtimestamp(meta[k], UTC):%Y-%m-%d}" for k in ("first_bar", "last_bar") if k in meta)
+                shown = f"{meta.get('stored_bars', 0):>6} bars  {span.replace('  ', ' .. ') or 'none stored'}  from {meta.get('provider', '?')}"
             else:
                 shown = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)
             lines.append(f"  {asset:<18} {m.scope:<10} {shown}{tally}")

@@ -162,7 +162,10 @@ def show_features(settings: Settings, args: argparse.Namespace) -> int:
     rates = BaseRates(pd.read_parquet(rates_file)) if rates_file.exists() else None
     frame = build_features(bars, series.timeframe, rates)
     if args.labels:
-        frame = frame.join(triple_barrier(bars, horizon=args.horizon))
+        try:
+            frame = frame.join(triple_barrier(bars, horizon=args.horizon))
+        except ValueError as exc:
+            raise TxError(f"--horizon: {exc}") from None
     columns = args.columns.split(",") if args.columns else [c for c in frame.columns if not c.startswith("cdl_") or c in ("cdl_count", "cdl_bull_conf", "cdl_bear_conf", "cdl_net_conf")]
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
@@ -173,6 +176,9 @@ def show_features(settings: Settings, args: argparse.Namespace) -> int:
     print(f"{series}: {len(frame)} rows x {frame.shape[1]} columns from {source}; NaN share {frame.isna().to_numpy().mean():.4f}; "
           f"pattern confidences shrunk toward {prior}")
     if args.out:
-        frame.to_parquet(args.out)
+        try:
+            frame.to_parquet(args.out)
+        except OSError as exc:
+            raise TxError(f"--out: cannot write {args.out}: {exc.strerror or exc}") from None
         print(f"written to {args.out}")
     return 0

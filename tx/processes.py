@@ -11,9 +11,14 @@ from pathlib import Path
 
 import httpx
 
+from tx.errors import TxError
 from tx.settings import ROOT
 
 BIN = Path(sys.executable).parent  # the venv's console scripts
+
+
+class ServerError(TxError):
+    """A server exited or never answered; the message points at its log."""
 
 
 @dataclass
@@ -28,12 +33,16 @@ class Server:
     proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 (closed below, the child keeps its copy)
         # A session of its own: Ctrl-C in the terminal reaches us only, and we stop the
         # children in order, each with its whole process group (workers, daemons).
-        self.proc = subprocess.Popen(
-            self.argv, cwd=self.cwd, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=self.cwd, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -91,11 +100,11 @@ def wait_ready(servers: list[Server], timeout_s: float = 180) -> None:
         for server in list(pending):
             if not server.running():
                 hint = f"; see {server.log}" if server.log else ""
-                raise RuntimeError(f"{server.name} exited with code {server.proc.returncode if server.proc else '?'}{hint}")
+                raise ServerError(f"{server.name} exited with code {server.proc.returncode if server.proc else '?'}{hint}")
             if server.ready():
                 pending.remove(server)
         if pending and time.monotonic() > deadline:
-            raise RuntimeError(f"{', '.join(s.name for s in pending)} did not answer within {timeout_s:.0f} s")
+            raise ServerError(f"{', '.join(s.name for s in pending)} did not answer within {timeout_s:.0f} s")
         if pending:
             time.sleep(0.5)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from store.db import DatabaseError, check_server, current_revision, ensure_database, redact, upgrade
+from store.db import DatabaseError, check_server, current_revision, ensure_database, first_line, redact, upgrade
 from training.tracking import TrackingError, client, init_store
 from tx.errors import ConfigError
 from tx.settings import Settings
@@ -71,7 +71,7 @@ def setup_dagster(settings: Settings) -> StoreStatus:
         dagster = instance(settings)
         dagster.upgrade()
     except Exception as exc:
-        raise ConfigError(settings.dagster_setting, f"Dagster instance storage: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(settings.dagster_setting, f"Dagster instance storage: {type(exc).__name__}: {first_line(exc)}") from None
     where = redact(url) if url else f"SQLite under {settings.dagster_home_dir}"
     return StoreStatus("dagster", where, f"DAGSTER_HOME={settings.dagster_home_dir}")
 

@@ -9,12 +9,17 @@ from pipelines.automation import daily_scan, intraday_scan, universe_sensor
 from pipelines.definitions import defs
 from pipelines.instance import instance
 from pipelines.partitions import symbols
+from market.universe import Series
+from pipelines.run import materialize_series
 from tx.settings import load_settings
+from tx.stores import setup_all
 
 
-def test_universe_sensor_registers_new_symbols_and_requests_their_series(monkeypatch):
+def test_universe_sensor_registers_new_symbols_and_requests_series_without_candles(monkeypatch):
     monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h")
-    dagster = instance(load_settings())
+    settings = load_settings()
+    setup_all(settings)
+    dagster = instance(settings)
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         result = universe_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -22,13 +27,16 @@ def test_universe_sensor_registers_new_symbols_and_requests_their_series(monkeyp
     [add] = result.dynamic_partitions_requests
     assert add.partitions_def_name == symbols.name and sorted(add.partition_keys) == ["EURUSD", "SPX"]
 
-    dagster.add_dynamic_partitions(symbols.name, ["EURUSD", "SPX"])
+    for run in materialize_series(settings, dagster, [Series("SPX", "1d"), Series("EURUSD", "1h")]):
+        assert not isinstance(run, Exception)
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         assert isinstance(universe_sensor(context), dg.SkipReason)
-    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h,GOOGL:1d")  # the universe grows: the sensor follows
+    monkeypatch.setenv("TX_PROVIDERS", "bundled,synthetic")  # synthetic serves EURUSD:1d too
+    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h,EURUSD:1d,GOOGL:1d")  # a new timeframe of a known symbol, and a new symbol
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         grown = universe_sensor(context)
-    assert [r.partition_key.keys_by_dimension["symbol"] for r in grown.run_requests] == ["GOOGL"]
+    assert [str(r.partition_key) for r in grown.run_requests] == ["EURUSD|1d", "GOOGL|1d"]
+    assert grown.dynamic_partitions_requests[0].partition_keys == ["GOOGL"]
 
 
 def test_scans_request_the_series_of_their_timeframes(monkeypatch):
