@@ -33,6 +33,17 @@ def _result(outcome: CheckOutcome) -> dg.AssetCheckResult:
     )
 
 
+def _history_rescaled(batch, stored, tolerance: float = 1e-6) -> bool:
+    """True when *every* re-fetched bar that was already stored (but the newest) moved: the
+    provider re-adjusted its history (a split, a dividend). One moved bar is a revision,
+    which the overlap is there to catch."""
+    common = batch.index.intersection(stored.index)[:-1]
+    if len(common) == 0:
+        return False
+    drift = (batch.loc[common, "close"] / stored.loc[common, "close"] - 1).abs().min()
+    return bool(drift > tolerance)
+
+
 def _attempts_md(fetched_attempts) -> str:
     rows = "\n".join(f"| {a.provider} | {a.outcome} | {a.detail} | {a.latency_s:.3f} |" for a in fetched_attempts)
     return "| provider | outcome | detail | seconds |\n|---|---|---|---|\n" + rows
@@ -54,6 +65,11 @@ def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDa
     except AllProvidersFailed as exc:
         raise dg.Failure(description=str(exc), metadata={"attempts": dg.MetadataValue.md(_attempts_md(exc.attempts))}) from None
     batch = fetched.candles
+    rescaled = start is not None and _history_rescaled(batch, load_candles(engine, series.symbol, series.timeframe, start=start))
+    if rescaled:  # e.g. a split or dividend re-adjusted the provider's whole history: take all of it again
+        context.log.warning(f"{series}: stored bars before the newest differ from {fetched.provider}'s; re-fetching the full history")
+        fetched = market.chain.fetch(series)
+        batch = fetched.candles
     context.log.info(f"{series}: {len(batch)} bars from {fetched.provider}" + (f" after {len(fetched.fallbacks)} fallback(s)" if fetched.fallbacks else ""))
 
     blocking = [check_consistent(batch), check_order(batch), check_values(batch)]
@@ -80,7 +96,8 @@ def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDa
         "provider": fetched.provider,
         "fallbacks": dg.MetadataValue.int(len(fetched.fallbacks)),
         "attempts": dg.MetadataValue.md(_attempts_md(fetched.attempts)),
-        "incremental_from": dg.MetadataValue.text(str(start) if start is not None else "full history"),
+        "incremental_from": dg.MetadataValue.text(str(start) if start is not None and not rescaled else "full history"),
+        "history_rescaled": dg.MetadataValue.bool(bool(rescaled)),
     }
     if not stored.empty:
         metadata |= {

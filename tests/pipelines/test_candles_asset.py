@@ -116,3 +116,18 @@ def test_gaps_and_zero_volume_warn_but_data_is_written(setup):
     # recorded in the instance, where the Dagster UI reads them
     key = dg.AssetCheckKey(dg.AssetKey("candles"), "no_gaps")
     assert dagster.event_log_storage.get_asset_check_execution_history(key, limit=1)[0].status.value == "FAILED"
+
+
+def test_a_re_adjusted_history_is_fetched_again_in_full(setup):
+    settings, dagster, data, engine = setup
+    full = generate("ACME", "1d", 300, seed=2)
+    write(data, full.iloc[:250])
+    assert run(settings, dagster).success
+    split = full.iloc[:260].copy()
+    split[["open", "high", "low", "close"]] *= 0.25  # a 4:1 split, back-adjusted by the provider
+    write(data, split)
+    result = run(settings, dagster)
+    meta = result.asset_materializations_for_node("candles")[0].metadata
+    assert meta["history_rescaled"].value is True and meta["rows_fetched"].value == 260
+    stored = load_candles(engine, "ACME", "1d")
+    assert len(stored) == 260 and (stored["close"] / split["close"] - 1).abs().max() < 1e-12  # no fake -75 % bar
