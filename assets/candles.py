@@ -12,7 +12,7 @@ import dagster as dg
 
 from assets.plots import price_chart
 from market.chain import AllProvidersFailed, Fetched
-from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome, check_consistent, check_fresh, check_gaps, check_order, check_values, check_volume
+from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome, blocking_checks, check_fresh, check_gaps, check_volume
 from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase, MarketData
 from store.candles import load_candles, resume_from, upsert_candles
@@ -72,7 +72,7 @@ def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDa
         batch = fetched.candles
     context.log.info(f"{series}: {len(batch)} bars from {fetched.provider}" + (f" after {len(fetched.fallbacks)} fallback(s)" if fetched.fallbacks else ""))
 
-    blocking = [check_consistent(batch), check_order(batch), check_values(batch)]
+    blocking = blocking_checks(batch)
     if not all(o.passed for o in blocking):
         for outcome in blocking:
             yield _result(outcome)

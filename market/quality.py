@@ -140,6 +140,11 @@ def check_volume(frame: pd.DataFrame) -> CheckOutcome:
     )
 
 
+def blocking_checks(frame: pd.DataFrame) -> list[CheckOutcome]:
+    """The checks a batch must pass to be written at all."""
+    return [check_consistent(frame), check_order(frame), check_values(frame)]
+
+
 def run_checks(
     frame: pd.DataFrame,
     timeframe: str,
@@ -150,7 +155,7 @@ def run_checks(
     stale_bars: int = 3,
 ) -> list[CheckOutcome]:
     """Every check, blocking ones first. The warning checks assume the blocking ones passed."""
-    blocking = [check_consistent(frame), check_order(frame), check_values(frame)]
+    blocking = blocking_checks(frame)
     if not all(c.passed for c in blocking):
         return blocking
     return [*blocking, check_gaps(frame, timeframe, max_gap_bars), check_fresh(frame, timeframe, live, now, stale_bars), check_volume(frame)]
@@ -158,7 +163,7 @@ def run_checks(
 
 def validated(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """`frame` if every blocking check passes, else CandleFormatError naming `source` and the problem."""
-    for outcome in (check_consistent(frame), check_order(frame), check_values(frame)):
+    for outcome in blocking_checks(frame):
         if not outcome.passed:
             raise CandleFormatError(f"{source}: {outcome.summary}")
     return frame
