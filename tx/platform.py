@@ -54,6 +54,10 @@ def run_platform(settings: Settings, skip_pipeline: bool = False) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C (or SIGTERM) must not abort the shutdown half-way and orphan a
+        # server: ignore both while stopping; stop_all escalates to SIGKILL on its own.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("stopping ...", flush=True)
         stop_all(procs)
         print("stopped.", flush=True)

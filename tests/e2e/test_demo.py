@@ -131,6 +131,8 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
         assert httpx.get(f"http://127.0.0.1:{ports['TX_MLFLOW_PORT']}/health", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['TX_SERVING_PORT']}/health", timeout=10).json()["status"] == "ok"
         proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)  # an impatient second Ctrl-C must not orphan a server
         rest, _ = proc.communicate(timeout=90)
         assert proc.returncode == 0, rest[-3000:]
         assert "stopped." in rest
