@@ -1,0 +1,107 @@
+"""The promotion gate: a new `tx-fused` version becomes `champion` only through it.
+
+Policy (`decide`, pure): a version is promoted when its purged walk-forward AUC (`wf_auc`)
+exceeds the threshold AND is not worse than the current champion's AUC on the same
+evaluation window. An admin may force a promotion; it is recorded as forced. Every
+decision — promoted or not — is written on the model version as `tx.gate.*` tags, and
+each candidate first gets the `challenger` alias.
+
+Scoring the champion on the candidate's window is the caller's job (the training
+pipeline has the data); without that figure, a champion evaluated on another window
+blocks the promotion with a reason that says so.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from training.tracking import CHALLENGER, CHAMPION
+
+WF_AUC = "wf_auc"
+WINDOW_TAG = "tx.eval_window"  # the evaluation window a run's wf_auc was measured on
+DEFAULT_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    version: str
+    promoted: bool
+    reason: str
+    wf_auc: float | None
+    threshold: float
+    champion_version: str | None
+    champion_auc: float | None
+    forced: bool
+    decided_at: str
+
+
+def decide(auc: float | None, threshold: float, champion_auc: float | None, *, force: bool = False,
+           actor: str | None = None) -> tuple[bool, str]:
+    """(promote?, why) — the whole policy, free of MLflow."""
+    if force:
+        return True, f"forced by {actor or 'an admin'} (wf_auc {_fmt(auc)}, threshold {threshold})"
+    if auc is None:
+        return False, f"the run has no {WF_AUC} metric"
+    if not auc > threshold:
+        return False, f"wf_auc {auc:.4f} does not exceed the threshold {threshold}"
+    if champion_auc is not None and auc < champion_auc:
+        return False, f"wf_auc {auc:.4f} is worse than the champion's {champion_auc:.4f} on the same window"
+    return True, f"wf_auc {auc:.4f} exceeds {threshold}" + (f" and is not worse than the champion's {champion_auc:.4f}" if champion_auc is not None else " (no champion yet)")
+
+
+def gate(
+    client: MlflowClient,
+    name: str,
+    version: str | int,
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    champion_auc_on_window: float | None = None,
+    force: bool = False,
+    actor: str | None = None,
+) -> Decision:
+    """Run the gate for `version` of `name`, move the aliases, record the decision."""
+    version = str(version)  # an int from SQLite stores, a str over REST
+    candidate = client.get_model_version(name, version)
+    run = client.get_run(candidate.run_id)
+    auc, window = run.data.metrics.get(WF_AUC), run.data.tags.get(WINDOW_TAG)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+
+    champion = _champion(client, name)
+    champion_version = champion_auc = None
+    blocked = None
+    if champion is not None and str(champion.version) != version:
+        champion_version = str(champion.version)
+        champion_run = client.get_run(champion.run_id)
+        if champion_auc_on_window is not None:
+            champion_auc = champion_auc_on_window
+        elif champion_run.data.tags.get(WINDOW_TAG) == window:
+            champion_auc = champion_run.data.metrics.get(WF_AUC)
+        else:
+            blocked = (f"the champion (version {champion_version}) was evaluated on another window "
+                       f"({champion_run.data.tags.get(WINDOW_TAG)} vs {window}); score it on this one first")
+    if blocked and not force:
+        promoted, reason = False, blocked
+    else:
+        promoted, reason = decide(auc, threshold, champion_auc, force=force, actor=actor)
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    decision = Decision(name, version, promoted, reason, auc, threshold, champion_version, champion_auc, force,
+                        datetime.now(UTC).isoformat(timespec="seconds"))
+    for key, value in asdict(decision).items():
+        if key not in ("name", "version"):
+            client.set_model_version_tag(name, version, f"tx.gate.{key}", "" if value is None else str(value))
+    return decision
+
+
+def _champion(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
