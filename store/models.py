@@ -64,8 +64,8 @@ class Candle(Base):
 class PatternDetection(Base):
     __tablename__ = "pattern_detections"
     __table_args__ = (
+        # (symbol, timeframe, ts) lookups use this constraint's index: its leading columns
         UniqueConstraint("symbol", "timeframe", "ts", "pattern", name="uq_pattern_detections_bar"),
-        Index("ix_pattern_detections_symbol_ts", "symbol", "timeframe", "ts"),
         Index("ix_pattern_detections_pattern", "pattern", "timeframe"),
     )
 

@@ -39,7 +39,8 @@ def test_query_paths_have_indexes(db_url):
     engine = make_engine(db_url)
     insp = inspect(engine)
     indexed = {t: {tuple(ix["column_names"]) for ix in insp.get_indexes(t)} for t in ("alerts", "predictions", "pattern_detections")}
+    detections = [c["column_names"] for c in insp.get_unique_constraints("pattern_detections")]
     engine.dispose()
     assert ("symbol", "direction", "source", "created_at") in indexed["alerts"]  # de-duplication window
     assert ("symbol", "timeframe", "ts") in indexed["predictions"]
-    assert ("symbol", "timeframe", "ts") in indexed["pattern_detections"]
+    assert detections == [["symbol", "timeframe", "ts", "pattern"]]  # its index serves (symbol, timeframe, ts) lookups
