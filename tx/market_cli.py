@@ -27,8 +27,7 @@ def universe(settings: Settings) -> int:
     """The configured universe, who serves each series, and what is stored of it."""
     from tx.pipeline import check_inputs
 
-    series = check_inputs(settings)
-    chain = ProviderChain.from_config(settings.market_config())
+    chain, series = check_inputs(settings)
     holders = {s: [p.name for p in chain.providers if s in p.listing()] or ["any-symbol providers"] for s in series}
     setup_app_database(settings)
     engine = make_engine(settings.app_database_url)
@@ -49,8 +48,7 @@ def fetch(settings: Settings, args: argparse.Namespace) -> int:
     """Fetch, check and store series through Dagster (recorded as runs of `candles_job`)."""
     from tx.pipeline import check_inputs
 
-    check_inputs(settings)
-    chain = ProviderChain.from_config(settings.market_config())
+    chain, _ = check_inputs(settings)
     wanted = _series_args(settings, chain, args.series)
     if args.dry_run:
         return _dry_run(settings, chain, wanted)

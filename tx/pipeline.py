@@ -13,8 +13,9 @@ from tx.settings import Settings
 from tx.stores import StoreStatus, setup_all
 
 
-def check_inputs(settings: Settings) -> list[Series]:
-    """The universe, with every local file in it read and checked before anything is written."""
+def check_inputs(settings: Settings) -> tuple[ProviderChain, list[Series]]:
+    """The provider chain and the universe, with every local file in it read and checked
+    before anything is written."""
     try:
         chain = ProviderChain.from_config(settings.market_config())
     except DataFolderError as exc:
@@ -32,7 +33,7 @@ def check_inputs(settings: Settings) -> list[Series]:
                     validated(provider.read(series), str(path))
                 except CandleFormatError as exc:
                     raise ConfigError("TX_DATA_DIR" if provider.name == "local" else "bundled data", str(exc)) from None
-    return universe
+    return chain, universe
 
 
 @dataclass
@@ -43,7 +44,7 @@ class PipelineReport:
 
 
 def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) -> PipelineReport:
-    universe = check_inputs(settings)
+    _, universe = check_inputs(settings)
     progress(f"universe: {', '.join(map(str, universe))}")
     stores = setup_all(settings)
     for store in stores:
