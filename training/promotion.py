@@ -7,8 +7,9 @@ decision — promoted or not — is written on the model version as `tx.gate.*` 
 each candidate first gets the `challenger` alias.
 
 Scoring the champion on the candidate's window is the caller's job (the training
-pipeline has the data); without that figure, a champion evaluated on another window
-blocks the promotion with a reason that says so.
+pipeline has the data): it passes the champion's AUC and the candidate's on the same
+samples (those the champion never trained on); without them, a champion evaluated on
+another window blocks the promotion with a reason that says so.
 """
 
 from dataclasses import asdict, dataclass
@@ -36,20 +37,23 @@ class Decision:
     champion_auc: float | None
     forced: bool
     decided_at: str
+    compared_auc: float | None = None  # the candidate's AUC on the champion's comparison samples, if not its wf_auc
 
 
 def decide(auc: float | None, threshold: float, champion_auc: float | None, *, force: bool = False,
-           actor: str | None = None) -> tuple[bool, str]:
-    """(promote?, why) — the whole policy, free of MLflow."""
+           actor: str | None = None, compared_auc: float | None = None) -> tuple[bool, str]:
+    """(promote?, why) — the whole policy, free of MLflow. `compared_auc` is the candidate's
+    AUC on the samples `champion_auc` was measured on, when that is not its whole window."""
     if force:
         return True, f"forced by {actor or 'an admin'} (wf_auc {_fmt(auc)}, threshold {threshold})"
     if auc is None:
         return False, f"the run has no {WF_AUC} metric"
     if not auc > threshold:
         return False, f"wf_auc {auc:.4f} does not exceed the threshold {threshold}"
-    if champion_auc is not None and auc < champion_auc:
-        return False, f"wf_auc {auc:.4f} is worse than the champion's {champion_auc:.4f} on the same window"
-    return True, f"wf_auc {auc:.4f} exceeds {threshold}" + (f" and is not worse than the champion's {champion_auc:.4f}" if champion_auc is not None else " (no champion yet)")
+    mine = auc if compared_auc is None else compared_auc
+    if champion_auc is not None and mine < champion_auc:
+        return False, f"AUC {mine:.4f} is worse than the champion's {champion_auc:.4f} on the same window"
+    return True, f"wf_auc {auc:.4f} exceeds {threshold}" + (f" and AUC {mine:.4f} is not worse than the champion's {champion_auc:.4f}" if champion_auc is not None else " (no champion yet)")
 
 
 def gate(
@@ -59,6 +63,7 @@ def gate(
     threshold: float = DEFAULT_THRESHOLD,
     *,
     champion_auc_on_window: float | None = None,
+    candidate_auc_on_window: float | None = None,
     force: bool = False,
     actor: str | None = None,
 ) -> Decision:
@@ -85,11 +90,13 @@ def gate(
     if blocked and not force:
         promoted, reason = False, blocked
     else:
-        promoted, reason = decide(auc, threshold, champion_auc, force=force, actor=actor)
+        compared = candidate_auc_on_window if champion_auc_on_window is not None else None
+        promoted, reason = decide(auc, threshold, champion_auc, force=force, actor=actor, compared_auc=compared)
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
     decision = Decision(name, version, promoted, reason, auc, threshold, champion_version, champion_auc, force,
-                        datetime.now(UTC).isoformat(timespec="seconds"))
+                        datetime.now(UTC).isoformat(timespec="seconds"),
+                        candidate_auc_on_window if champion_auc_on_window is not None else None)
     for key, value in asdict(decision).items():
         if key not in ("name", "version"):
             client.set_model_version_tag(name, version, f"tx.gate.{key}", "" if value is None else str(value))

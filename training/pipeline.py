@@ -1,0 +1,104 @@
+"""The training pipeline on frames already loaded: dataset -> train -> MLflow -> gate.
+
+The Dagster assets (stored features and labels) and `tx train` (features computed on the
+spot by the same functions) both call `train_and_promote`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from features import BaseRates
+from training.dataset import Dataset, make_dataset, pool
+from training.fit import Progress, TrainConfig, Trained, scored, train
+from training.inputs import model_inputs
+from training.metrics import auc
+from training.model import FusedModel, to_model_input
+from training.promotion import DEFAULT_THRESHOLD, WINDOW_TAG, Decision, gate
+from training.report import Logged, log_training
+from training.tracking import CHAMPION, FUSED_MODEL, client
+
+MIN_COMPARED = 200  # samples the champion never saw, needed to compare it with a candidate
+
+
+@dataclass
+class SeriesData:
+    symbol: str
+    timeframe: str
+    candles: pd.DataFrame
+    labels: pd.DataFrame
+    features: pd.DataFrame | None = None  # None: computed here with build_features
+    news: pd.DataFrame | None = None  # published_at, score (None: no news)
+
+
+@dataclass
+class Outcome:
+    trained: Trained
+    logged: Logged
+    decision: Decision
+    comparison: str  # how the champion was compared, in words
+
+
+def build_dataset(series: list[SeriesData], base_rates: BaseRates | None, window: int) -> Dataset:
+    parts = []
+    for s in series:
+        X, windows = model_inputs(s.candles, s.timeframe, features=s.features, base_rates=base_rates, news=s.news, window=window)
+        parts.append(make_dataset(X, s.labels, s.timeframe, s.symbol, windows))
+    return pool(parts)
+
+
+def lineage(series: list[SeriesData], data: Dataset) -> dict[str, str]:
+    return {"tx.data_start": data.times.min().isoformat(), "tx.data_end": data.times.max().isoformat(),
+            "tx.symbols": ",".join(sorted({s.symbol for s in series})),
+            "tx.timeframes": ",".join(sorted({s.timeframe for s in series})), "tx.samples": str(len(data))}
+
+
+def compare_with_champion(tracking_uri: str, data: Dataset, trained: Trained) -> tuple[float | None, float | None, str]:
+    """(champion AUC, candidate AUC, how) on the candidate's out-of-fold samples that came
+    after everything the champion trained on; (None, None, why) when not comparable that way."""
+    mlflow_client = client(tracking_uri)
+    try:
+        champion = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
+    except MlflowException:
+        return None, None, "no champion yet"
+    if mlflow_client.get_run(champion.run_id).data.tags.get(WINDOW_TAG) == trained.eval_window:
+        return None, None, f"champion v{champion.version} was evaluated on the same window"
+    mlflow.set_registry_uri(tracking_uri)
+    old: FusedModel = mlflow.pyfunc.load_model(f"models:/{FUSED_MODEL}/{champion.version}").unwrap_python_model()
+    evaluated = scored(trained.oof)
+    through = pd.Series(evaluated["symbol"].astype(str) + ":" + evaluated["timeframe"].astype(str)).map(
+        lambda key: pd.Timestamp(old.trained_through[key]) if key in old.trained_through else pd.Timestamp.min.tz_localize("UTC"))
+    unseen = evaluated[evaluated["time"].to_numpy() > through.to_numpy()]
+    y = unseen["y"].to_numpy()
+    if len(unseen) < MIN_COMPARED or len(np.unique(y)) < 2:
+        return None, None, f"only {len(unseen)} sample(s) that champion v{champion.version} never trained on (< {MIN_COMPARED})"
+    part = data.take(unseen["pos"].to_numpy())
+    theirs = old.explain_inputs(part.X, part.windows)["probability"].to_numpy()
+    return auc(y, theirs), auc(y, unseen["fused"].to_numpy()), f"{len(unseen)} samples after champion v{champion.version}'s training data"
+
+
+def train_and_promote(
+    series: list[SeriesData], *, tracking_uri: str, artifact_root: str, base_rates_table: pd.DataFrame | None = None,
+    label_config: dict | None = None, config: TrainConfig = TrainConfig(), threshold: float = DEFAULT_THRESHOLD,
+    progress: Progress | None = None, say: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Train on `series`, log and register a new `tx-fused` version, and run the gate on it."""
+    say = say or (lambda _: None)
+    rates = BaseRates(base_rates_table) if base_rates_table is not None else None
+    data = build_dataset(series, rates, config.window)
+    say(f"{len(data)} samples from {len(series)} series, {data.X.shape[1]} features, windows {data.windows.shape[1:]}")
+    trained = train(data, config, base_rates_table=base_rates_table, label_config=label_config, progress=progress)
+    say(f"wf_auc {trained.metrics['wf_auc']:.4f} (folds sd {trained.metrics['wf_auc_std']:.4f}) on {trained.eval_window}")
+    first = series[0]
+    example = to_model_input(first.candles.tail(600), first.symbol, first.timeframe)
+    logged = log_training(trained, tracking_uri=tracking_uri, artifact_root=artifact_root, input_example=example,
+                          lineage=lineage(series, data), threshold=threshold)
+    say(f"registered {FUSED_MODEL} v{logged.version} (run {logged.run_id})")
+    champion_auc, candidate_auc, how = compare_with_champion(tracking_uri, data, trained)
+    decision = gate(client(tracking_uri), FUSED_MODEL, logged.version, threshold,
+                    champion_auc_on_window=champion_auc, candidate_auc_on_window=candidate_auc)
+    return Outcome(trained, logged, decision, how)

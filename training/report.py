@@ -1,0 +1,150 @@
+"""Log a trained fused model to MLflow: the run a model reviewer audits.
+
+One run in experiment `tx-fused` per training: params; metrics (wf_auc and the rest, per
+fold as steps); lineage tags; plots; the out-of-fold predictions; the pyfunc model with
+signature and input example, registered as `tx-fused`. Nested under it: one run per layer
+and one per tuning study, whose trials are child runs of their own.
+"""
+
+import hashlib
+import json
+import math
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from training import plots
+from training.fit import LAYERS, Trained, scored
+from training.promotion import WINDOW_TAG
+from training.tracking import FUSED_MODEL, client, ensure_experiment
+from training.windows import CHANNELS
+
+EXPERIMENT = "tx-fused"
+REQUIREMENTS = ("torch", "lightning", "scikit-learn", "imbalanced-learn", "pandas", "numpy", "TA-Lib", "numba",
+                "vaderSentiment", "mlflow", "cloudpickle", "pyarrow", "tx-platform")
+
+
+@dataclass(frozen=True)
+class Logged:
+    run_id: str
+    experiment_id: str
+    version: str  # of the registered model
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def feature_set_hash(columns: list[str], window: int, label_config: dict) -> str:
+    spec = {"columns": sorted(columns), "window": window, "channels": list(CHANNELS), "labels": label_config}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for dist in REQUIREMENTS:
+        try:
+            pins.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+
+
+def _figure(fig: plt.Figure, name: str) -> None:
+    mlflow.log_figure(fig, name)
+    plt.close(fig)
+
+
+def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
+                 lineage: dict[str, str], threshold: float, experiment: str = EXPERIMENT,
+                 registered_name: str = FUSED_MODEL) -> Logged:
+    """Log `trained` as a new run and a new version of `registered_name` (never overwrites one)."""
+    mlflow_client = client(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    exp = ensure_experiment(mlflow_client, experiment, artifact_root)
+    model = trained.model
+    tags = {WINDOW_TAG: trained.eval_window, "tx.git_commit": git_commit(), "tx.layers": ",".join(LAYERS),
+            "tx.feature_set": feature_set_hash(list(model.layers["multitimeframe"].columns_), model.window, model.label_config),
+            **{f"tx.note.{k}": v for k, v in trained.notes.items() if v}, **lineage}
+    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"fused {lineage.get('tx.data_end', '')}".strip(), tags=tags) as run:
+        mlflow.log_params({f"train.{k}": v for k, v in asdict(trained.config).items()})
+        mlflow.log_params({f"labels.{k}": v for k, v in model.label_config.items()})
+        mlflow.log_params({f"{name}.{k}": v for name, layer in model.layers.items() for k, v in layer.params().items()})
+        mlflow.log_params({"gate.threshold": threshold, "stacker.C": model.stacker.C})
+        mlflow.log_metrics(_finite(trained.metrics) | {f"seconds_{k}": v for k, v in trained.seconds.items()}
+                           | {f"stacker_weight_{k}": v for k, v in model.stacker.weights().items()})
+        for row in trained.folds:
+            mlflow.log_metrics(_finite({k: v for k, v in row.items() if k.startswith("auc_")}), step=row["fold"])
+        _log_plots(trained, threshold)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "oof_predictions.parquet"
+            trained.oof.to_parquet(path)
+            mlflow.log_artifact(str(path), "evaluation")
+            folds = Path(tmp) / "folds.json"
+            folds.write_text(json.dumps(trained.folds, indent=1, default=str))
+            mlflow.log_artifact(str(folds), "evaluation")
+        for name, layer in model.layers.items():
+            _log_layer(name, layer, trained)
+        for name, trials in trained.trials.items():
+            _log_study(name, trials, trained.best_params[name])
+        output = model.predict(None, input_example, {"last_n": 0})
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=model, signature=infer_signature(input_example, output, params={"last_n": 0}),
+            input_example=input_example, pip_requirements=_requirements(), registered_model_name=registered_name,
+        )
+    mlflow_client.update_model_version(registered_name, str(info.registered_model_version),
+                                       description=f"wf_auc {trained.metrics['wf_auc']:.4f} on {trained.eval_window}")
+    return Logged(run.info.run_id, exp.experiment_id, str(info.registered_model_version))
+
+
+def _log_layer(name: str, layer, trained: Trained) -> None:
+    with mlflow.start_run(run_name=f"layer {name}", nested=True, tags={"tx.layer": name, "tx.note": layer.note}):
+        mlflow.log_params(layer.params())
+        mlflow.log_metrics(_finite({"oof_auc": trained.metrics.get(f"auc_{name}", float("nan")),
+                                    "seconds": trained.seconds.get(name, 0.0)}))
+        for row in trained.folds:
+            mlflow.log_metrics(_finite({"fold_auc": row[f"auc_{name}"]}), step=row["fold"])
+
+
+def _log_study(name: str, trials, best: dict) -> None:
+    with mlflow.start_run(run_name=f"tune {name}", nested=True, tags={"tx.layer": name, "tx.study": "optuna TPE"}):
+        mlflow.log_params({f"best.{k}": v for k, v in best.items()} | {"trials": len(trials)})
+        mlflow.log_metric("best_inner_auc", max(t.value for t in trials))
+        for t in trials:
+            with mlflow.start_run(run_name=f"{name} trial {t.number}", nested=True, tags={"tx.layer": name}):
+                mlflow.log_params(t.params)
+                mlflow.log_metrics(_finite({"inner_auc": t.value} | {f"inner_auc_fold_{i}": v for i, v in enumerate(t.fold_values)}))
+
+
+def _log_plots(trained: Trained, threshold: float) -> None:
+    evaluated = scored(trained.oof)
+    y, p = evaluated["y"].to_numpy(), evaluated["fused"].to_numpy()
+    _figure(plots.roc(evaluated, {"fused": "fused"} | {name: f"p_{name}" for name in LAYERS},
+                      f"ROC, out of fold (wf_auc {trained.metrics['wf_auc']:.3f})"), "plots/roc.png")
+    _figure(plots.calibration(y, p, "calibration of the fused model, out of fold"), "plots/calibration.png")
+    _figure(plots.confusion(y, p, "confusion at p >= 0.5, out of fold"), "plots/confusion_matrix.png")
+    _figure(plots.fold_auc(pd.DataFrame(trained.folds), ["auc_fused", *[f"auc_{n}" for n in LAYERS]], threshold), "plots/fold_auc.png")
+    weights = pd.Series(trained.model.stacker.weights())
+    _figure(plots.bars(weights, "stacker weight per layer (log-odds)", "weight"), "plots/layer_weights.png")
+    if trained.importance is not None and len(trained.importance):
+        _figure(plots.bars(trained.importance, "multi-timeframe features: AUC lost when shuffled (last fold)", "AUC drop"),
+                "plots/feature_importance.png")
+
+
+
