@@ -33,6 +33,7 @@ class FusedModel(mlflow.pyfunc.PythonModel):
     window: int
     label_config: dict
     trained_through: dict[str, str] = field(default_factory=dict)  # "SYMBOL:TF" -> last labeled bar used (ISO)
+    online: pd.DataFrame | None = None  # samples learned online: time, series, y, p (prequential), P_<layer>
 
     @property
     def layer_names(self) -> tuple[str, ...]:

@@ -19,7 +19,8 @@ from training.inputs import model_inputs
 from training.metrics import auc
 from training.model import FusedModel, to_model_input
 from training.promotion import DEFAULT_THRESHOLD, WINDOW_TAG, Decision, gate
-from training.report import Logged, log_training
+from training.online import DEFAULT_MIN_NEW, champion_auc_on, update
+from training.report import Logged, log_online, log_training
 from training.tracking import CHAMPION, FUSED_MODEL, client
 
 MIN_COMPARED = 200  # samples the champion never saw, needed to compare it with a candidate
@@ -37,7 +38,7 @@ class SeriesData:
 
 @dataclass
 class Outcome:
-    trained: Trained
+    trained: Trained | None  # None for an online step
     logged: Logged
     decision: Decision
     comparison: str  # how the champion was compared, in words
@@ -102,3 +103,50 @@ def train_and_promote(
     decision = gate(client(tracking_uri), FUSED_MODEL, logged.version, threshold,
                     champion_auc_on_window=champion_auc, candidate_auc_on_window=candidate_auc)
     return Outcome(trained, logged, decision, how)
+
+
+def _load(tracking_uri: str, version: str) -> FusedModel:
+    mlflow.set_registry_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(f"models:/{FUSED_MODEL}/{version}").unwrap_python_model()
+
+
+def base_version(tracking_uri: str) -> str | None:
+    """The champion, else the newest version: where the online line continues from."""
+    mlflow_client = client(tracking_uri)
+    try:
+        return str(mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION).version)
+    except MlflowException:
+        versions = mlflow_client.search_model_versions(f"name = '{FUSED_MODEL}'")
+        return str(max(int(v.version) for v in versions)) if versions else None
+
+
+def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: str, threshold: float = DEFAULT_THRESHOLD,
+                min_new: int = DEFAULT_MIN_NEW) -> Outcome | str:
+    """Learn the newly matured labels on top of the champion (or the newest version), register
+    the result as a new version and put it through the gate; or say why nothing was done."""
+    base = base_version(tracking_uri)
+    if base is None:
+        return f"no {FUSED_MODEL} version yet: train one first (the fused_model asset or `tx train`)"
+    step = update(_load(tracking_uri, base), series, min_new)
+    if isinstance(step, str):
+        return step
+    first = series[0]
+    logged = log_online(step, base_version=base, tracking_uri=tracking_uri, artifact_root=artifact_root,
+                        input_example=to_model_input(first.candles.tail(600), first.symbol, first.timeframe), min_compared=MIN_COMPARED)
+    champion_auc = candidate_auc = None
+    how = "no champion yet"
+    mlflow_client = client(tracking_uri)
+    try:
+        champion = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
+    except MlflowException:
+        champion = None
+    if champion is not None:
+        theirs, mine, n = champion_auc_on(_load(tracking_uri, str(champion.version)), step.model.online)
+        if n >= MIN_COMPARED:
+            champion_auc, candidate_auc = theirs, mine
+            how = f"{n} online samples champion v{champion.version} never trained on"
+        else:
+            how = f"only {n} online sample(s) champion v{champion.version} never trained on (< {MIN_COMPARED})"
+    decision = gate(mlflow_client, FUSED_MODEL, logged.version, threshold, champion_auc_on_window=champion_auc,
+                    candidate_auc_on_window=candidate_auc)
+    return Outcome(None, logged, decision, how)

@@ -27,6 +27,7 @@ from training.tracking import FUSED_MODEL, client, ensure_experiment
 from training.windows import CHANNELS
 
 EXPERIMENT = "tx-fused"
+ONLINE_EXPERIMENT = "tx-online"
 REQUIREMENTS = ("torch", "lightning", "scikit-learn", "imbalanced-learn", "pandas", "numpy", "TA-Lib", "numba",
                 "vaderSentiment", "mlflow", "cloudpickle", "pyarrow", "tx-platform")
 
@@ -103,14 +104,40 @@ def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, inp
             _log_layer(name, layer, trained)
         for name, trials in trained.trials.items():
             _log_study(name, trials, trained.best_params[name])
-        output = model.predict(None, input_example, {"last_n": 0})
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=model, signature=infer_signature(input_example, output, params={"last_n": 0}),
-            input_example=input_example, pip_requirements=_requirements(), registered_model_name=registered_name,
-        )
-    mlflow_client.update_model_version(registered_name, str(info.registered_model_version),
-                                       description=f"wf_auc {trained.metrics['wf_auc']:.4f} on {trained.eval_window}")
-    return Logged(run.info.run_id, exp.experiment_id, str(info.registered_model_version))
+        version = log_model(model, input_example, registered_name)
+    mlflow_client.update_model_version(registered_name, version, description=f"wf_auc {trained.metrics['wf_auc']:.4f} on {trained.eval_window}")
+    return Logged(run.info.run_id, exp.experiment_id, version)
+
+
+def log_model(model, input_example: pd.DataFrame, registered_name: str = FUSED_MODEL) -> str:
+    """Log the fused pyfunc (signature, input example, pinned requirements) in the active run
+    and register it as a new version of `registered_name`; returns the version."""
+    output = model.predict(None, input_example, {"last_n": 0})
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=model, signature=infer_signature(input_example, output, params={"last_n": 0}),
+        input_example=input_example, pip_requirements=_requirements(), registered_model_name=registered_name,
+    )
+    return str(info.registered_model_version)
+
+
+def log_online(update, *, base_version: str, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
+               min_compared: int, experiment: str = ONLINE_EXPERIMENT, registered_name: str = FUSED_MODEL) -> Logged:
+    """Log an online step as a run of `tx-online` and a new version of `registered_name`."""
+    mlflow_client = client(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    exp = ensure_experiment(mlflow_client, experiment, artifact_root)
+    tags = {WINDOW_TAG: update.window, "tx.online": "true", "tx.parent_version": base_version, "tx.git_commit": git_commit()}
+    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"online from v{base_version}", tags=tags) as run:
+        mlflow.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared}
+                          | {f"new.{k}": v for k, v in update.per_series.items()})
+        metrics = {"batch_auc": update.batch_auc, "history_auc": update.history_auc, "history_samples": update.history_samples}
+        if update.history_samples >= min_compared:  # fewer: too noisy to put before the gate
+            metrics["wf_auc"] = update.history_auc
+        mlflow.log_metrics(_finite(metrics) | {f"stacker_weight_{k}": v for k, v in update.model.stacker.weights().items()})
+        version = log_model(update.model, input_example, registered_name)
+    mlflow_client.update_model_version(registered_name, version, description=f"online step on v{base_version}: {update.new_samples} new samples")
+    return Logged(run.info.run_id, exp.experiment_id, version)
 
 
 def _log_layer(name: str, layer, trained: Trained) -> None:
