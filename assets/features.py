@@ -131,6 +131,7 @@ def labels(context: dg.AssetExecutionContext, config: LabelConfig, app_db: AppDa
     series = series_of(context)
     bars = load_candles(app_db.engine, series.symbol, series.timeframe)
     frame = triple_barrier(bars, horizon=config.horizon, take_profit=config.take_profit, stop_loss=config.stop_loss, mode=config.mode)
+    frame.attrs["label_config"] = config.model_dump()  # travels with the Parquet file to the training asset
     counts = frame["label"].value_counts(dropna=False)
     yield dg.Output(frame, metadata=_frame_metadata(frame) | {
         "take_profit_share": dg.MetadataValue.float(round(float((frame["barrier"] == 1).mean()), 4)),

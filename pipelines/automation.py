@@ -1,12 +1,15 @@
-"""Schedules and sensors: the market scan and the universe sensor."""
+"""Schedules and sensors: the market scan, the universe sensor, retraining, online learning
+and the champion sensor."""
 
 import dagster as dg
+from mlflow.exceptions import MlflowException
 
 from market.chain import ProviderChain
 from market.universe import Series
-from pipelines.jobs import base_rates_job, series_pipeline, universe_pipeline
+from pipelines.jobs import base_rates_job, champion_job, online_job, series_pipeline, training_job, universe_pipeline
 from pipelines.partitions import partition_key, symbols
-from tx.settings import load_settings
+from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, client
+from tx.settings import Settings, load_settings
 
 INTRADAY = ("1m", "5m", "15m", "30m", "1h", "4h")
 
@@ -82,3 +85,39 @@ universe_refresh = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Refresh the universe-wide views (coverage, pattern heatmap) after the base rates.",
 )
+
+
+def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+    """Retraining and online learning, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON)."""
+    return [
+        dg.ScheduleDefinition(
+            name="retraining", job=training_job, cron_schedule=settings.train_cron, execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Retrain the fused predictor on everything stored; the gate decides whether it becomes champion.",
+        ),
+        dg.ScheduleDefinition(
+            name="online_learning", job=online_job, cron_schedule=settings.online_cron, execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Fold newly matured labels into the champion (every 180 s by default); skips when none matured.",
+        ),
+    ]
+
+
+@dg.sensor(
+    job=champion_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model "
+    "(and what hangs off it downstream).",
+)
+def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    try:
+        version = str(client(load_settings().tracking_uri).get_model_version_by_alias(FUSED_MODEL, CHAMPION).version)
+    except MlflowException:
+        return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
+    except TrackingError as exc:
+        return dg.SkipReason(f"MLflow unreachable: {exc}")
+    if context.cursor == version:
+        return dg.SkipReason(f"the champion is still version {version}")
+    context.update_cursor(version)
+    return dg.RunRequest(run_key=f"champion-{version}", tags={"tx/champion": version})

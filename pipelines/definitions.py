@@ -2,10 +2,28 @@
 
 import dagster as dg
 
-from pipelines.automation import base_rates_refresh, daily_scan, intraday_scan, universe_refresh, universe_sensor
+from pipelines.automation import (
+    base_rates_refresh,
+    champion_sensor,
+    daily_scan,
+    intraday_scan,
+    training_schedules,
+    universe_refresh,
+    universe_sensor,
+)
 from pipelines.io import ParquetFrames
-from pipelines.jobs import ALL_ASSETS, base_rates_job, candles_job, features_job, series_pipeline, universe_pipeline
-from pipelines.resources import AppDatabase, MarketData
+from pipelines.jobs import (
+    ALL_ASSETS,
+    base_rates_job,
+    candles_job,
+    champion_job,
+    features_job,
+    online_job,
+    series_pipeline,
+    training_job,
+    universe_pipeline,
+)
+from pipelines.resources import AppDatabase, MarketData, MlflowTracking
 from tx.settings import Settings, load_settings
 
 
@@ -20,16 +38,19 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.Conf
             stale_bars=settings.stale_bars,
         ),
         "frames": ParquetFrames(base_path=str(settings.frames_dir)),
+        "mlflow_tracking": MlflowTracking(tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
+                                          threshold=settings.promotion_threshold, ui_url=f"http://{settings.host}:{settings.mlflow_port}"),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or load_settings()
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job],
-        schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh],
-        sensors=[universe_sensor],
-        resources=resources(settings or load_settings()),
+        jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job, training_job, online_job, champion_job],
+        schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings)],
+        sensors=[universe_sensor, champion_sensor],
+        resources=resources(settings),
     )
 
 

@@ -5,6 +5,7 @@ import dagster as dg
 from assets.candles import candles
 from assets.coverage import data_coverage
 from assets.features import features, labels, pattern_base_rates, pattern_heatmap, patterns
+from assets.training import champion_model, fused_model, online_model
 from pipelines.partitions import series_partitions
 
 # What `make demo` runs, in this order: candles per series; the patterns' base rates over
@@ -13,7 +14,8 @@ CANDLE_ASSETS = [candles]
 BASE_ASSETS = [pattern_base_rates]
 FEATURE_ASSETS = [features, patterns, labels]
 UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
-ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS]
+TRAINING_ASSETS = [fused_model]
+ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, *TRAINING_ASSETS, online_model, champion_model]
 
 candles_job = dg.define_asset_job(
     "candles_job",
@@ -43,4 +45,19 @@ universe_pipeline = dg.define_asset_job(
     "universe_pipeline",
     selection=dg.AssetSelection.assets(*UNIVERSE_ASSETS),
     description="Stages across the whole universe (coverage, the pattern heatmap; later models and backtests).",
+)
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+    description="Train the fused predictor on the stored features and labels, register it and run the promotion gate.",
+)
+online_job = dg.define_asset_job(
+    "online_job",
+    selection=dg.AssetSelection.assets(online_model),
+    description="One online-learning step on the newly matured labels (the online schedule runs it).",
+)
+champion_job = dg.define_asset_job(
+    "champion_job",
+    selection=dg.AssetSelection.assets(champion_model),
+    description="Record the current champion (the champion sensor runs it; backtests hang off it).",
 )

@@ -46,3 +46,18 @@ class MarketData(dg.ConfigurableResource):
             data_dir=Path(self.data_dir) if self.data_dir else None,
         )
         return ProviderChain.from_config(config)
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    """Where training logs and registers (MLflow tracking + registry), and the gate's threshold."""
+
+    tracking_uri: str
+    artifact_root: str
+    threshold: float = 0.6
+    ui_url: str = "http://127.0.0.1:5000"
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def model_url(self, name: str, version: str) -> str:
+        return f"{self.ui_url}/#/models/{name}/versions/{version}"

@@ -12,7 +12,7 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import base_rates_job, candles_job, features_job, universe_pipeline
+from pipelines.jobs import base_rates_job, candles_job, features_job, training_job, universe_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
@@ -38,10 +38,12 @@ def _values(metadata: dict[str, dg.MetadataValue]) -> dict[str, Any]:
 
 
 def _execute(
-    job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None, log_level: str = "INFO"
+    job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None, log_level: str = "INFO",
+    ops: dict | None = None,
 ) -> Materialized:
+    run_config = _logs(log_level) | ({"ops": ops} if ops else {})
     result = job.execute_in_process(
-        partition_key=partition, instance=instance, tags={"tx/launched_by": "tx"}, run_config=_logs(log_level), raise_on_error=False
+        partition_key=partition, instance=instance, tags={"tx/launched_by": "tx"}, run_config=run_config, raise_on_error=False
     )
     if not result.success:
         failure = next((e for e in result.all_events if e.is_step_failure), None)
@@ -98,4 +100,11 @@ def materialize_pipeline(
     per_series(features_job.name, "features, patterns, labels")
     progress("universe-wide assets ...")
     done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
+    progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
+    done.append(_execute(defs.resolve_job_def(training_job.name), instance, "universe", ops={"fused_model": {"config": training_run_config(settings)}}))
     return done
+
+
+def training_run_config(settings: Settings) -> dict:
+    """The fused_model asset's config as the settings choose it (TX_TRAIN_*)."""
+    return {"timeframes": settings.train_timeframes, "tune_trials": settings.train_tune_trials, "deep_epochs": settings.train_deep_epochs}

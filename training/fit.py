@@ -26,10 +26,11 @@ from training.layers.sentiment import SentimentLayer
 from training.layers.stacker import Stacker
 from training.metrics import auc, scores
 from training.model import FusedModel
-from training.splits import Fold, purged_walk_forward
+from training.splits import Fold, NotEnoughData, purged_walk_forward
 from training.tuning import Trial, tune
 
 LAYERS = ("pattern", "deep", "multitimeframe", "sentiment")
+MIN_SAMPLES = 500
 Progress = Callable[[str, int, int], None]  # (what, steps done, steps in all)
 
 
@@ -88,12 +89,14 @@ def _steps(config: TrainConfig, n_folds: int) -> int:
 def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_table: pd.DataFrame | None = None,
           label_config: dict | None = None, progress: Progress | None = None) -> Trained:
     """Tune, evaluate walk-forward and fit the final fused model on `data`."""
+    if len(data) < MIN_SAMPLES:
+        raise NotEnoughData(f"{len(data)} labeled samples: at least {MIN_SAMPLES} are needed for an honest walk-forward evaluation")
     if len(np.unique(data.y)) < 2:
-        raise ValueError("the labels hold a single class: nothing to learn")
+        raise NotEnoughData("the labels hold a single class: nothing to learn")
     embargo = _embargo(data, config.embargo_bars)
     folds = purged_walk_forward(data.times, data.label_end, config.n_splits, embargo, config.min_train_fraction)
     if len(folds) < 2:
-        raise ValueError(f"only {len(folds)} walk-forward fold(s) with training data: need 2+ (more data or fewer splits)")
+        raise NotEnoughData(f"only {len(folds)} walk-forward fold(s) with training data: need 2+ (more data or fewer splits)")
     total, done = _steps(config, len(folds)), 0
     seconds: dict[str, float] = dict.fromkeys([*LAYERS, "stacker"], 0.0)
 
@@ -106,13 +109,18 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     # 1. tuning, on the past of the first test block only
     best: dict[str, dict] = {name: {} for name in LAYERS}
     trials: dict[str, list[Trial]] = {}
+    notes: dict[str, str] = {}
     inner_idx = np.flatnonzero(data.label_end < folds[0].test_start - embargo)
     for name, n_trials, space in (("multitimeframe", config.tune_trials, MultiTimeframeLayer.search_space),
                                   ("deep", config.deep_trials, DeepLayer.search_space)):
         if n_trials <= 0:
             continue
         inner = data.take(inner_idx)
-        inner_folds = purged_walk_forward(inner.times, inner.label_end, config.inner_splits, embargo, 0.4)
+        try:
+            inner_folds = purged_walk_forward(inner.times, inner.label_end, config.inner_splits, embargo, 0.4)
+        except NotEnoughData as exc:
+            notes[f"tuning_{name}"] = f"not tuned: {exc} before the first test block; defaults used"
+            continue
         started = time.perf_counter()
         best[name], trials[name] = tune(lambda **p: config.make(name, **p), space, inner, inner_folds, n_trials, config.seed,
                                         on_trial=lambda t, name=name: tick(f"tune {name} trial {t.number}: AUC {t.value:.4f}"))
@@ -121,7 +129,6 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     # 2. out-of-fold layer outputs
     oof = np.full((len(data), len(LAYERS)), np.nan)
     fold_of = np.full(len(data), -1)
-    notes: dict[str, str] = {}
 
     def fit_layer(name: str, train_part: Dataset) -> Layer:
         started = time.perf_counter()

@@ -68,8 +68,7 @@ def compare_with_champion(tracking_uri: str, data: Dataset, trained: Trained) ->
         return None, None, "no champion yet"
     if mlflow_client.get_run(champion.run_id).data.tags.get(WINDOW_TAG) == trained.eval_window:
         return None, None, f"champion v{champion.version} was evaluated on the same window"
-    mlflow.set_registry_uri(tracking_uri)
-    old: FusedModel = mlflow.pyfunc.load_model(f"models:/{FUSED_MODEL}/{champion.version}").unwrap_python_model()
+    old = load_version(tracking_uri, str(champion.version))
     evaluated = scored(trained.oof)
     through = pd.Series(evaluated["symbol"].astype(str) + ":" + evaluated["timeframe"].astype(str)).map(
         lambda key: pd.Timestamp(old.trained_through[key]) if key in old.trained_through else pd.Timestamp.min.tz_localize("UTC"))
@@ -105,7 +104,7 @@ def train_and_promote(
     return Outcome(trained, logged, decision, how)
 
 
-def _load(tracking_uri: str, version: str) -> FusedModel:
+def load_version(tracking_uri: str, version: str) -> FusedModel:
     mlflow.set_registry_uri(tracking_uri)
     return mlflow.pyfunc.load_model(f"models:/{FUSED_MODEL}/{version}").unwrap_python_model()
 
@@ -127,7 +126,7 @@ def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: s
     base = base_version(tracking_uri)
     if base is None:
         return f"no {FUSED_MODEL} version yet: train one first (the fused_model asset or `tx train`)"
-    step = update(_load(tracking_uri, base), series, min_new)
+    step = update(load_version(tracking_uri, base), series, min_new)
     if isinstance(step, str):
         return step
     first = series[0]
@@ -141,7 +140,7 @@ def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: s
     except MlflowException:
         champion = None
     if champion is not None:
-        theirs, mine, n = champion_auc_on(_load(tracking_uri, str(champion.version)), step.model.online)
+        theirs, mine, n = champion_auc_on(load_version(tracking_uri, str(champion.version)), step.model.online)
         if n >= MIN_COMPARED:
             champion_auc, candidate_auc = theirs, mine
             how = f"{n} online samples champion v{champion.version} never trained on"

@@ -19,6 +19,10 @@ import numpy as np
 import pandas as pd
 
 
+class NotEnoughData(ValueError):
+    """Too few samples (or distinct times) for the requested evaluation."""
+
+
 @dataclass(frozen=True)
 class Fold:
     train: np.ndarray  # positions into the samples
@@ -45,10 +49,10 @@ def purged_walk_forward(
         raise ValueError("a label cannot be known before its sample")
     distinct = np.unique(t)
     if len(distinct) < n_splits + 1:
-        raise ValueError(f"{len(distinct)} distinct times cannot make {n_splits} folds")
+        raise NotEnoughData(f"{len(distinct)} distinct times cannot make {n_splits} folds")
     first_test = int(len(distinct) * min_train_fraction)
     if len(distinct) - first_test < n_splits:
-        raise ValueError(f"{len(distinct) - first_test} distinct test times cannot make {n_splits} folds")
+        raise NotEnoughData(f"{len(distinct) - first_test} distinct test times cannot make {n_splits} folds")
     edges = np.linspace(first_test, len(distinct), n_splits + 1).astype(int)
     folds = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):

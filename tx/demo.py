@@ -42,9 +42,15 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
             if asset == "candles":
                 span = "  ".join(f"{datetime.fromtimestamp(meta[k], UTC):%Y-%m-%d}" for k in ("first_bar", "last_bar") if k in meta)
                 shown = f"{meta.get('stored_bars', 0):>6} bars  {span.replace('  ', ' .. ') or 'none stored'}  from {meta.get('provider', '?')}"
+            elif asset == "fused_model" and "skipped" in meta:
+                shown = meta["skipped"]
+            elif asset == "fused_model":
+                shown = f"wf_auc={meta['wf_auc']:.4f} (fold sd {meta['wf_auc_std']:.4f}) on {meta['samples']} samples; layers {meta['layer_auc']}"
             else:
                 shown = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)
             lines.append(f"  {asset:<18} {m.scope:<10} {shown}{tally}")
+            if asset == "fused_model" and "promoted" in meta:
+                lines.append(f"  {'':<18} gate: {'PROMOTED to champion' if meta['promoted'] else 'not promoted'} -> {meta['model_version']}: {meta['decision']}")
             lines += [f"  {'':<18} warning {name}: {summary}" for name, summary in failed.items()]
     lines.append("registered:")
     versions = registered_versions(client(settings.tracking_uri))

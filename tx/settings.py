@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     overlap_bars: int = Field(3, ge=0, description="Bars re-fetched before the last stored one, to catch revisions.")
     max_gap_bars: int = Field(3, ge=0)
     stale_bars: int = Field(3, ge=1)
+    promotion_threshold: float = Field(0.6, gt=0, lt=1, description="wf_auc a model must exceed to become champion.")
+    train_timeframes: str = Field("1d", description="Timeframes the fused model trains on (comma-separated; empty: all).")
+    train_tune_trials: int = Field(10, ge=0, description="Optuna trials of the multi-timeframe layer per training.")
+    train_deep_epochs: int = Field(5, ge=1, description="Epochs of each deep-layer net per fit.")
+    train_cron: str = Field("0 2 * * *", description="Retraining schedule (cron, UTC).")
+    online_cron: str = Field("*/3 * * * *", description="Online-learning schedule (cron, UTC): every 180 s by default.")
+    online_min_new: int = Field(20, ge=1, description="Newly matured labels needed for an online step.")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000

@@ -62,4 +62,37 @@ def test_universe_wide_assets_are_refreshed_after_the_daily_scan():
     by_name = {s.name: s for s in defs.schedules}
     assert by_name["base_rates_refresh"].job_name == "base_rates_job" and by_name["base_rates_refresh"].cron_schedule == "0 17 * * 1-5"
     assert by_name["universe_refresh"].job_name == "universe_pipeline"
-    assert {s.execution_timezone for s in by_name.values() if s.name != "intraday_scan"} == {"America/New_York"}
+    market = {name: s for name, s in by_name.items() if name not in ("intraday_scan", "retraining", "online_learning")}
+    assert {s.execution_timezone for s in market.values()} == {"America/New_York"}
+
+
+def test_training_runs_on_schedules_from_the_settings(monkeypatch):
+    from pipelines.definitions import build_definitions
+    from tx.settings import load_settings
+
+    monkeypatch.setenv("TX_ONLINE_CRON", "*/7 * * * *")
+    by_name = {s.name: s for s in build_definitions(load_settings()).schedules}
+    assert by_name["online_learning"].cron_schedule == "*/7 * * * *" and by_name["online_learning"].job_name == "online_job"
+    assert by_name["retraining"].cron_schedule == "0 2 * * *" and by_name["retraining"].job_name == "training_job"
+
+
+def test_a_new_champion_triggers_one_run(tx_env):
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from pipelines.automation import champion_sensor
+    from training.tracking import CHAMPION, FUSED_MODEL, client, ensure_experiment
+
+    dagster = dg.DagsterInstance.local_temp()
+    assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster)), dg.SkipReason)  # no model at all yet
+    uri = tx_env["MLFLOW_TRACKING_URI"]
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = ensure_experiment(client(uri), "t", tx_env["TX_MLFLOW_ARTIFACTS"])
+    with mlflow.start_run(experiment_id=experiment.experiment_id):
+        mlflow.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), name="m", registered_model_name=FUSED_MODEL)
+    client(uri).set_registered_model_alias(FUSED_MODEL, CHAMPION, "1")
+    context = dg.build_sensor_context(instance=dagster)
+    request = champion_sensor(context)
+    assert isinstance(request, dg.RunRequest) and request.run_key == "champion-1" and context.cursor == "1"
+    assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster, cursor="1")), dg.SkipReason)

@@ -1,0 +1,186 @@
+"""Training assets: the fused model (train, log, register, gate), the online step, the champion.
+
+Thin over `training/`: they gather the stored frames, candles and news, call
+`training.pipeline`, and report the numbers and the gate's decision as metadata.
+"""
+
+import dagster as dg
+import pandas as pd
+from sqlalchemy import Engine
+
+from assets.candles import candles
+from assets.features import features, labels, pattern_base_rates
+from assets.plots import png_markdown
+from features import triple_barrier
+from features.sentiment import score
+from market.universe import Series
+from pipelines.resources import AppDatabase, MlflowTracking
+from store.candles import coverage, load_candles
+from store.news import load_news
+from training import plots
+from training.fit import TrainConfig
+from training.splits import NotEnoughData
+from training.pipeline import Outcome, SeriesData, base_version, load_version, online_step, train_and_promote
+from training.tracking import CHAMPION, FUSED_MODEL, client
+
+ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})
+
+
+class TrainingConfig(dg.Config):
+    timeframes: str = "1d"  # comma-separated timeframes to pool ("" = every stored one)
+    n_splits: int = 5
+    embargo_bars: int = 10
+    tune_trials: int = 10
+    deep_trials: int = 0
+    deep_epochs: int = 5
+    seed: int = 0
+    accelerator: str = "cpu"  # "auto" takes a GPU when present
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(n_splits=self.n_splits, embargo_bars=self.embargo_bars, tune_trials=self.tune_trials,
+                           deep_trials=self.deep_trials, deep_epochs=self.deep_epochs, seed=self.seed, accelerator=self.accelerator)
+
+
+def news_scores(engine: Engine, symbol: str) -> pd.DataFrame | None:
+    """The symbol's stored news as (published_at, score); VADER scores items stored unscored."""
+    news = load_news(engine, symbol)
+    if news.empty:
+        return None
+    scores = news["sentiment"].astype("float64")
+    missing = scores.isna()
+    if missing.any():
+        scores[missing] = score(news.loc[missing, "text"])
+    return pd.DataFrame({"published_at": news["published_at"], "score": scores.to_numpy()})
+
+
+def _series_from_key(key: str) -> Series:
+    symbol, timeframe = key.split("|")  # MultiPartitionKey: dimensions in alphabetical order
+    return Series(symbol, timeframe)
+
+
+def _wanted(timeframes: str) -> set[str] | None:
+    chosen = {t.strip() for t in timeframes.split(",") if t.strip()}
+    return chosen or None
+
+
+def choose_series(available: list[Series], timeframes: str) -> list[Series]:
+    """The series of the wanted timeframes; every series when none is of them (or none is wanted)."""
+    wanted = _wanted(timeframes)
+    chosen = [s for s in available if wanted is None or s.timeframe in wanted]
+    return chosen or list(available)
+
+
+def str_key(series: Series) -> str:
+    return f"{series.symbol}|{series.timeframe}"
+
+def _decision_metadata(outcome: Outcome, tracking: MlflowTracking) -> dict:
+    d = outcome.decision
+    return {
+        "promoted": dg.MetadataValue.bool(d.promoted),
+        "decision": dg.MetadataValue.text(d.reason),
+        "wf_auc": dg.MetadataValue.float(float(d.wf_auc) if d.wf_auc is not None else float("nan")),
+        "threshold": dg.MetadataValue.float(d.threshold),
+        "champion_version": dg.MetadataValue.text(d.champion_version or "none"),
+        "champion_auc": dg.MetadataValue.float(d.champion_auc if d.champion_auc is not None else float("nan")),
+        "compared_on": dg.MetadataValue.text(outcome.comparison),
+        "model_version": dg.MetadataValue.text(f"{FUSED_MODEL} v{d.version}"),
+        "mlflow_run": dg.MetadataValue.url(tracking.run_url(outcome.logged.experiment_id, outcome.logged.run_id)),
+        "mlflow_model": dg.MetadataValue.url(tracking.model_url(FUSED_MODEL, d.version)),
+    }
+
+
+@dg.asset(
+    ins={"features": ALL_PARTITIONS, "labels": ALL_PARTITIONS, "pattern_base_rates": dg.AssetIn()},
+    group_name="training",
+    kinds={"pytorch", "scikitlearn", "mlflow"},
+    description="The five-layer fused predictor: purged walk-forward evaluation, MLflow run, a new registered "
+    "version of tx-fused and the promotion gate's decision.",
+)
+def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
+                features: dict[str, pd.DataFrame], labels: dict[str, pd.DataFrame], pattern_base_rates: pd.DataFrame) -> dg.MaterializeResult:
+    available = [_series_from_key(key) for key in sorted(set(features) & set(labels))]
+    if not available:
+        raise dg.Failure("no stored features and labels: materialize them first")
+    chosen = choose_series(available, config.timeframes)
+    wanted = _wanted(config.timeframes)
+    if wanted and not any(s.timeframe in wanted for s in available):
+        context.log.warning(f"no series of timeframe(s) {config.timeframes}: training on every stored series")
+    series = [SeriesData(one.symbol, one.timeframe, load_candles(app_db.engine, one.symbol, one.timeframe),
+                         labels[str_key(one)], features[str_key(one)], news_scores(app_db.engine, one.symbol)) for one in chosen]
+    label_config = series[0].labels.attrs.get("label_config", {})
+
+    def progress(what: str, done: int, total: int) -> None:
+        context.log.info(f"[{done}/{total}] {what}")
+
+    try:
+        outcome = train_and_promote(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
+                                    base_rates_table=pattern_base_rates, label_config=label_config, config=config.train_config(),
+                                    threshold=mlflow_tracking.threshold, progress=progress, say=context.log.info)
+    except NotEnoughData as exc:  # a small universe is not an error of the pipeline: say why, register nothing
+        context.log.warning(f"not trained: {exc}")
+        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"not trained: {exc}"),
+                                              "series": dg.MetadataValue.text(", ".join(map(str, chosen)))})
+    trained = outcome.trained
+    folds = pd.DataFrame(trained.folds)
+    layer_aucs = {name: round(trained.metrics[f"auc_{name}"], 4) for name in trained.model.layer_names}
+    return dg.MaterializeResult(metadata=_decision_metadata(outcome, mlflow_tracking) | {
+        "wf_auc_std": dg.MetadataValue.float(trained.metrics["wf_auc_std"]),
+        "layer_auc": dg.MetadataValue.json(layer_aucs),
+        "seconds": dg.MetadataValue.json({k: round(v, 1) for k, v in trained.seconds.items()}),
+        "samples": dg.MetadataValue.int(int(trained.metrics["n_evaluated"])),
+        "series": dg.MetadataValue.text(", ".join(f"{s.symbol}:{s.timeframe}" for s in series)),
+        "eval_window": dg.MetadataValue.text(trained.eval_window),
+        "notes": dg.MetadataValue.json({k: v for k, v in trained.notes.items() if v}),
+        "fold_auc": dg.MetadataValue.md(png_markdown(plots.fold_auc(folds, ["auc_fused", *[f"auc_{n}" for n in layer_aucs]], mlflow_tracking.threshold), "AUC per fold")),
+        "roc": dg.MetadataValue.md(png_markdown(plots.roc(trained.oof[trained.oof["fused"].notna()], {"fused": "fused"} | {n: f"p_{n}" for n in layer_aucs}, "ROC, out of fold"), "ROC")),
+    })
+
+
+class OnlineConfig(dg.Config):
+    timeframes: str = "1d"
+    min_new: int = 20  # newly matured labels needed for a step
+
+
+@dg.asset(
+    deps=[candles],
+    group_name="training",
+    kinds={"scikitlearn", "mlflow"},
+    description="Online learning: newly matured labels update the champion's stacker (warm start), prequentially "
+    "evaluated; a new tx-fused version goes through the same gate. Skips when nothing new has matured.",
+)
+def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking):
+    base = base_version(mlflow_tracking.tracking_uri)
+    if base is None:
+        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"no {FUSED_MODEL} version yet: materialize fused_model first")})
+    label_config = load_version(mlflow_tracking.tracking_uri, base).label_config  # the base model's labels, exactly
+
+    series = []
+    for one in choose_series([Series(r.symbol, r.timeframe) for r in coverage(app_db.engine).itertuples()], config.timeframes):
+        bars = load_candles(app_db.engine, one.symbol, one.timeframe)
+        series.append(SeriesData(one.symbol, one.timeframe, bars, triple_barrier(bars, **label_config), news=news_scores(app_db.engine, one.symbol)))
+    outcome = online_step(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
+                          threshold=mlflow_tracking.threshold, min_new=config.min_new) if series else "no stored candles"
+    if isinstance(outcome, str):
+        context.log.info(outcome)
+        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(outcome), "base_version": dg.MetadataValue.text(base)})
+    return dg.MaterializeResult(metadata=_decision_metadata(outcome, mlflow_tracking) | {"base_version": dg.MetadataValue.text(base)})
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"mlflow"},
+    description="The current champion of tx-fused (materialized by the champion sensor when a new one is promoted); "
+    "what backtests and scans downstream follow.",
+)
+def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    mlflow_client = client(mlflow_tracking.tracking_uri)
+    version = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
+    run = mlflow_client.get_run(version.run_id)
+    tags = {k.removeprefix("tx.gate."): v for k, v in (version.tags or {}).items() if k.startswith("tx.gate.")}
+    return dg.MaterializeResult(metadata={
+        "version": dg.MetadataValue.text(str(version.version)),
+        "wf_auc": dg.MetadataValue.float(float(run.data.metrics.get("wf_auc", float("nan")))),
+        "decision": dg.MetadataValue.text(tags.get("reason", "")),
+        "forced": dg.MetadataValue.bool(tags.get("forced") == "True"),
+        "mlflow_model": dg.MetadataValue.url(mlflow_tracking.model_url(FUSED_MODEL, str(version.version))),
+    })

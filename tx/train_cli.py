@@ -1,0 +1,77 @@
+"""`tx train`: the fused model's training outside Dagster, on the stored candles.
+
+The same functions as the `fused_model` asset (features, labels, training, MLflow, gate),
+with the features computed on the spot: for notebooks and quick experiments.
+"""
+
+import argparse
+
+from tx.errors import ConfigError
+from tx.settings import Settings
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train the fused model on the stored candles, log it to MLflow and run the gate")
+    p.add_argument("series", nargs="*", metavar="SYMBOL:TIMEFRAME", help="series to pool (default: every stored one of --timeframes)")
+    p.add_argument("--timeframes", default=None, help="comma-separated timeframes (default: TX_TRAIN_TIMEFRAMES)")
+    p.add_argument("--trials", type=int, default=None, help="optuna trials for the multi-timeframe layer (default: TX_TRAIN_TUNE_TRIALS)")
+    p.add_argument("--deep-trials", type=int, default=0, help="optuna trials for the deep layer (default 0)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per deep net (default: TX_TRAIN_DEEP_EPOCHS)")
+    p.add_argument("--splits", type=int, default=5, help="walk-forward folds (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--accelerator", default="cpu", help='"cpu" (default), "gpu" or "auto"')
+
+
+def train(settings: Settings, args: argparse.Namespace) -> int:
+    import pandas as pd  # heavy imports here: `tx --help` stays fast
+    from tqdm import tqdm
+
+    from assets.features import LabelConfig
+    from assets.training import news_scores
+    from features import BaseRates, build_features, outcomes, triple_barrier
+    from store.candles import coverage, load_candles
+    from store.db import make_engine
+    from training.fit import TrainConfig
+    from training.pipeline import SeriesData, train_and_promote
+    from tx.stores import setup_app_database, setup_mlflow
+
+    setup_app_database(settings)
+    setup_mlflow(settings)
+    engine = make_engine(settings.app_database_url)
+    try:
+        stored = [(r.symbol, r.timeframe) for r in coverage(engine).itertuples()]
+        if not stored:
+            raise ConfigError("TX_DATABASE_URL", "no stored candles: fetch some first (`tx candles fetch` or `make demo`)")
+        wanted = {t.strip() for t in (args.timeframes if args.timeframes is not None else settings.train_timeframes).split(",") if t.strip()}
+        chosen = [tuple(s.split(":", 1)) for s in args.series] if args.series else [s for s in stored if not wanted or s[1] in wanted]
+        missing = [f"{a}:{b}" for a, b in chosen if (a, b) not in stored]
+        if missing or not chosen:
+            raise ConfigError("SERIES", f"not stored: {', '.join(missing) or 'no series of ' + ','.join(sorted(wanted))}; stored: "
+                              + ", ".join(f"{a}:{b}" for a, b in stored))
+        candles = {(sym, tf): load_candles(engine, sym, tf) for sym, tf in stored}
+        table = pd.concat([outcomes(c, tf) for (_, tf), c in candles.items()], ignore_index=True)
+        rates = BaseRates(table)
+        label_config = LabelConfig().model_dump()
+        series = [SeriesData(sym, tf, candles[(sym, tf)], triple_barrier(candles[(sym, tf)], **label_config),
+                             build_features(candles[(sym, tf)], tf, rates), news_scores(engine, sym)) for sym, tf in chosen]
+    finally:
+        engine.dispose()
+    config = TrainConfig(n_splits=args.splits, tune_trials=settings.train_tune_trials if args.trials is None else args.trials,
+                         deep_trials=args.deep_trials, deep_epochs=settings.train_deep_epochs if args.epochs is None else args.epochs,
+                         seed=args.seed, accelerator=args.accelerator)
+    with tqdm(total=1, unit="step", dynamic_ncols=True) as bar:
+        def progress(what: str, done: int, total: int) -> None:
+            bar.total = total
+            bar.set_description_str(what[:48])
+            bar.update(done - bar.n)
+
+        outcome = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
+                                    base_rates_table=table, label_config=label_config, config=config,
+                                    threshold=settings.promotion_threshold, progress=progress, say=tqdm.write)
+    m, d = outcome.trained.metrics, outcome.decision
+    print(f"wf_auc {m['wf_auc']:.4f} (fold sd {m['wf_auc_std']:.4f}), log loss {m['log_loss']:.4f}, brier {m['brier']:.4f}")
+    print("layers: " + ", ".join(f"{n} {m[f'auc_{n}']:.4f}" for n in outcome.trained.model.layer_names))
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in outcome.trained.seconds.items()))
+    print(f"registered tx-fused v{d.version}; gate: {'PROMOTED to champion' if d.promoted else 'not promoted'}: {d.reason}")
+    print(f"MLflow run {outcome.logged.run_id} (experiment {outcome.logged.experiment_id})")
+    return 0
