@@ -19,6 +19,7 @@ from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase
 from store.candles import coverage, load_candles
 from store.patterns import load_detections, replace_detections
+from tx.settings import load_settings
 
 
 class FeatureConfig(dg.Config):
@@ -26,7 +27,7 @@ class FeatureConfig(dg.Config):
 
 
 class LabelConfig(dg.Config):
-    horizon: int = 10
+    horizon: int = load_settings().label_horizon  # TX_LABEL_HORIZON, read when the definitions load
     take_profit: float = 2.0
     stop_loss: float = 2.0
     mode: str = "atr"  # "atr": multiples of ATR(14); "pct": fractions of the entry price

@@ -22,17 +22,21 @@ from training.fit import TrainConfig
 from training.splits import NotEnoughData
 from training.pipeline import Outcome, SeriesData, base_version, load_version, online_step, train_and_promote
 from training.tracking import CHAMPION, FUSED_MODEL, client
+from tx.settings import load_settings
 
 ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})
 
 
+SETTINGS = load_settings()  # defaults of the configs below, as the environment says when the definitions load
+
+
 class TrainingConfig(dg.Config):
-    timeframes: str = "1d"  # comma-separated timeframes to pool ("" = every stored one)
+    timeframes: str = SETTINGS.train_timeframes  # comma-separated timeframes to pool ("" = every stored one)
     n_splits: int = 5
     embargo_bars: int = 10
-    tune_trials: int = 10
-    deep_trials: int = 0
-    deep_epochs: int = 5
+    tune_trials: int = SETTINGS.train_tune_trials
+    deep_trials: int = SETTINGS.train_deep_trials
+    deep_epochs: int = SETTINGS.train_deep_epochs
     seed: int = 0
     accelerator: str = "cpu"  # "auto" takes a GPU when present
 
@@ -137,8 +141,8 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
 
 
 class OnlineConfig(dg.Config):
-    timeframes: str = "1d"
-    min_new: int = 20  # newly matured labels needed for a step
+    timeframes: str = SETTINGS.train_timeframes
+    min_new: int = SETTINGS.online_min_new  # newly matured labels needed for a step
 
 
 @dg.asset(

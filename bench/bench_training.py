@@ -1,7 +1,7 @@
 """Training benchmark: full training of all five layers on the bundled data, with bounded
 tuning, split per layer (tuning + walk-forward fits + the final fit).
 
-Run:  .venv/bin/python bench/bench_training.py [--timeframes 1d] [--trials 10] [--deep-trials 0]
+Run:  .venv/bin/python bench/bench_training.py [--timeframes 1d] [--trials 20] [--deep-trials 3]
                                                [--epochs 5] [--accelerator cpu|gpu]
 Target (issue 5): under 10 minutes on this CPU. Trains in memory (no MLflow): the figure
 is the training itself; `tx train` adds about 2 s of MLflow logging. Prints a Markdown
@@ -24,8 +24,8 @@ from training.pipeline import SeriesData, build_dataset
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--timeframes", default="1d")
-    p.add_argument("--trials", type=int, default=10)
-    p.add_argument("--deep-trials", type=int, default=0)
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--deep-trials", type=int, default=3)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--accelerator", default="cpu")
     args = p.parse_args()

@@ -97,7 +97,7 @@ def materialize_pipeline(
     per_series(candles_job.name, "candles")
     progress("pattern base rates across the universe ...")
     done.append(_execute(defs.resolve_job_def(base_rates_job.name), instance, "universe"))
-    per_series(features_job.name, "features, patterns, labels")
+    per_series(features_job.name, "features, patterns, labels")  # labels: TX_LABEL_HORIZON (LabelConfig's default)
     progress("universe-wide assets ...")
     done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
     progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
@@ -107,4 +107,5 @@ def materialize_pipeline(
 
 def training_run_config(settings: Settings) -> dict:
     """The fused_model asset's config as the settings choose it (TX_TRAIN_*)."""
-    return {"timeframes": settings.train_timeframes, "tune_trials": settings.train_tune_trials, "deep_epochs": settings.train_deep_epochs}
+    return {"timeframes": settings.train_timeframes, "tune_trials": settings.train_tune_trials,
+            "deep_trials": settings.train_deep_trials, "deep_epochs": settings.train_deep_epochs}

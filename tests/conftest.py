@@ -21,7 +21,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ENV_VARS = [
     "TX_HOME", "TX_POSTGRES_URL", "TX_DATABASE_URL", "TX_DAGSTER_POSTGRES_URL", "MLFLOW_TRACKING_URI",
     "TX_MLFLOW_TRACKING_URI", "TX_MLFLOW_ARTIFACTS", "DAGSTER_HOME", "TX_DAGSTER_HOME", "TX_DATA_DIR", "TX_UNIVERSE",
-    "TX_TRAIN_TIMEFRAMES", "TX_PROMOTION_THRESHOLD", "TX_TRAIN_TUNE_TRIALS", "TX_TRAIN_DEEP_EPOCHS",
+    "TX_TRAIN_TIMEFRAMES", "TX_PROMOTION_THRESHOLD", "TX_TRAIN_TUNE_TRIALS", "TX_TRAIN_DEEP_TRIALS", "TX_TRAIN_DEEP_EPOCHS",
 ]
 
 
@@ -37,6 +37,7 @@ def tx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "TX_MLFLOW_ARTIFACTS": str(tmp_path / "mlflow" / "artifacts"),
         # the pipeline's training with a small budget: tests check that it runs, the honesty tests what it finds
         "TX_TRAIN_TUNE_TRIALS": "2",
+        "TX_TRAIN_DEEP_TRIALS": "0",
         "TX_TRAIN_DEEP_EPOCHS": "1",
     }
     for key, value in env.items():

@@ -39,8 +39,8 @@ class TrainConfig:
     n_splits: int = 5
     embargo_bars: int = 10  # of the coarsest timeframe in the data
     min_train_fraction: float = 0.4
-    tune_trials: int = 10  # multi-timeframe layer (0: defaults)
-    deep_trials: int = 0  # deep layer (each trial trains two nets per inner fold)
+    tune_trials: int = 20  # multi-timeframe layer (0: defaults)
+    deep_trials: int = 3  # deep layer (each trial trains two nets per inner fold)
     inner_splits: int = 3
     deep_epochs: int = 5
     deep_hidden: int = 32

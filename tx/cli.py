@@ -5,7 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tx import market_cli, train_cli
+from tx import market_cli, model_cli
 from tx.errors import TxError
 from tx.settings import Settings, load_settings
 
@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the pipeline, then the Dagster UI, MLflow UI and BentoML service until Ctrl-C")
     run.add_argument("--skip-pipeline", action="store_true", help="start the servers on the stores as they are")
     market_cli.add_parsers(sub)
-    train_cli.add_parser(sub)
+    model_cli.add_parsers(sub)
     mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on the configured store")
     mlf.add_argument("--host", default=None)
     mlf.add_argument("--port", type=int, default=None)
@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "run":
                 return _run(settings, args)
             case "train":
-                return train_cli.train(settings, args)
+                return model_cli.train(settings, args)
+            case "promote":
+                return model_cli.promote(settings, args)
             case "mlflow-server":
                 return _mlflow_server(settings, args)
             case "features":

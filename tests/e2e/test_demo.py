@@ -36,13 +36,29 @@ def test_demo_on_the_embedded_default(monkeypatch, tx_env):
     assert re.search(r"features\s+SPX:1d\s+rows=5031, columns=95, nan_share=[0-9.]+  checks 2/2 passed", out)
     assert re.search(r"labels\s+SPX:1d\s+rows=5031.*checks 1/1 passed", out)
     assert re.search(r"pattern_heatmap\s+universe\s+series=2, patterns=\d+", out)
-    assert "registered:" in out
+    # trained on the daily series (TX_TRAIN_TIMEFRAMES=1d), registered, gated: real index data has no 0.6 AUC in it
+    assert re.search(r"fused_model\s+universe\s+wf_auc=0\.\d{4} \(fold sd 0\.\d{4}\) on \d+ samples", out), out
+    assert re.search(r"gate: not promoted -> tx-fused v1: wf_auc 0\.\d{4} does not exceed the threshold 0\.6", out)
+    assert re.search(r"registered:\n  tx-fused v1  @challenger\n", out)
     assert re.search(r'GET http://127\.0\.0\.1:\d+/health -> 200 \{"status": "ok"', out)
     assert Path(tx_env["TX_HOME"], "tx.db").exists()
     # a second run is idempotent: same bars, nothing duplicated
     again = tx("demo", "--no-serve")
     assert again.returncode == 0, again.stderr[-3000:]
     assert re.search(r"candles\s+SPX:1d\s+5031 bars", again.stdout)
+    assert "tx-fused v2  @challenger" in again.stdout  # versions are never overwritten
+
+
+def test_demo_promotes_a_planted_signal(monkeypatch):
+    """From a clone to a champion: synthetic series with a planted momentum signal and labels
+    on its horizon; the gate promotes the fused model and says why."""
+    for key, value in {"TX_PROVIDERS": "synthetic", "TX_UNIVERSE": "SYNA:1d,SYNB:1d,SYNC:1d", "TX_SYNTHETIC_SIGNAL": "0.5",
+                       "TX_LABEL_HORIZON": "2"}.items():
+        monkeypatch.setenv(key, value)
+    done = tx("demo", "--no-serve")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"gate: PROMOTED to champion -> tx-fused v1: wf_auc 0\.(6|7|8)\d{3} exceeds 0\.6 \(no champion yet\)", done.stdout), done.stdout
+    assert "tx-fused v1  @challenger @champion" in done.stdout
 
 
 def test_demo_with_all_three_stores_on_postgresql(monkeypatch, pg_platform):

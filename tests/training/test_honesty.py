@@ -16,7 +16,7 @@ from training.fit import TrainConfig, train
 from training.pipeline import SeriesData, build_dataset, train_and_promote
 from training.tracking import CHAMPION, FUSED_MODEL, client
 
-QUICK = TrainConfig(tune_trials=3, deep_epochs=2)
+QUICK = TrainConfig(tune_trials=3, deep_trials=0, deep_epochs=2)
 
 
 def walks(n: int, signal: float, seed: int, bars: int = 2500, horizon: int = 10) -> list[SeriesData]:
@@ -57,7 +57,7 @@ def test_planted_signal_is_found_and_promoted():
 def test_same_seed_same_data_same_metrics():
     series = walks(3, signal=0.3, seed=2, bars=1200, horizon=2)
     data = build_dataset(series, None, QUICK.window)
-    config = TrainConfig(n_splits=3, tune_trials=2, deep_epochs=1)
+    config = TrainConfig(n_splits=3, tune_trials=2, deep_trials=1, deep_epochs=1)
     first, second = train(data, config), train(data, config)
     assert first.metrics == second.metrics
     pd.testing.assert_frame_equal(first.oof, second.oof)

@@ -20,7 +20,7 @@ from training.windows import windows
 def trained():
     frames = generate_many(["A", "B"], "1d", 1000, seed=4, signal=0.3)
     series = [SeriesData(s, "1d", c, triple_barrier(c, horizon=2)) for s, c in frames.items()]
-    return frames, train(build_dataset(series, None, 32), TrainConfig(n_splits=3, tune_trials=1, deep_epochs=1))
+    return frames, train(build_dataset(series, None, 32), TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1))
 
 
 def test_contributions_add_up_to_the_fused_log_odds(trained):
@@ -54,7 +54,7 @@ def test_registered_pyfunc_scores_candles_and_names_every_layer():
     frames = generate_many(["P"], "1d", 900, seed=8, signal=0.3)
     series = [SeriesData("P", "1d", frames["P"], triple_barrier(frames["P"], horizon=2))]
     outcome = train_and_promote(series, tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_root=os.environ["TX_MLFLOW_ARTIFACTS"],
-                                label_config={"horizon": 2}, config=TrainConfig(n_splits=3, tune_trials=1, deep_epochs=1))
+                                label_config={"horizon": 2}, config=TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1))
     mlflow.set_registry_uri(os.environ["MLFLOW_TRACKING_URI"])
     loaded = mlflow.pyfunc.load_model(f"models:/tx-fused/{outcome.logged.version}")
     scored = loaded.predict(to_model_input(frames["P"], "P", "1d"), params={"last_n": 3})

@@ -24,7 +24,7 @@ def test_online_steps_learn_new_labels_once_and_go_through_the_gate():
     stores = {"tracking_uri": os.environ["MLFLOW_TRACKING_URI"], "artifact_root": os.environ["TX_MLFLOW_ARTIFACTS"]}
     frames = generate_many(["A", "B", "C"], "1d", 2000, seed=21, signal=0.5)
     first = train_and_promote(series_until(frames, 1400), label_config={"horizon": 2},
-                              config=TrainConfig(n_splits=3, tune_trials=1, deep_epochs=1), **stores)
+                              config=TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1), **stores)
     assert first.decision.promoted
 
     assert "nothing to update" in online_step(series_until(frames, 1400), **stores)  # nothing new has matured

@@ -1,7 +1,9 @@
-"""`tx train`: the fused model's training outside Dagster, on the stored candles.
+"""`tx train` and `tx promote`: the fused model outside Dagster.
 
-The same functions as the `fused_model` asset (features, labels, training, MLflow, gate),
-with the features computed on the spot: for notebooks and quick experiments.
+`tx train` runs the same functions as the `fused_model` asset (features, labels, training,
+MLflow, gate) on the stored candles, with the features computed on the spot: for
+notebooks and quick experiments. `tx promote` puts a registered version through the gate
+by hand; `--force` (an admin's call) promotes regardless and is recorded as forced.
 """
 
 import argparse
@@ -10,12 +12,17 @@ from tx.errors import ConfigError
 from tx.settings import Settings
 
 
-def add_parser(sub) -> None:
+def add_parsers(sub) -> None:
+    promote = sub.add_parser("promote", help="put a tx-fused version through the promotion gate (--force: an admin's override, recorded)")
+    promote.add_argument("version", help="the registered version of tx-fused")
+    promote.add_argument("--force", action="store_true", help="promote even if the gate would refuse (recorded as forced)")
+    promote.add_argument("--actor", default=None, help="who forces it (default: $USER)")
+
     p = sub.add_parser("train", help="train the fused model on the stored candles, log it to MLflow and run the gate")
     p.add_argument("series", nargs="*", metavar="SYMBOL:TIMEFRAME", help="series to pool (default: every stored one of --timeframes)")
     p.add_argument("--timeframes", default=None, help="comma-separated timeframes (default: TX_TRAIN_TIMEFRAMES)")
     p.add_argument("--trials", type=int, default=None, help="optuna trials for the multi-timeframe layer (default: TX_TRAIN_TUNE_TRIALS)")
-    p.add_argument("--deep-trials", type=int, default=0, help="optuna trials for the deep layer (default 0)")
+    p.add_argument("--deep-trials", type=int, default=None, help="optuna trials for the deep layer (default: TX_TRAIN_DEEP_TRIALS)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per deep net (default: TX_TRAIN_DEEP_EPOCHS)")
     p.add_argument("--splits", type=int, default=5, help="walk-forward folds (default 5)")
     p.add_argument("--seed", type=int, default=0)
@@ -57,7 +64,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     config = TrainConfig(n_splits=args.splits, tune_trials=settings.train_tune_trials if args.trials is None else args.trials,
-                         deep_trials=args.deep_trials, deep_epochs=settings.train_deep_epochs if args.epochs is None else args.epochs,
+                         deep_trials=settings.train_deep_trials if args.deep_trials is None else args.deep_trials, deep_epochs=settings.train_deep_epochs if args.epochs is None else args.epochs,
                          seed=args.seed, accelerator=args.accelerator)
     with tqdm(total=1, unit="step", dynamic_ncols=True) as bar:
         def progress(what: str, done: int, total: int) -> None:
@@ -75,3 +82,22 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     print(f"registered tx-fused v{d.version}; gate: {'PROMOTED to champion' if d.promoted else 'not promoted'}: {d.reason}")
     print(f"MLflow run {outcome.logged.run_id} (experiment {outcome.logged.experiment_id})")
     return 0
+
+
+def promote(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from mlflow.exceptions import MlflowException
+
+    from training.promotion import gate
+    from training.tracking import FUSED_MODEL, client
+    from tx.stores import setup_mlflow
+
+    setup_mlflow(settings)
+    try:
+        decision = gate(client(settings.tracking_uri), FUSED_MODEL, args.version, settings.promotion_threshold, force=args.force,
+                        actor=args.actor or getpass.getuser() if args.force else None)
+    except MlflowException as exc:
+        raise ConfigError("VERSION", f"{FUSED_MODEL} v{args.version}: {exc.message.splitlines()[0]}") from None
+    print(f"{FUSED_MODEL} v{decision.version}: {'PROMOTED to champion' if decision.promoted else 'not promoted'}: {decision.reason}")
+    return 0 if decision.promoted else 1

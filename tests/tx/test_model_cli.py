@@ -1,4 +1,4 @@
-"""`tx train`: the same training as the fused_model asset, from the stored candles."""
+"""`tx train` (the same training as the fused_model asset, from the stored candles) and `tx promote`."""
 
 from tx.cli import main
 
@@ -17,3 +17,9 @@ def test_train_logs_registers_and_gates(capsys):
     assert "registered tx-fused v1; gate: " in out
     assert main(["train", "SPX:1d"]) == 2
     assert "tx: error: SERIES: not stored: SPX:1d; stored: GOOGL:1d" in capsys.readouterr().err
+
+    # by hand: the same gate refuses; an admin's override is recorded as forced
+    assert main(["promote", "1"]) == 1 and "not promoted" in capsys.readouterr().out
+    assert main(["promote", "1", "--force", "--actor", "alice"]) == 0
+    assert "PROMOTED to champion: forced by alice" in capsys.readouterr().out
+    assert main(["promote", "7"]) == 2 and "tx: error: VERSION: tx-fused v7" in capsys.readouterr().err
