@@ -38,7 +38,7 @@ class TrainingConfig(dg.Config):
     deep_trials: int = SETTINGS.train_deep_trials
     deep_epochs: int = SETTINGS.train_deep_epochs
     seed: int = 0
-    accelerator: str = "cpu"  # "auto" takes a GPU when present
+    accelerator: str = "auto"  # a GPU when present, else the CPU; "cpu" forces it
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(n_splits=self.n_splits, embargo_bars=self.embargo_bars, tune_trials=self.tune_trials,
@@ -109,8 +109,13 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
     wanted = _wanted(config.timeframes)
     if wanted and not any(s.timeframe in wanted for s in available):
         context.log.warning(f"no series of timeframe(s) {config.timeframes}: training on every stored series")
-    series = [SeriesData(one.symbol, one.timeframe, load_candles(app_db.engine, one.symbol, one.timeframe),
-                         labels[str_key(one)], features[str_key(one)], news_scores(app_db.engine, one.symbol)) for one in chosen]
+    series = []
+    for one in chosen:
+        bars, frame = load_candles(app_db.engine, one.symbol, one.timeframe), features[str_key(one)]
+        if not bars.index.equals(frame.index) or not labels[str_key(one)].index.equals(frame.index):
+            raise dg.Failure(f"{one}: the stored features ({len(frame)} rows), labels ({len(labels[str_key(one)])}) and candles "
+                             f"({len(bars)}) differ: materialize features and labels of {one} again (the scans do), then train")
+        series.append(SeriesData(one.symbol, one.timeframe, bars, labels[str_key(one)], frame, news_scores(app_db.engine, one.symbol)))
     label_config = series[0].labels.attrs.get("label_config", {})
 
     def progress(what: str, done: int, total: int) -> None:

@@ -48,7 +48,7 @@ class TrainConfig:
     window: int = 32
     stacker_C: float = 1.0
     seed: int = 0
-    accelerator: str = "cpu"
+    accelerator: str = "auto"  # a GPU when present, else the CPU
 
     def make(self, name: str, **params) -> Layer:
         if name == "pattern":
@@ -170,7 +170,7 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     tick("final fit stacker")
 
     model = FusedModel(layers, stacker, base_rates_table if base_rates_table is not None else _no_rates(), config.window,
-                       label_config or {}, _trained_through(data))
+                       label_config or {}, _trained_through(data), knowledge_cutoff=data.label_end.max().isoformat())
     frame = _oof_frame(data, fold_of, oof, fused)
     fold_rows, metrics = _evaluate(frame, folds)
     return Trained(model, config, frame, fold_rows, metrics, best, trials, seconds, notes,
@@ -223,6 +223,8 @@ def _evaluate(frame: pd.DataFrame, folds: list[Fold]) -> tuple[list[dict], dict[
         row |= {f"auc_{name}": auc(part["y"].to_numpy(), part[f"p_{name}"].to_numpy()) for name in LAYERS}
         rows.append(row)
     evaluated = scored(frame)
+    if evaluated.empty:
+        raise NotEnoughData("no walk-forward fold after the first had a stacker fitted on earlier folds: more data or fewer splits")
     y = evaluated["y"].to_numpy()
     metrics = {f"{k}": v for k, v in scores(y, evaluated["fused"].to_numpy()).items()}
     metrics["wf_auc"] = metrics["auc"]
@@ -231,6 +233,8 @@ def _evaluate(frame: pd.DataFrame, folds: list[Fold]) -> tuple[list[dict], dict[
                 "n_evaluated": float(len(evaluated)), "positive_rate": float(y.mean())}
     for name in LAYERS:
         metrics[f"auc_{name}"] = auc(y, evaluated[f"p_{name}"].to_numpy())
+    for (symbol, timeframe), part in evaluated.groupby(["symbol", "timeframe"]):  # pooled AUC can hide a weak series
+        metrics[f"auc_series.{symbol}_{timeframe}"] = auc(part["y"].to_numpy(), part["fused"].to_numpy())
     return rows, metrics
 
 

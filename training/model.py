@@ -5,7 +5,9 @@ label and window settings). Serving loads `models:/tx-fused@champion` and calls 
 pyfunc input: candles, one row per bar — symbol, timeframe, timestamp (UTC; MLflow's
 schema wants it timezone-naive), open, high, low, close, volume — for one or several
 series (500+ bars each for exact indicators).
-Param `last_n` (0 = every bar) keeps the last n bars of each series.
+Param `last_n` (0 = every bar) keeps the last n bars of each series. The pyfunc path
+carries no news: its sentiment layer answers the neutral 0.5 there. Callers that have the
+symbol's news (the service) call `explain(candles, timeframe, news)` on the unwrapped model.
 Output per bar: probability (take-profit first), each layer's probability (`p_<layer>`)
 and its contribution in log-odds (`c_<layer>`), with `base` such that
 logit(probability) = base + sum of contributions.
@@ -33,7 +35,8 @@ class FusedModel(mlflow.pyfunc.PythonModel):
     window: int
     label_config: dict
     trained_through: dict[str, str] = field(default_factory=dict)  # "SYMBOL:TF" -> last labeled bar used (ISO)
-    online: pd.DataFrame | None = None  # samples learned online: time, series, y, p (prequential), P_<layer>
+    online: pd.DataFrame | None = None  # samples scored then learned online: time, series, y, p, scored_by, P_<layer>
+    knowledge_cutoff: str = ""  # the latest time any label it learned from was known (ISO): later samples are unseen
 
     @property
     def layer_names(self) -> tuple[str, ...]:

@@ -58,9 +58,11 @@ def lineage(series: list[SeriesData], data: Dataset) -> dict[str, str]:
             "tx.timeframes": ",".join(sorted({s.timeframe for s in series})), "tx.samples": str(len(data))}
 
 
-def compare_with_champion(tracking_uri: str, data: Dataset, trained: Trained) -> tuple[float | None, float | None, str]:
-    """(champion AUC, candidate AUC, how) on the candidate's out-of-fold samples that came
-    after everything the champion trained on; (None, None, why) when not comparable that way."""
+def compare_with_champion(tracking_uri: str, series: list[SeriesData], trained: Trained) -> tuple[float | None, float | None, str]:
+    """(champion AUC, candidate AUC, how) on the candidate's out-of-fold samples made after the
+    champion's knowledge cutoff (when the last label it learned from was known): samples no
+    part of the champion has seen, scored by the champion through its own inputs (its
+    window, its base rates). (None, None, why) when not comparable that way."""
     mlflow_client = client(tracking_uri)
     try:
         champion = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
@@ -69,16 +71,23 @@ def compare_with_champion(tracking_uri: str, data: Dataset, trained: Trained) ->
     if mlflow_client.get_run(champion.run_id).data.tags.get(WINDOW_TAG) == trained.eval_window:
         return None, None, f"champion v{champion.version} was evaluated on the same window"
     old = load_version(tracking_uri, str(champion.version))
+    if old.label_config != trained.model.label_config:
+        return None, None, f"champion v{champion.version} predicts other labels ({old.label_config}): not comparable"
     evaluated = scored(trained.oof)
-    through = pd.Series(evaluated["symbol"].astype(str) + ":" + evaluated["timeframe"].astype(str)).map(
-        lambda key: pd.Timestamp(old.trained_through[key]) if key in old.trained_through else pd.Timestamp.min.tz_localize("UTC"))
-    unseen = evaluated[evaluated["time"].to_numpy() > through.to_numpy()]
-    y = unseen["y"].to_numpy()
-    if len(unseen) < MIN_COMPARED or len(np.unique(y)) < 2:
-        return None, None, f"only {len(unseen)} sample(s) that champion v{champion.version} never trained on (< {MIN_COMPARED})"
-    part = data.take(unseen["pos"].to_numpy())
-    theirs = old.explain_inputs(part.X, part.windows)["probability"].to_numpy()
-    return auc(y, theirs), auc(y, unseen["fused"].to_numpy()), f"{len(unseen)} samples after champion v{champion.version}'s training data"
+    unseen = evaluated[evaluated["time"] > pd.Timestamp(old.knowledge_cutoff)] if old.knowledge_cutoff else evaluated.iloc[:0]
+    if len(unseen) < MIN_COMPARED or unseen["y"].nunique() < 2:
+        return None, None, f"only {len(unseen)} sample(s) after champion v{champion.version}'s knowledge cutoff (< {MIN_COMPARED})"
+    by_key = {(s.symbol, s.timeframe): s for s in series}
+    ys, theirs, mine = [], [], []
+    for (symbol, timeframe), rows in unseen.groupby(["symbol", "timeframe"]):
+        one = by_key[(symbol, timeframe)]
+        explained = old.explain(one.candles, timeframe, one.news)
+        ys.append(rows["y"].to_numpy())
+        theirs.append(explained["probability"].reindex(pd.DatetimeIndex(rows["time"])).to_numpy())
+        mine.append(rows["fused"].to_numpy())
+    y = np.concatenate(ys)
+    return (auc(y, np.concatenate(theirs)), auc(y, np.concatenate(mine)),
+            f"{len(y)} samples after champion v{champion.version}'s knowledge cutoff {old.knowledge_cutoff}")
 
 
 def train_and_promote(
@@ -98,9 +107,9 @@ def train_and_promote(
     logged = log_training(trained, tracking_uri=tracking_uri, artifact_root=artifact_root, input_example=example,
                           lineage=lineage(series, data), threshold=threshold)
     say(f"registered {FUSED_MODEL} v{logged.version} (run {logged.run_id})")
-    champion_auc, candidate_auc, how = compare_with_champion(tracking_uri, data, trained)
+    champion_auc, candidate_auc, how = compare_with_champion(tracking_uri, series, trained)
     decision = gate(client(tracking_uri), FUSED_MODEL, logged.version, threshold,
-                    champion_auc_on_window=champion_auc, candidate_auc_on_window=candidate_auc)
+                    champion_auc_on_window=champion_auc, candidate_auc_on_window=candidate_auc, comparison=how)
     return Outcome(trained, logged, decision, how)
 
 
@@ -110,23 +119,20 @@ def load_version(tracking_uri: str, version: str) -> FusedModel:
 
 
 def base_version(tracking_uri: str) -> str | None:
-    """The champion, else the newest version: where the online line continues from."""
-    mlflow_client = client(tracking_uri)
-    try:
-        return str(mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION).version)
-    except MlflowException:
-        versions = mlflow_client.search_model_versions(f"name = '{FUSED_MODEL}'")
-        return str(max(int(v.version) for v in versions)) if versions else None
+    """The newest version: where the online line continues from (the gate, not the line,
+    decides what serves)."""
+    versions = client(tracking_uri).search_model_versions(f"name = '{FUSED_MODEL}'")
+    return str(max(int(v.version) for v in versions)) if versions else None
 
 
 def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: str, threshold: float = DEFAULT_THRESHOLD,
                 min_new: int = DEFAULT_MIN_NEW) -> Outcome | str:
-    """Learn the newly matured labels on top of the champion (or the newest version), register
-    the result as a new version and put it through the gate; or say why nothing was done."""
+    """Learn the newly matured labels on top of the newest version, register the result as a
+    new version and put it through the gate; or say why nothing was done."""
     base = base_version(tracking_uri)
     if base is None:
         return f"no {FUSED_MODEL} version yet: train one first (the fused_model asset or `tx train`)"
-    step = update(load_version(tracking_uri, base), series, min_new)
+    step = update(load_version(tracking_uri, base), series, base, min_new)
     if isinstance(step, str):
         return step
     first = series[0]
@@ -140,12 +146,13 @@ def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: s
     except MlflowException:
         champion = None
     if champion is not None:
-        theirs, mine, n = champion_auc_on(load_version(tracking_uri, str(champion.version)), step.model.online)
+        theirs, mine, n = champion_auc_on(load_version(tracking_uri, str(champion.version)), str(champion.version), step.model.online)
         if n >= MIN_COMPARED:
             champion_auc, candidate_auc = theirs, mine
-            how = f"{n} online samples champion v{champion.version} never trained on"
+            how = f"{n} online samples after champion v{champion.version}'s knowledge cutoff, scored by other versions"
         else:
-            how = f"only {n} online sample(s) champion v{champion.version} never trained on (< {MIN_COMPARED})"
+            how = (f"only {n} online sample(s) after champion v{champion.version}'s knowledge cutoff scored by other "
+                   f"versions (< {MIN_COMPARED}): the line must prove itself first")
     decision = gate(mlflow_client, FUSED_MODEL, logged.version, threshold, champion_auc_on_window=champion_auc,
-                    candidate_auc_on_window=candidate_auc)
+                    candidate_auc_on_window=candidate_auc, comparison=how)
     return Outcome(None, logged, decision, how)

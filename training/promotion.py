@@ -12,6 +12,7 @@ samples (those the champion never trained on); without them, a champion evaluate
 another window blocks the promotion with a reason that says so.
 """
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -51,6 +52,8 @@ def decide(auc: float | None, threshold: float, champion_auc: float | None, *, f
     if not auc > threshold:
         return False, f"wf_auc {auc:.4f} does not exceed the threshold {threshold}"
     mine = auc if compared_auc is None else compared_auc
+    if champion_auc is not None and (math.isnan(mine) or math.isnan(champion_auc)):
+        return False, "the AUC against the champion is undefined on the compared samples (one class only)"
     if champion_auc is not None and mine < champion_auc:
         return False, f"AUC {mine:.4f} is worse than the champion's {champion_auc:.4f} on the same window"
     return True, f"wf_auc {auc:.4f} exceeds {threshold}" + (f" and AUC {mine:.4f} is not worse than the champion's {champion_auc:.4f}" if champion_auc is not None else " (no champion yet)")
@@ -64,10 +67,12 @@ def gate(
     *,
     champion_auc_on_window: float | None = None,
     candidate_auc_on_window: float | None = None,
+    comparison: str | None = None,
     force: bool = False,
     actor: str | None = None,
 ) -> Decision:
-    """Run the gate for `version` of `name`, move the aliases, record the decision."""
+    """Run the gate for `version` of `name`, move the aliases, record the decision.
+    `comparison` says why no champion figure was passed, when that blocks the promotion."""
     version = str(version)  # an int from SQLite stores, a str over REST
     candidate = client.get_model_version(name, version)
     run = client.get_run(candidate.run_id)
@@ -85,7 +90,8 @@ def gate(
         elif champion_run.data.tags.get(WINDOW_TAG) == window:
             champion_auc = champion_run.data.metrics.get(WF_AUC)
         else:
-            blocked = (f"the champion (version {champion_version}) was evaluated on another window "
+            blocked = (f"not compared with the champion (version {champion_version}): {comparison}" if comparison else
+                       f"the champion (version {champion_version}) was evaluated on another window "
                        f"({champion_run.data.tags.get(WINDOW_TAG)} vs {window}); score it on this one first")
     if blocked and not force:
         promoted, reason = False, blocked

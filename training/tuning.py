@@ -47,4 +47,6 @@ def tune(make: Callable[..., object], space: Callable[[optuna.Trial], dict], dat
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=n_trials)
+    if not any(np.isfinite(t.value) for t in trials):
+        return {}, trials  # no trial could be scored (a one-class inner fold): the defaults stand
     return study.best_params, trials

@@ -26,7 +26,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--epochs", type=int, default=None, help="epochs per deep net (default: TX_TRAIN_DEEP_EPOCHS)")
     p.add_argument("--splits", type=int, default=5, help="walk-forward folds (default 5)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--accelerator", default="cpu", help='"cpu" (default), "gpu" or "auto"')
+    p.add_argument("--accelerator", default="auto", help='"auto" (default: a GPU when present), "cpu" or "gpu"')
 
 
 def train(settings: Settings, args: argparse.Namespace) -> int:
@@ -40,6 +40,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     from store.db import make_engine
     from training.fit import TrainConfig
     from training.pipeline import SeriesData, train_and_promote
+    from training.splits import NotEnoughData
     from tx.stores import setup_app_database, setup_mlflow
 
     setup_app_database(settings)
@@ -50,6 +51,9 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
         if not stored:
             raise ConfigError("TX_DATABASE_URL", "no stored candles: fetch some first (`tx candles fetch` or `make demo`)")
         wanted = {t.strip() for t in (args.timeframes if args.timeframes is not None else settings.train_timeframes).split(",") if t.strip()}
+        malformed = [s for s in args.series if s.count(":") != 1]
+        if malformed:
+            raise ConfigError("SERIES", f"expected SYMBOL:TIMEFRAME, got {', '.join(malformed)}")
         chosen = [tuple(s.split(":", 1)) for s in args.series] if args.series else [s for s in stored if not wanted or s[1] in wanted]
         missing = [f"{a}:{b}" for a, b in chosen if (a, b) not in stored]
         if missing or not chosen:
@@ -72,9 +76,12 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
             bar.set_description_str(what[:48])
             bar.update(done - bar.n)
 
-        outcome = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
-                                    base_rates_table=table, label_config=label_config, config=config,
-                                    threshold=settings.promotion_threshold, progress=progress, say=tqdm.write)
+        try:
+            outcome = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
+                                        base_rates_table=table, label_config=label_config, config=config,
+                                        threshold=settings.promotion_threshold, progress=progress, say=tqdm.write)
+        except NotEnoughData as exc:
+            raise ConfigError("SERIES", f"not trained: {exc}") from None
     m, d = outcome.trained.metrics, outcome.decision
     print(f"wf_auc {m['wf_auc']:.4f} (fold sd {m['wf_auc_std']:.4f}), log loss {m['log_loss']:.4f}, brier {m['brier']:.4f}")
     print("layers: " + ", ".join(f"{n} {m[f'auc_{n}']:.4f}" for n in outcome.trained.model.layer_names))

@@ -1,9 +1,9 @@
 """Deep layer: a 1D-CNN and an LSTM (PyTorch Lightning) on windows of normalized OHLCV and
 indicators (training/windows.py); the layer's output is the mean of their probabilities.
 
-Seeded and deterministic (same seed, same data: same weights). Trains on the CPU unless
-`accelerator` says otherwise ("auto" takes a GPU when present); inference always runs on
-the CPU so the fitted layer pickles and serves anywhere.
+Seeded and deterministic (same seed, same data: same weights). Trains on a GPU when one is
+present (`accelerator="auto"`, the default), else on the CPU; "cpu" forces the CPU.
+Inference always runs on the CPU so the fitted layer pickles and serves anywhere.
 """
 
 import logging
@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 KINDS = ("cnn", "lstm")
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS on a GPU: set before CUDA starts
 
 for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -63,7 +64,7 @@ class DeepLayer:
     name = "deep"
 
     def __init__(self, hidden: int = 32, lr: float = 2e-3, epochs: int = 5, batch_size: int = 256, seed: int = 0,
-                 accelerator: str = "cpu") -> None:
+                 accelerator: str = "auto") -> None:
         self.hidden, self.lr, self.epochs, self.batch_size = hidden, lr, epochs, batch_size
         self.seed, self.accelerator = seed, accelerator
         self.nets_: dict[str, Net] = {}
@@ -83,7 +84,6 @@ class DeepLayer:
         self.mean_ = windows.mean(axis=(0, 1), keepdims=True)[0]
         self.std_ = windows.std(axis=(0, 1), keepdims=True)[0] + 1e-6
         data = TensorDataset(self._scale(windows), torch.from_numpy(y.astype(np.float32)))
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS when on a GPU
         self.nets_ = {}
         for k, kind in enumerate(KINDS):
             L.seed_everything(self.seed + k, workers=True, verbose=False)
