@@ -6,13 +6,12 @@ Thin over `training/`: they gather the stored frames, candles and news, call
 
 import dagster as dg
 import pandas as pd
-from sqlalchemy import Engine
 
 from assets.candles import candles
 from assets.features import features, labels, pattern_base_rates
 from assets.plots import png_markdown
 from features import triple_barrier
-from features.sentiment import score
+from features.sentiment import scores_of
 from market.universe import Series
 from pipelines.resources import AppDatabase, MlflowTracking
 from store.candles import coverage, load_candles
@@ -43,18 +42,6 @@ class TrainingConfig(dg.Config):
     def train_config(self) -> TrainConfig:
         return TrainConfig(n_splits=self.n_splits, embargo_bars=self.embargo_bars, tune_trials=self.tune_trials,
                            deep_trials=self.deep_trials, deep_epochs=self.deep_epochs, seed=self.seed, accelerator=self.accelerator)
-
-
-def news_scores(engine: Engine, symbol: str) -> pd.DataFrame | None:
-    """The symbol's stored news as (published_at, score); VADER scores items stored unscored."""
-    news = load_news(engine, symbol)
-    if news.empty:
-        return None
-    scores = news["sentiment"].astype("float64")
-    missing = scores.isna()
-    if missing.any():
-        scores[missing] = score(news.loc[missing, "text"])
-    return pd.DataFrame({"published_at": news["published_at"], "score": scores.to_numpy()})
 
 
 def _series_from_key(key: str) -> Series:
@@ -115,7 +102,7 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
         if not bars.index.equals(frame.index) or not labels[str_key(one)].index.equals(frame.index):
             raise dg.Failure(f"{one}: the stored features ({len(frame)} rows), labels ({len(labels[str_key(one)])}) and candles "
                              f"({len(bars)}) differ: materialize features and labels of {one} again (the scans do), then train")
-        series.append(SeriesData(one.symbol, one.timeframe, bars, labels[str_key(one)], frame, news_scores(app_db.engine, one.symbol)))
+        series.append(SeriesData(one.symbol, one.timeframe, bars, labels[str_key(one)], frame, scores_of(load_news(app_db.engine, one.symbol))))
     label_config = series[0].labels.attrs.get("label_config", {})
 
     def progress(what: str, done: int, total: int) -> None:
@@ -166,7 +153,7 @@ def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db
     series = []
     for one in choose_series([Series(r.symbol, r.timeframe) for r in coverage(app_db.engine).itertuples()], config.timeframes):
         bars = load_candles(app_db.engine, one.symbol, one.timeframe)
-        series.append(SeriesData(one.symbol, one.timeframe, bars, triple_barrier(bars, **label_config), news=news_scores(app_db.engine, one.symbol)))
+        series.append(SeriesData(one.symbol, one.timeframe, bars, triple_barrier(bars, **label_config), news=scores_of(load_news(app_db.engine, one.symbol))))
     outcome = online_step(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
                           threshold=mlflow_tracking.threshold, min_new=config.min_new) if series else "no stored candles"
     if isinstance(outcome, str):

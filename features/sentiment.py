@@ -96,3 +96,15 @@ def _decay_pass(pub, scores, closes, half_life, window, order, out):  # pragma: 
             out[0, at] = s / w  # w >= 1: the newest item weighs 1 at `ref`
             out[1, at] = w * 0.5 ** ((c - ref) / half_life)
         out[2, at] = j - k
+
+
+def scores_of(news: pd.DataFrame) -> pd.DataFrame | None:
+    """Stored news (published_at, text, sentiment) as the (published_at, score) frame the
+    features take: the stored score where there is one, VADER's where not; None when empty."""
+    if news.empty:
+        return None
+    scores = news["sentiment"].astype("float64").to_numpy(copy=True)
+    missing = np.isnan(scores)
+    if missing.any():
+        scores[missing] = score(news.loc[missing, "text"])
+    return pd.DataFrame({"published_at": news["published_at"].to_numpy(), "score": scores})

@@ -1,8 +1,9 @@
 """The BentoML service, thin on top of the FastAPI app and the domain packages.
 
-For now it serves health only; the predictor and the API of ../shared/API.md
-arrive with the serving issue. GET routes live in the mounted FastAPI app
-because `@bentoml.api` methods are POST only.
+GET routes (and later WebSockets) live in the mounted FastAPI app because `@bentoml.api`
+methods are POST only; the POST routes of the API live there too, so that one app, one
+error shape and one auth dependency cover the whole contract. Each worker loads the
+champion when it starts and polls the alias in the background.
 """
 
 import bentoml
@@ -16,3 +17,6 @@ app = create_app()
 @bentoml.service(name="tx", workers=1, traffic={"timeout": 30})
 class TX:
     """TX Predictive Intelligence service."""
+
+    def __init__(self) -> None:
+        app.state.champion.start()

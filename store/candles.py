@@ -78,8 +78,10 @@ def load_candles(
     timeframe: str,
     start: datetime | None = None,
     end: datetime | None = None,
+    last: int | None = None,
 ) -> pd.DataFrame:
-    """Stored bars in the normal form; `end` is inclusive, so a read at t sees nothing after t."""
+    """Stored bars in the normal form; `end` is inclusive, so a read at t sees nothing after t.
+    `last` keeps only the latest n bars (read newest first from the primary-key index)."""
     query = select(Candle.ts, *(getattr(Candle, c) for c in OHLCV)).where(
         Candle.symbol == symbol, Candle.timeframe == timeframe
     )
@@ -88,7 +90,10 @@ def load_candles(
     if end is not None:
         query = query.where(Candle.ts <= end)
     with transaction(engine) as session:
-        rows = session.execute(query.order_by(Candle.ts)).all()
+        if last is not None:
+            rows = session.execute(query.order_by(Candle.ts.desc()).limit(last)).all()[::-1]
+        else:
+            rows = session.execute(query.order_by(Candle.ts)).all()
     frame = pd.DataFrame(rows, columns=["timestamp", *OHLCV])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     return frame.set_index("timestamp").astype("float64")

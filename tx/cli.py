@@ -5,7 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tx import market_cli, model_cli
+from tx import keys_cli, market_cli, model_cli
 from tx.errors import TxError
 from tx.settings import Settings, load_settings
 
@@ -70,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--skip-pipeline", action="store_true", help="start the servers on the stores as they are")
     market_cli.add_parsers(sub)
     model_cli.add_parsers(sub)
+    keys_cli.add_parsers(sub)
     mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on the configured store")
     mlf.add_argument("--host", default=None)
     mlf.add_argument("--port", type=int, default=None)
@@ -91,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _run(settings, args)
             case "train":
                 return model_cli.train(settings, args)
+            case "api-key":
+                return keys_cli.run(settings, args)
             case "promote":
                 return model_cli.promote(settings, args)
             case "mlflow-server":

@@ -34,10 +34,11 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from assets.features import LabelConfig
-    from assets.training import news_scores
     from features import BaseRates, build_features, outcomes, triple_barrier
+    from features.sentiment import scores_of
     from store.candles import coverage, load_candles
     from store.db import make_engine
+    from store.news import load_news
     from training.fit import TrainConfig
     from training.pipeline import SeriesData, train_and_promote
     from training.splits import NotEnoughData
@@ -64,7 +65,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
         rates = BaseRates(table)
         label_config = LabelConfig().model_dump()
         series = [SeriesData(sym, tf, candles[(sym, tf)], triple_barrier(candles[(sym, tf)], **label_config),
-                             build_features(candles[(sym, tf)], tf, rates), news_scores(engine, sym)) for sym, tf in chosen]
+                             build_features(candles[(sym, tf)], tf, rates), scores_of(load_news(engine, sym))) for sym, tf in chosen]
     finally:
         engine.dispose()
     config = TrainConfig(n_splits=args.splits, tune_trials=settings.train_tune_trials if args.trials is None else args.trials,

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     train_cron: str = Field("0 2 * * *", description="Retraining schedule (cron, UTC).")
     online_cron: str = Field("*/3 * * * *", description="Online-learning schedule (cron, UTC): every 180 s by default.")
     online_min_new: int = Field(20, ge=1, description="Newly matured labels needed for an online step.")
+    model_poll_s: float = Field(30.0, gt=0, description="How often each service worker checks the champion alias.")
+    api_open_reads: bool = Field(False, description="Serve GET/read endpoints without an API key.")
+    rate_limit_per_minute: int = Field(600, ge=1, description="Requests a minute per API key (per worker), unless the key sets its own.")
+    cors_origins: str = Field("", description="Comma-separated browser origins allowed (default: localhost on any port).")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000

@@ -1,0 +1,65 @@
+"""API keys and rate limits as FastAPI dependencies.
+
+Clients send `X-API-Key`. Writes need a key with the right scope (read < trade < admin);
+reads too unless `TX_API_OPEN_READS=true`. Each key (or, for open reads, each client
+address) gets a sliding one-minute window of requests; past it, 429 with Retry-After.
+The window lives in the worker process: with N workers a key gets at most N times its
+limit across them.
+"""
+
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from cachetools import TTLCache
+from fastapi import Header, Request
+
+from serving.errors import ApiError
+from store.api_keys import Principal, verify_key
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, who: str, per_minute: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(who, deque())
+            while hits and hits[0] <= now - 60:
+                hits.popleft()
+            if len(hits) >= per_minute:
+                retry = max(1, int(hits[0] + 60 - now) + 1)
+                raise ApiError(429, f"rate limit of {per_minute} requests a minute reached; retry in {retry} s",
+                               headers={"Retry-After": str(retry)})
+            hits.append(now)
+
+
+_verified: TTLCache = TTLCache(maxsize=4096, ttl=30)  # a revoked key stops working within 30 s
+
+
+def require(scope: str) -> Callable[..., Principal | None]:
+    def dependency(request: Request, x_api_key: str | None = Header(default=None, alias="X-API-Key")) -> Principal | None:
+        state = request.app.state
+        if x_api_key is None:
+            if scope == "read" and state.settings.api_open_reads:
+                state.limiter.check(f"ip:{request.client.host if request.client else '?'}", state.settings.rate_limit_per_minute)
+                return None
+            raise ApiError(401, f"this endpoint needs an API key with the {scope} scope in the X-API-Key header "
+                                f"(create one with `tx api-key create --scope {scope}`)")
+        digest = hashlib.sha256(x_api_key.encode()).hexdigest()
+        principal = _verified.get(digest)
+        if principal is None:
+            principal = verify_key(state.engine, x_api_key)
+            if principal is None:
+                raise ApiError(401, "unknown or revoked API key")
+            _verified[digest] = principal
+        if not principal.allows(scope):
+            raise ApiError(403, f"this key ({principal.name}) lacks the {scope} scope")
+        state.limiter.check(f"key:{principal.key_id}", principal.rate_limit_per_minute or state.settings.rate_limit_per_minute)
+        return principal
+
+    return dependency
