@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from serving import errors
 from serving.auth import RateLimiter
 from serving.champion import Champion
-from serving.routers import health, ml
+from serving.routers import health, market, ml
 from store.db import make_engine
 from tx.settings import Settings, load_settings
 
@@ -30,4 +30,5 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
                        allow_methods=["GET", "POST"], allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"])
     app.include_router(health.router)
     app.include_router(ml.router)
+    app.include_router(market.router)
     return app
