@@ -44,6 +44,11 @@ class Champion:
         self.last_error: str | None = None
         self.last_poll: str | None = None
 
+    @property
+    def served(self) -> Served | None:
+        """The model now served, if any (for status reports; requests use `current`)."""
+        return self._served
+
     def current(self) -> Served:
         served = self._served  # one read of the reference: the request keeps this model
         if served is None:

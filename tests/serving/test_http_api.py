@@ -125,6 +125,9 @@ def test_layer_views_models_and_versions(svc):
     info = call(svc, "GET", "/api/ml/model-info").json()
     assert info["version"] == "1" and info["metrics"]["wf_auc"] > 0.6 and info["lineage"]["symbols"] == "SYNA,SYNB,SYNC"
     assert call(svc, "GET", "/api/ml/active-version").json()["version"] == "1"
+    health = httpx.get(svc["url"] + "/health/detailed", timeout=30).json()
+    assert health["status"] == "ok" and health["stores"]["app_database"]["status"] == "ok" and health["stores"]["mlflow"]["status"] == "ok"
+    assert health["model"]["version"] in ("1", "2") and health["model"]["poll_s"] == 1
     batch = call(svc, "POST", "/api/ml/score/batch", json={"items": [{"symbol": "SYNA"}, {"symbol": "NOPE"}]}).json()
     assert batch["results"][0]["model_version"] == "1" and batch["results"][1]["error"]["code"] == "not_found"
     gone = call(svc, "POST", "/api/ml/rl-action", json={})
@@ -244,3 +247,12 @@ def test_market_bad_input(svc, path, params, status, message):
     answer = call(svc, "GET", path, params=params)
     assert answer.status_code == status, answer.text
     assert message in answer.json()["error"]["message"]
+
+
+def test_detailed_health_reports_a_store_that_is_down(monkeypatch):
+    monkeypatch.setenv("TX_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/unreachable")
+    with TestClient(create_app(load_settings())) as http:
+        answer = http.get("/health/detailed")
+        assert answer.status_code == 503 and answer.json()["status"] == "degraded"
+        assert answer.json()["stores"]["app_database"]["status"] == "down" and answer.json()["model"]["status"] == "none"
+        assert http.get("/health").status_code == 200
