@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from serving import errors
 from serving.auth import RateLimiter
 from serving.champion import Champion
-from serving.routers import health, market, ml
+from serving.routers import health, market, ml, patterns
 from store.db import make_engine
 from tx.settings import Settings, load_settings
 
@@ -31,4 +31,5 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app.include_router(health.router)
     app.include_router(ml.router)
     app.include_router(market.router)
+    app.include_router(patterns.router)
     return app

@@ -19,7 +19,9 @@ from market.universe import Series
 from serving.app import create_app
 from serving.champion import Champion
 from store.api_keys import create_key
+from features.patterns import detections
 from store.candles import upsert_candles
+from store.patterns import replace_detections
 from store.db import make_engine
 from training.fit import TrainConfig
 from training.pipeline import SeriesData, train_and_promote
@@ -56,7 +58,9 @@ def svc(tmp_path_factory):
         setup_app_database(settings)
         setup_mlflow(settings)
         engine = make_engine(settings.app_database_url)
-        upsert_candles(engine, "GOOGL", "1d", bundled().read(Series("GOOGL", "1d")), "bundled")
+        googl = bundled().read(Series("GOOGL", "1d"))
+        upsert_candles(engine, "GOOGL", "1d", googl, "bundled")
+        replace_detections(engine, "GOOGL", "1d", detections(googl, "1d"))  # what the patterns asset stores
         frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
         for symbol, candles in frames.items():
             upsert_candles(engine, symbol, "1d", candles, "synthetic")
@@ -256,3 +260,21 @@ def test_detailed_health_reports_a_store_that_is_down(monkeypatch):
         assert answer.status_code == 503 and answer.json()["status"] == "degraded"
         assert answer.json()["stores"]["app_database"]["status"] == "down" and answer.json()["model"]["status"] == "none"
         assert http.get("/health").status_code == 200
+
+
+def test_pattern_reads(svc):
+    catalogue = call(svc, "GET", "/api/patterns/list").json()["patterns"]
+    assert len(catalogue) == 61
+    engulfing = next(p for p in catalogue if p["pattern"] == "CDLENGULFING")
+    assert engulfing["name"] == "Engulfing Pattern" and engulfing["direction_on_bundled_data"] == "both"
+    found = call(svc, "POST", "/api/detect", json={"symbol": "SYNA", "last_bars": 100}).json()
+    assert found["bars"] == 600 and found["detections"] and all(0 < d["confidence"] < 1 for d in found["detections"])
+    given = call(svc, "POST", "/api/detect", json={"candles": as_body(svc["frames"]["SYNB"].iloc[:300]), "last_bars": 300}).json()
+    assert given["symbol"] is None and len(given["detections"]) > 10
+    stored = call(svc, "GET", "/api/patterns/GOOGL", params={"limit": 7}).json()["detections"]
+    assert len(stored) == 7 and stored[-1]["timestamp"] <= "2018-08-29T00:00:00Z"
+    cells = call(svc, "GET", "/api/pattern-heatmap", params={"days": 30}).json()["cells"]
+    assert cells and {c["symbol"] for c in cells} == {"GOOGL"} and all(c["count"] >= 1 for c in cells)
+    assert call(svc, "POST", "/api/detect", json={"symbol": "SYNA", "last_bars": 0}).status_code == 422
+    assert call(svc, "POST", "/api/detect", json={"symbol": "NOPE"}).status_code == 404
+    assert call(svc, "GET", "/api/patterns/GOOGL", params={"limit": 0}).status_code == 422
