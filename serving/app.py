@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from serving import errors
 from serving.auth import RateLimiter
 from serving.champion import Champion
-from serving.routers import health, market, ml, patterns
+from serving.routers import health, market, ml, patterns, signals
 from store.db import make_engine
 from tx.settings import Settings, load_settings
 
@@ -32,4 +32,5 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app.include_router(ml.router)
     app.include_router(market.router)
     app.include_router(patterns.router)
+    app.include_router(signals.router)
     return app
