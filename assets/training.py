@@ -12,15 +12,15 @@ from assets.features import features, labels, pattern_base_rates
 from assets.plots import png_markdown
 from features import triple_barrier
 from features.sentiment import scores_of
-from market.universe import Series
+from market.universe import Series, choose_series, timeframe_set
 from pipelines.resources import AppDatabase, MlflowTracking
 from store.candles import coverage, load_candles
 from store.news import load_news
 from training import plots
 from training.fit import TrainConfig
 from training.splits import NotEnoughData
-from training.pipeline import Outcome, SeriesData, base_version, load_version, online_step, train_and_promote
-from training.tracking import CHAMPION, FUSED_MODEL, client
+from training.pipeline import NO_MODEL_YET, Outcome, SeriesData, load_base, online_step, train_and_promote
+from training.tracking import FUSED_MODEL, champion_version, client
 from tx.settings import load_settings
 
 ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})
@@ -47,18 +47,6 @@ class TrainingConfig(dg.Config):
 def _series_from_key(key: str) -> Series:
     symbol, timeframe = key.split("|")  # MultiPartitionKey: dimensions in alphabetical order
     return Series(symbol, timeframe)
-
-
-def _wanted(timeframes: str) -> set[str] | None:
-    chosen = {t.strip() for t in timeframes.split(",") if t.strip()}
-    return chosen or None
-
-
-def choose_series(available: list[Series], timeframes: str) -> list[Series]:
-    """The series of the wanted timeframes; every series when none is of them (or none is wanted)."""
-    wanted = _wanted(timeframes)
-    chosen = [s for s in available if wanted is None or s.timeframe in wanted]
-    return chosen or list(available)
 
 
 def str_key(series: Series) -> str:
@@ -93,7 +81,7 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
     if not available:
         raise dg.Failure("no stored features and labels: materialize them first")
     chosen = choose_series(available, config.timeframes)
-    wanted = _wanted(config.timeframes)
+    wanted = timeframe_set(config.timeframes)
     if wanted and not any(s.timeframe in wanted for s in available):
         context.log.warning(f"no series of timeframe(s) {config.timeframes}: training on every stored series")
     series = []
@@ -145,17 +133,18 @@ class OnlineConfig(dg.Config):
     "evaluated; a new tx-fused version goes through the same gate. Skips when nothing new has matured.",
 )
 def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking):
-    base = base_version(mlflow_tracking.tracking_uri)
-    if base is None:
-        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"no {FUSED_MODEL} version yet: materialize fused_model first")})
-    label_config = load_version(mlflow_tracking.tracking_uri, base).label_config  # the base model's labels, exactly
+    loaded = load_base(mlflow_tracking.tracking_uri)  # loaded once: its labels settings, then its online step
+    if loaded is None:
+        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(NO_MODEL_YET)})
+    base, model = loaded
+    label_config = model.label_config  # the base model's labels, exactly
 
     series = []
     for one in choose_series([Series(r.symbol, r.timeframe) for r in coverage(app_db.engine).itertuples()], config.timeframes):
         bars = load_candles(app_db.engine, one.symbol, one.timeframe)
         series.append(SeriesData(one.symbol, one.timeframe, bars, triple_barrier(bars, **label_config), news=scores_of(load_news(app_db.engine, one.symbol))))
     outcome = online_step(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
-                          threshold=mlflow_tracking.threshold, min_new=config.min_new) if series else "no stored candles"
+                          threshold=mlflow_tracking.threshold, min_new=config.min_new, base=loaded) if series else "no stored candles"
     if isinstance(outcome, str):
         context.log.info(outcome)
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(outcome), "base_version": dg.MetadataValue.text(base)})
@@ -170,7 +159,9 @@ def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db
 )
 def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
     mlflow_client = client(mlflow_tracking.tracking_uri)
-    version = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
+    version = champion_version(mlflow_client)
+    if version is None:
+        raise dg.Failure(f"{FUSED_MODEL} has no champion yet")
     run = mlflow_client.get_run(version.run_id)
     tags = {k.removeprefix("tx.gate."): v for k, v in (version.tags or {}).items() if k.startswith("tx.gate.")}
     return dg.MaterializeResult(metadata={

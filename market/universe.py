@@ -30,6 +30,17 @@ class Series:
         return f"{self.symbol}:{self.timeframe}"
 
 
+def timeframe_set(timeframes: str) -> set[str] | None:
+    """`1d,1h` as a set; None when empty (no preference)."""
+    return {t.strip() for t in timeframes.split(",") if t.strip()} or None
+
+
+def choose_series(available: list[Series], timeframes: str) -> list[Series]:
+    """The series of the wanted timeframes; every series when none is of them (or none is wanted)."""
+    wanted = timeframe_set(timeframes)
+    return [s for s in available if wanted is None or s.timeframe in wanted] or list(available)
+
+
 def parse_universe(text: str) -> list[Series]:
     """Parse `SYMBOL:TIMEFRAME,...` (e.g. `SPX:1d,EURUSD:1h`); order kept, duplicates dropped."""
     series: list[Series] = []

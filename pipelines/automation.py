@@ -2,13 +2,12 @@
 and the champion sensor."""
 
 import dagster as dg
-from mlflow.exceptions import MlflowException
 
 from market.chain import ProviderChain
 from market.universe import Series
 from pipelines.jobs import base_rates_job, champion_job, online_job, series_pipeline, training_job, universe_pipeline
 from pipelines.partitions import partition_key, symbols
-from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, client
+from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
 
 INTRADAY = ("1m", "5m", "15m", "30m", "1h", "4h")
@@ -112,11 +111,12 @@ def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
 )
 def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     try:
-        version = str(client(load_settings().tracking_uri).get_model_version_by_alias(FUSED_MODEL, CHAMPION).version)
-    except MlflowException:
-        return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
+        champion = champion_version(client(load_settings().tracking_uri))
     except TrackingError as exc:
         return dg.SkipReason(f"MLflow unreachable: {exc}")
+    if champion is None:
+        return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
+    version = str(champion.version)
     if context.cursor == version:
         return dg.SkipReason(f"the champion is still version {version}")
     context.update_cursor(version)

@@ -12,13 +12,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mlflow.exceptions import MlflowException
-
 from training.model import FusedModel
 from training.pipeline import load_version
-from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, client
+from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, champion_version, client
 
 log = logging.getLogger("tx.serving")
+NO_CHAMPION = f"no version of {FUSED_MODEL} is {CHAMPION} yet: train one and let the gate promote it"
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class Champion:
     def current(self) -> Served:
         served = self._served  # one read of the reference: the request keeps this model
         if served is None:
-            raise NoChampion(self.last_error or f"no version of {FUSED_MODEL} is {CHAMPION} yet: train one and let the gate promote it")
+            raise NoChampion(self.last_error or NO_CHAMPION)
         return served
 
     def refresh(self) -> bool:
@@ -61,12 +60,12 @@ class Champion:
             self.last_poll = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 mlflow_client = client(self.tracking_uri)
-                version = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
-            except MlflowException:
-                self.last_error = f"no version of {FUSED_MODEL} is {CHAMPION} yet: train one and let the gate promote it"
-                return False
+                version = champion_version(mlflow_client)
             except TrackingError as exc:
                 self.last_error = f"MLflow unreachable: {exc}"
+                return False
+            if version is None:
+                self.last_error = NO_CHAMPION
                 return False
             current = self._served
             if current is not None and current.version == str(version.version):

@@ -47,10 +47,14 @@ def explanation(p: float, layers: dict[str, dict], patterns: list[dict]) -> str:
     return " ".join(words)
 
 
-def score(served: Served, candles: pd.DataFrame, timeframe: str, news: pd.DataFrame | None = None) -> dict:
-    """The fused probability of the last bar, each layer's output and contribution, and why."""
+Inputs = tuple[pd.DataFrame, np.ndarray]  # (features, windows) from FusedModel.inputs
+
+
+def score(served: Served, candles: pd.DataFrame, timeframe: str, news: pd.DataFrame | None = None, inputs: Inputs | None = None) -> dict:
+    """The fused probability of the last bar, each layer's output and contribution, and why.
+    `inputs` skips recomputing the features when the caller has them."""
     model = served.model
-    X, windows = model.inputs(candles, timeframe, news)
+    X, windows = inputs or model.inputs(candles, timeframe, news)
     row = model.explain_inputs(X.iloc[-1:], windows[-1:]).iloc[0]
     p = float(row["probability"])
     layers = {name: {"probability": round(float(row[f"p_{name}"]), 6), "contribution": round(float(row[f"c_{name}"]), 6)}
@@ -73,11 +77,11 @@ def deep_layer(served: Served, candles: pd.DataFrame, timeframe: str) -> dict:
             "model_version": served.version, "as_of": candles.index[-1].isoformat().replace("+00:00", "Z")}
 
 
-def multitimeframe_layer(served: Served, candles: pd.DataFrame, timeframe: str, top: int = 10) -> dict:
+def multitimeframe_layer(served: Served, candles: pd.DataFrame, timeframe: str, top: int = 10, inputs: Inputs | None = None) -> dict:
     """The layer's probability and the features that move it most at this bar (each set to
     missing in turn: how far the probability moves)."""
     layer = served.model.layers["multitimeframe"]
-    X, windows = served.model.inputs(candles, timeframe)
+    X, windows = inputs or served.model.inputs(candles, timeframe)
     last = X.iloc[-1:].reindex(columns=layer.columns_)
     p = float(layer.predict(last, windows[-1:])[0])
     n = len(layer.columns_)

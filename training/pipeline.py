@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
 
 from features import BaseRates
 from training.dataset import Dataset, make_dataset, pool
@@ -21,7 +20,7 @@ from training.model import FusedModel, to_model_input
 from training.promotion import DEFAULT_THRESHOLD, WINDOW_TAG, Decision, gate
 from training.online import DEFAULT_MIN_NEW, champion_auc_on, update
 from training.report import Logged, log_online, log_training
-from training.tracking import CHAMPION, FUSED_MODEL, client
+from training.tracking import FUSED_MODEL, champion_version, client
 
 MIN_COMPARED = 200  # samples the champion never saw, needed to compare it with a candidate
 
@@ -64,9 +63,8 @@ def compare_with_champion(tracking_uri: str, series: list[SeriesData], trained: 
     part of the champion has seen, scored by the champion through its own inputs (its
     window, its base rates). (None, None, why) when not comparable that way."""
     mlflow_client = client(tracking_uri)
-    try:
-        champion = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
-    except MlflowException:
+    champion = champion_version(mlflow_client)
+    if champion is None:
         return None, None, "no champion yet"
     if mlflow_client.get_run(champion.run_id).data.tags.get(WINDOW_TAG) == trained.eval_window:
         return None, None, f"champion v{champion.version} was evaluated on the same window"
@@ -125,28 +123,37 @@ def base_version(tracking_uri: str) -> str | None:
     return str(max(int(v.version) for v in versions)) if versions else None
 
 
+def load_base(tracking_uri: str) -> tuple[str, FusedModel] | None:
+    """(version, model) of the newest version, or None before any training."""
+    version = base_version(tracking_uri)
+    return None if version is None else (version, load_version(tracking_uri, version))
+
+
+NO_MODEL_YET = f"no {FUSED_MODEL} version yet: train one first (the fused_model asset or `tx train`)"
+
+
 def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: str, threshold: float = DEFAULT_THRESHOLD,
-                min_new: int = DEFAULT_MIN_NEW) -> Outcome | str:
-    """Learn the newly matured labels on top of the newest version, register the result as a
-    new version and put it through the gate; or say why nothing was done."""
-    base = base_version(tracking_uri)
+                min_new: int = DEFAULT_MIN_NEW, base: tuple[str, FusedModel] | None = None) -> Outcome | str:
+    """Learn the newly matured labels on top of `base` (default: the newest version, loaded
+    here), register the result as a new version and put it through the gate; or say why
+    nothing was done."""
+    base = base or load_base(tracking_uri)
     if base is None:
-        return f"no {FUSED_MODEL} version yet: train one first (the fused_model asset or `tx train`)"
-    step = update(load_version(tracking_uri, base), series, base, min_new)
+        return NO_MODEL_YET
+    base_version_, base_model = base
+    step = update(base_model, series, base_version_, min_new)
     if isinstance(step, str):
         return step
     first = series[0]
-    logged = log_online(step, base_version=base, tracking_uri=tracking_uri, artifact_root=artifact_root,
+    logged = log_online(step, base_version=base_version_, tracking_uri=tracking_uri, artifact_root=artifact_root,
                         input_example=to_model_input(first.candles.tail(600), first.symbol, first.timeframe), min_compared=MIN_COMPARED)
     champion_auc = candidate_auc = None
     how = "no champion yet"
     mlflow_client = client(tracking_uri)
-    try:
-        champion = mlflow_client.get_model_version_by_alias(FUSED_MODEL, CHAMPION)
-    except MlflowException:
-        champion = None
+    champion = champion_version(mlflow_client)
     if champion is not None:
-        theirs, mine, n = champion_auc_on(load_version(tracking_uri, str(champion.version)), str(champion.version), step.model.online)
+        champion_model = base_model if str(champion.version) == base_version_ else load_version(tracking_uri, str(champion.version))
+        theirs, mine, n = champion_auc_on(champion_model, str(champion.version), step.model.online)
         if n >= MIN_COMPARED:
             champion_auc, candidate_auc = theirs, mine
             how = f"{n} online samples after champion v{champion.version}'s knowledge cutoff, scored by other versions"

@@ -16,9 +16,9 @@ import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from training import tracking
 from training.tracking import CHALLENGER, CHAMPION
 
 WF_AUC = "wf_auc"
@@ -79,7 +79,7 @@ def gate(
     auc, window = run.data.metrics.get(WF_AUC), run.data.tags.get(WINDOW_TAG)
     client.set_registered_model_alias(name, CHALLENGER, version)
 
-    champion = _champion(client, name)
+    champion = tracking.champion_version(client, name)  # (`champion_version` below is the decision's field)
     champion_version = champion_auc = None
     blocked = None
     if champion is not None and str(champion.version) != version:
@@ -107,13 +107,6 @@ def gate(
         if key not in ("name", "version"):
             client.set_model_version_tag(name, version, f"tx.gate.{key}", "" if value is None else str(value))
     return decision
-
-
-def _champion(client: MlflowClient, name: str):
-    try:
-        return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
 
 
 def _fmt(value: float | None) -> str:

@@ -62,6 +62,14 @@ def _requirements() -> list[str]:
     return pins
 
 
+def _open(tracking_uri: str, artifact_root: str, experiment: str):
+    """(client, experiment) with the fluent API pointed at the same store."""
+    mlflow_client = client(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return mlflow_client, ensure_experiment(mlflow_client, experiment, artifact_root)
+
+
 def _finite(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
 
@@ -75,10 +83,7 @@ def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, inp
                  lineage: dict[str, str], threshold: float, experiment: str = EXPERIMENT,
                  registered_name: str = FUSED_MODEL) -> Logged:
     """Log `trained` as a new run and a new version of `registered_name` (never overwrites one)."""
-    mlflow_client = client(tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    exp = ensure_experiment(mlflow_client, experiment, artifact_root)
+    mlflow_client, exp = _open(tracking_uri, artifact_root, experiment)
     model = trained.model
     tags = {WINDOW_TAG: trained.eval_window, "tx.git_commit": git_commit(), "tx.layers": ",".join(LAYERS),
             "tx.feature_set": feature_set_hash(list(model.layers["multitimeframe"].columns_), model.window, model.label_config),
@@ -123,10 +128,7 @@ def log_model(model, input_example: pd.DataFrame, registered_name: str = FUSED_M
 def log_online(update, *, base_version: str, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
                min_compared: int, experiment: str = ONLINE_EXPERIMENT, registered_name: str = FUSED_MODEL) -> Logged:
     """Log an online step as a run of `tx-online` and a new version of `registered_name`."""
-    mlflow_client = client(tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    exp = ensure_experiment(mlflow_client, experiment, artifact_root)
+    mlflow_client, exp = _open(tracking_uri, artifact_root, experiment)
     tags = {WINDOW_TAG: update.window, "tx.online": "true", "tx.parent_version": base_version, "tx.git_commit": git_commit()}
     with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"online from v{base_version}", tags=tags) as run:
         mlflow.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared}

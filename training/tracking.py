@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from mlflow.entities import Experiment
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -64,6 +65,14 @@ def ensure_experiment(mlflow_client: MlflowClient, name: str, artifact_root: str
             raise
         return found
     return mlflow_client.get_experiment(experiment_id)
+
+
+def champion_version(mlflow_client: MlflowClient, name: str = FUSED_MODEL) -> ModelVersion | None:
+    """The version holding the `champion` alias, or None when there is none yet."""
+    try:
+        return mlflow_client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def add_parsers(sub) -> None:
     promote.add_argument("--actor", default=None, help="who forces it (default: $USER)")
 
     p = sub.add_parser("train", help="train the fused model on the stored candles, log it to MLflow and run the gate")
-    p.add_argument("series", nargs="*", metavar="SYMBOL:TIMEFRAME", help="series to pool (default: every stored one of --timeframes)")
+    p.add_argument("series", nargs="*", metavar="SYMBOL:TIMEFRAME", help="series to pool (default: every stored one of --timeframes; all stored when none is)")
     p.add_argument("--timeframes", default=None, help="comma-separated timeframes (default: TX_TRAIN_TIMEFRAMES)")
     p.add_argument("--trials", type=int, default=None, help="optuna trials for the multi-timeframe layer (default: TX_TRAIN_TUNE_TRIALS)")
     p.add_argument("--deep-trials", type=int, default=None, help="optuna trials for the deep layer (default: TX_TRAIN_DEEP_TRIALS)")
@@ -36,6 +36,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     from assets.features import LabelConfig
     from features import BaseRates, build_features, outcomes, triple_barrier
     from features.sentiment import scores_of
+    from market.universe import Series, UniverseError, choose_series, parse_universe
     from store.candles import coverage, load_candles
     from store.db import make_engine
     from store.news import load_news
@@ -48,24 +49,25 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     setup_mlflow(settings)
     engine = make_engine(settings.app_database_url)
     try:
-        stored = [(r.symbol, r.timeframe) for r in coverage(engine).itertuples()]
+        stored = [Series(r.symbol, r.timeframe) for r in coverage(engine).itertuples()]
         if not stored:
             raise ConfigError("TX_DATABASE_URL", "no stored candles: fetch some first (`tx candles fetch` or `make demo`)")
-        wanted = {t.strip() for t in (args.timeframes if args.timeframes is not None else settings.train_timeframes).split(",") if t.strip()}
-        malformed = [s for s in args.series if s.count(":") != 1]
-        if malformed:
-            raise ConfigError("SERIES", f"expected SYMBOL:TIMEFRAME, got {', '.join(malformed)}")
-        chosen = [tuple(s.split(":", 1)) for s in args.series] if args.series else [s for s in stored if not wanted or s[1] in wanted]
-        missing = [f"{a}:{b}" for a, b in chosen if (a, b) not in stored]
-        if missing or not chosen:
-            raise ConfigError("SERIES", f"not stored: {', '.join(missing) or 'no series of ' + ','.join(sorted(wanted))}; stored: "
-                              + ", ".join(f"{a}:{b}" for a, b in stored))
-        candles = {(sym, tf): load_candles(engine, sym, tf) for sym, tf in stored}
-        table = pd.concat([outcomes(c, tf) for (_, tf), c in candles.items()], ignore_index=True)
+        if args.series:
+            try:
+                chosen = parse_universe(",".join(args.series))
+            except UniverseError as exc:
+                raise ConfigError("SERIES", str(exc)) from None
+            missing = [str(s) for s in chosen if s not in stored]
+            if missing:
+                raise ConfigError("SERIES", f"not stored: {', '.join(missing)}; stored: {', '.join(map(str, stored))}")
+        else:
+            chosen = choose_series(stored, args.timeframes if args.timeframes is not None else settings.train_timeframes)
+        candles = {s: load_candles(engine, s.symbol, s.timeframe) for s in stored}
+        table = pd.concat([outcomes(c, s.timeframe) for s, c in candles.items()], ignore_index=True)
         rates = BaseRates(table)
         label_config = LabelConfig().model_dump()
-        series = [SeriesData(sym, tf, candles[(sym, tf)], triple_barrier(candles[(sym, tf)], **label_config),
-                             build_features(candles[(sym, tf)], tf, rates), scores_of(load_news(engine, sym))) for sym, tf in chosen]
+        series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s], **label_config),
+                             build_features(candles[s], s.timeframe, rates), scores_of(load_news(engine, s.symbol))) for s in chosen]
     finally:
         engine.dispose()
     config = TrainConfig(n_splits=args.splits, tune_trials=settings.train_tune_trials if args.trials is None else args.trials,

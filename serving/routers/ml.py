@@ -120,12 +120,12 @@ def multi_timeframe(request: Request, body: SeriesRequest, model: Served = Depen
 @router.get("/feature-contrib", summary="Layer contributions and the multi-timeframe features behind a prediction")
 def feature_contrib(request: Request, symbol: str = Query(pattern=SYMBOL), timeframe: Timeframe = "1d",
                     model: Served = Depends(served), _: Principal | None = Depends(require("read"))) -> dict:
-    body = SeriesRequest(symbol=symbol, timeframe=timeframe)
-    scored = _scored(request, body, model)
-    candles, _news = candles_of(request, body)
+    candles, news = candles_of(request, SeriesRequest(symbol=symbol, timeframe=timeframe))
+    inputs = model.model.inputs(candles, timeframe, news)  # once, for both views
+    scored = scoring.score(model, candles, timeframe, news, inputs)
     return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "probability": scored["probability"],
             "base": scored["base"], "layers": scored["layers"],
-            "multitimeframe_features": scoring.multitimeframe_layer(model, candles, timeframe)["features"]}
+            "multitimeframe_features": scoring.multitimeframe_layer(model, candles, timeframe, inputs=inputs)["features"]}
 
 
 @router.get("/layer-attribution", summary="Each layer's contribution now and its walk-forward track record")

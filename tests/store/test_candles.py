@@ -6,15 +6,6 @@ import pytest
 from market.files import bundled
 from market.universe import Series
 from store.candles import coverage, load_candles, upsert_candles
-from store.db import make_engine, upgrade
-
-
-@pytest.fixture
-def engine(db_url):
-    upgrade(db_url)
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from store.db import make_engine, upgrade
 from store.news import NEWS_COLUMNS, add_news, content_hash, load_news
 
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(db_url):
-    upgrade(db_url)
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def item(text: str, hours: float = 0, symbols=("AAPL",), source: str = "wire", **extra):

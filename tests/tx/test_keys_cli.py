@@ -1,5 +1,6 @@
 """`tx api-key`: keys are printed once (alone on the last line), stored hashed, revocable."""
 
+import pytest
 from sqlalchemy import select
 
 from store.api_keys import verify_key
@@ -27,8 +28,7 @@ def test_create_verify_and_revoke(capsys):
 
 
 def test_bad_scope_is_refused(capsys):
-    try:
+    with pytest.raises(SystemExit) as exited:
         main(["api-key", "create", "--scope", "root"])
-    except SystemExit as exc:
-        assert exc.code == 2
+    assert exited.value.code == 2
     assert "invalid choice: 'root'" in capsys.readouterr().err

@@ -17,7 +17,7 @@ def test_train_logs_registers_and_gates(capsys):
     assert "registered tx-fused v1; gate: " in out
     assert main(["train", "SPX:1d"]) == 2
     assert "tx: error: SERIES: not stored: SPX:1d; stored: GOOGL:1d" in capsys.readouterr().err
-    assert main(["train", "GOOGL"]) == 2 and "SERIES: expected SYMBOL:TIMEFRAME, got GOOGL" in capsys.readouterr().err
+    assert main(["train", "GOOGL"]) == 2 and "SERIES: 'GOOGL' is not SYMBOL:TIMEFRAME" in capsys.readouterr().err
     assert main(["train", "--splits", "2000"]) == 2 and "SERIES: not trained: " in capsys.readouterr().err
 
     # by hand: the same gate refuses; an admin's override is recorded as forced
