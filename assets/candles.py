@@ -16,6 +16,7 @@ from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome, blocki
 from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase, MarketData
 from store.candles import load_candles, resume_from, upsert_candles
+from store.provider_status import record_provider_health
 
 CHECKS = [
     dg.AssetCheckSpec(name, asset="candles", blocking=name in BLOCKING, description=DESCRIPTIONS[name])
@@ -64,6 +65,8 @@ def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDa
         fetched: Fetched = market.chain.fetch(series, start=start)
     except AllProvidersFailed as exc:
         raise dg.Failure(description=str(exc), metadata={"attempts": dg.MetadataValue.md(_attempts_md(exc.attempts))}) from None
+    finally:
+        record_provider_health(engine, market.chain.health())  # what /api/provider-health reports
     batch = fetched.candles
     rescaled = start is not None and _history_rescaled(batch, load_candles(engine, series.symbol, series.timeframe, start=start))
     if rescaled:  # e.g. a split or dividend re-adjusted the provider's whole history: take all of it again

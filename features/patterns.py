@@ -35,7 +35,7 @@ def raw_patterns(candles: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _forward_returns(close: np.ndarray, horizon: int) -> np.ndarray:
+def forward_returns(close: np.ndarray, horizon: int) -> np.ndarray:
     fwd = np.full(len(close), np.nan)
     k = max(len(close) - horizon, 0)  # a series shorter than the horizon has no outcome yet
     fwd[:k] = close[horizon : horizon + k] / close[:k] - 1
@@ -45,7 +45,7 @@ def _forward_returns(close: np.ndarray, horizon: int) -> np.ndarray:
 def outcomes(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZON) -> pd.DataFrame:
     """Matured detections of this series: pattern, when the outcome became known, and the hit."""
     raw = raw_patterns(candles)
-    fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    fwd = forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
     closes = candles.index + pd.Timedelta(timeframe)
     parts = []
     for k, name in enumerate(PATTERNS):
@@ -102,7 +102,7 @@ def pattern_features(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZ
     bullish and bearish confidences at the bar, the number of detections and their
     confidence-weighted net direction (sum of direction x (confidence - 0.5))."""
     raw = raw_patterns(candles)
-    fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    fwd = forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
     closes = candles.index + pd.Timedelta(timeframe)  # when each bar's detection is known
     n = raw.shape[1]
     bull, bear, net = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n)
@@ -123,7 +123,7 @@ def detections(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZON, pr
                prior_strength: float = PRIOR_STRENGTH) -> pd.DataFrame:
     """One row per detection: ts, pattern, direction, strength, confidence (for the detections table)."""
     raw = raw_patterns(candles)
-    fwd = _forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
+    fwd = forward_returns(candles["close"].to_numpy(dtype="float64"), horizon)
     closes = candles.index + pd.Timedelta(timeframe)
     parts = []
     for k, name in enumerate(PATTERNS):

@@ -1,16 +1,17 @@
 """The FastAPI app mounted in the BentoML service: the API of ../shared/API.md.
 
-BentoML serves Swagger UI at `/`, the OpenAPI spec (mounted routes included) at
-`/docs.json` and Prometheus metrics at `/metrics`.
+BentoML serves Swagger UI at `/` (alias `/docs`), the OpenAPI spec with the mounted
+routes at `/docs.json` (alias `/swagger.json`) and Prometheus metrics at `/metrics`.
 """
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from serving import errors
+from serving import errors, metrics
 from serving.auth import RateLimiter
-from serving.champion import Champion
-from serving.routers import health, market, ml, patterns, signals
+from serving.champion import Champion, online_head
+from serving.predictions import PredictionLog
+from serving.routers import docs, health, market, ml, ml_ops, outcomes, patterns, scan, signals, stats
 from store.db import make_engine
 from tx.settings import Settings, load_settings
 
@@ -23,14 +24,14 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app.state.settings = settings
     app.state.engine = make_engine(settings.app_database_url)
     app.state.limiter = RateLimiter()
-    app.state.champion = champion or Champion(settings.tracking_uri, settings.model_poll_s)
+    app.state.champion = champion or Champion(settings.tracking_uri, settings.model_poll_s, on_swap=metrics.swapped("champion"))
+    app.state.online = online_head(settings.tracking_uri, settings.model_poll_s)
+    app.state.online.on_swap = metrics.swapped("online")
+    app.state.predictions = PredictionLog(app.state.engine)
     errors.install(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=None if origins else LOCALHOST,
                        allow_methods=["GET", "POST"], allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"])
-    app.include_router(health.router)
-    app.include_router(ml.router)
-    app.include_router(market.router)
-    app.include_router(patterns.router)
-    app.include_router(signals.router)
+    for module in (docs, health, ml, ml_ops, market, scan, patterns, signals, stats, outcomes):
+        app.include_router(module.router)
     return app

@@ -1,6 +1,7 @@
 """The served model: `models:/tx-fused@champion`, re-read in the background and swapped whole.
 
-Each worker process holds one `Champion`. A daemon thread polls the alias every `poll_s`
+Each worker process holds one `Champion` (and one for the head of the online line, the
+newest version, behind /api/ml/online-*). A daemon thread polls the alias every `poll_s`
 seconds; a new champion is loaded completely *before* the reference is swapped, so a
 request in flight keeps the model it started with and the next one gets the new one — no
 lock on the request path, no request ever sees a half-loaded model.
@@ -14,10 +15,11 @@ from datetime import UTC, datetime
 
 from training.model import FusedModel
 from training.pipeline import load_version
-from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, champion_version, client
+from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, champion_version, client, newest_version
 
 log = logging.getLogger("tx.serving")
 NO_CHAMPION = f"no version of {FUSED_MODEL} is {CHAMPION} yet: train one and let the gate promote it"
+NO_VERSION = f"no version of {FUSED_MODEL} is registered yet: train one first"
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,11 @@ class NoChampion(RuntimeError):
 
 
 class Champion:
-    def __init__(self, tracking_uri: str, poll_s: float = 30.0) -> None:
-        self.tracking_uri, self.poll_s = tracking_uri, poll_s
+    """Holds the version `resolve` names (default: the champion alias) and keeps it current."""
+
+    def __init__(self, tracking_uri: str, poll_s: float = 30.0, resolve=champion_version, missing: str = NO_CHAMPION,
+                 on_swap=None) -> None:
+        self.tracking_uri, self.poll_s, self.resolve, self.missing, self.on_swap = tracking_uri, poll_s, resolve, missing, on_swap
         self._served: Served | None = None
         self._load_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -51,7 +56,7 @@ class Champion:
     def current(self) -> Served:
         served = self._served  # one read of the reference: the request keeps this model
         if served is None:
-            raise NoChampion(self.last_error or NO_CHAMPION)
+            raise NoChampion(self.last_error or self.missing)
         return served
 
     def refresh(self) -> bool:
@@ -60,12 +65,12 @@ class Champion:
             self.last_poll = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 mlflow_client = client(self.tracking_uri)
-                version = champion_version(mlflow_client)
+                version = self.resolve(mlflow_client)
             except TrackingError as exc:
                 self.last_error = f"MLflow unreachable: {exc}"
                 return False
             if version is None:
-                self.last_error = NO_CHAMPION
+                self.last_error = self.missing
                 return False
             current = self._served
             if current is not None and current.version == str(version.version):
@@ -76,11 +81,15 @@ class Champion:
             except Exception as exc:  # a broken artifact must not take the worker down: keep serving the old one
                 self.last_error = f"loading {FUSED_MODEL} v{version.version} failed: {type(exc).__name__}: {exc}"
                 log.error(self.last_error)
+                if self.on_swap:
+                    self.on_swap(None)
                 return False
             self._served = Served(str(version.version), model, version.run_id, datetime.now(UTC).isoformat(timespec="seconds"),
                                   dict(run.data.metrics), dict(run.data.tags))
             self.last_error = None
             log.info("serving %s v%s", FUSED_MODEL, version.version)
+            if self.on_swap:
+                self.on_swap(self._served)
             return True
 
     def start(self) -> "Champion":
@@ -98,3 +107,8 @@ class Champion:
                 self.refresh()
             except Exception as exc:  # never let the poller die
                 self.last_error = f"{type(exc).__name__}: {exc}"
+
+
+def online_head(tracking_uri: str, poll_s: float = 30.0) -> Champion:
+    """The newest version: where the online line stands (served by /api/ml/online-predict)."""
+    return Champion(tracking_uri, poll_s, resolve=newest_version, missing=NO_VERSION)

@@ -20,3 +20,7 @@ class TX:
 
     def __init__(self) -> None:
         app.state.champion.start()
+        app.state.online.start()
+
+
+app.state.openapi_spec = lambda: TX.openapi_spec.asdict()  # /swagger.json serves BentoML's spec

@@ -83,7 +83,8 @@ class PatternDetection(Base):
 class Prediction(Base):
     __tablename__ = "predictions"
     __table_args__ = (
-        Index("ix_predictions_symbol_ts", "symbol", "timeframe", "ts"),
+        # one prediction per bar and model version: logging the same one again is a no-op
+        Index("uq_predictions_bar", "symbol", "timeframe", "ts", "model_name", "model_version", unique=True),
         Index("ix_predictions_created_at", "created_at"),
         Index("ix_predictions_model", "model_name", "model_version"),
     )
@@ -246,3 +247,19 @@ class NewsSymbol(Base):
 
     news_id: Mapped[int] = mapped_column(ForeignKey("news.id", ondelete="CASCADE"), primary_key=True)
     symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ProviderStatus(Base):
+    """Each market-data provider's health as last seen by a fetch (the service reports it)."""
+
+    __tablename__ = "provider_status"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # closed | open | half-open (the circuit breaker's)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_latency_ms: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

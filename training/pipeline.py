@@ -20,7 +20,7 @@ from training.model import FusedModel, to_model_input
 from training.promotion import DEFAULT_THRESHOLD, WINDOW_TAG, Decision, gate
 from training.online import DEFAULT_MIN_NEW, champion_auc_on, update
 from training.report import Logged, log_online, log_training
-from training.tracking import FUSED_MODEL, champion_version, client
+from training.tracking import FUSED_MODEL, champion_version, client, newest_version
 
 MIN_COMPARED = 200  # samples the champion never saw, needed to compare it with a candidate
 
@@ -119,8 +119,8 @@ def load_version(tracking_uri: str, version: str) -> FusedModel:
 def base_version(tracking_uri: str) -> str | None:
     """The newest version: where the online line continues from (the gate, not the line,
     decides what serves)."""
-    versions = client(tracking_uri).search_model_versions(f"name = '{FUSED_MODEL}'")
-    return str(max(int(v.version) for v in versions)) if versions else None
+    newest = newest_version(client(tracking_uri))
+    return None if newest is None else str(newest.version)
 
 
 def load_base(tracking_uri: str) -> tuple[str, FusedModel] | None:

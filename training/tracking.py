@@ -75,6 +75,12 @@ def champion_version(mlflow_client: MlflowClient, name: str = FUSED_MODEL) -> Mo
         return None
 
 
+def newest_version(mlflow_client: MlflowClient, name: str = FUSED_MODEL) -> ModelVersion | None:
+    """The highest version: the head of the online line (the gate, not the line, decides what serves)."""
+    versions = mlflow_client.search_model_versions(f"name = '{name}'")
+    return max(versions, key=lambda v: int(v.version)) if versions else None
+
+
 @dataclass(frozen=True)
 class RegisteredVersion:
     name: str

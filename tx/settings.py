@@ -163,9 +163,13 @@ class Settings(BaseSettings):
     def dagster_home_dir(self) -> Path:
         return self.dagster_home or self.home / "dagster"
 
+    @property
+    def provider_names(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.providers.split(",") if p.strip())
+
     def market_config(self) -> MarketConfig:
         return MarketConfig(
-            providers=tuple(self.providers.split(",")),
+            providers=self.provider_names,
             data_dir=self.data_dir,
             polygon_api_key=self.polygon_api_key,
             finnhub_api_key=self.finnhub_api_key,

@@ -1,11 +1,17 @@
-"""Health routes: `/health` answers without touching any store; `/health/detailed` checks each."""
+"""Health routes: `/health` answers without touching any store; `/health/detailed` checks
+each; the providers' and background workers' health as the pipeline last recorded it."""
 
 import time
 
-from fastapi import APIRouter, Request
+import pandas as pd
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from pipelines.status import scheduler_heartbeat, worker_health
+from serving.auth import require
+from store.api_keys import Principal
+from store.provider_status import load_provider_status
 from training.tracking import TrackingError, client
 
 STARTED = time.time()
@@ -49,5 +55,37 @@ def detailed(request: Request) -> JSONResponse:
              "poll_s": champion.poll_s}
     stores = {"app_database": _timed(app_db), "mlflow": _timed(mlflow)}
     healthy = all(s["status"] == "ok" for s in stores.values())
+    providers = _timed(lambda: {"providers": providers_of(request)}) if healthy else {"status": "unknown"}
+    scheduler = _timed(lambda: {"heartbeat": scheduler_heartbeat(state.settings)})
     return JSONResponse({"status": "ok" if healthy else "degraded", "uptime_s": round(time.time() - STARTED, 3), "stores": stores,
-                         "model": model}, status_code=200 if healthy else 503)
+                         "model": model, "providers": providers, "scheduler": scheduler}, status_code=200 if healthy else 503)
+
+
+def _iso(value) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat().replace("+00:00", "Z")
+
+
+def providers_of(request: Request) -> list[dict]:
+    """Configured providers in fallback order, with what the last fetch recorded (or `unknown`)."""
+    settings = request.app.state.settings
+    seen = {r["provider"]: r for r in load_provider_status(request.app.state.engine).to_dict(orient="records")}
+    out = []
+    for name in [*settings.provider_names, *sorted(set(seen) - set(settings.provider_names))]:
+        r = seen.get(name)
+        out.append({"provider": name, "configured": name in settings.provider_names,
+                    "state": r["state"] if r else "unknown", "calls": r["calls"] if r else 0, "failures": r["failures"] if r else 0,
+                    "last_error": r["last_error"] if r else None, "last_error_at": _iso(r["last_error_at"]) if r else None,
+                    "last_success_at": _iso(r["last_success_at"]) if r else None,
+                    "latency_ms": None if not r or pd.isna(r["last_latency_ms"]) else round(r["last_latency_ms"], 2),
+                    "updated_at": _iso(r["updated_at"]) if r else None})
+    return out
+
+
+@router.get("/api/provider-health", summary="Per provider: circuit-breaker state, last error, latency (as the last fetch saw them)")
+def provider_health(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    return {"providers": providers_of(request)}
+
+
+@router.get("/api/workers/health", summary="Background jobs (scans, online learning, retraining): last run, status, lag")
+def workers_health(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    return worker_health(request.app.state.settings)

@@ -1,5 +1,6 @@
 """The fused predictor over HTTP: scoring, layer views, models, promotion."""
 
+import time
 from typing import Literal
 
 import pandas as pd
@@ -10,7 +11,7 @@ from features.sentiment import scores_of
 from market.frames import CandleFormatError, conform
 from market.quality import validated
 from market.universe import TIMEFRAMES
-from serving import scoring
+from serving import metrics, scoring
 from serving.auth import require
 from serving.champion import NoChampion, Served
 from serving.errors import ApiError
@@ -65,8 +66,9 @@ def served(request: Request) -> Served:
         raise ApiError(503, str(exc), "no_model") from None
 
 
-def candles_of(request: Request, body: SeriesRequest) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """(candles, news scores) for the request: stored or given, checked like any ingested batch."""
+def candles_of(request: Request, body: SeriesRequest, last: int | None = HISTORY_BARS) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(candles, news scores) for the request: stored (the `last` bars; None: all) or given,
+    checked like any ingested batch."""
     engine = request.app.state.engine
     if body.candles is not None:
         raw = pd.DataFrame([c.model_dump() for c in body.candles])
@@ -75,7 +77,7 @@ def candles_of(request: Request, body: SeriesRequest) -> tuple[pd.DataFrame, pd.
         except CandleFormatError as exc:
             raise ApiError(422, str(exc)) from None
         return frame, None
-    frame = load_candles(engine, body.symbol, body.timeframe, last=HISTORY_BARS)
+    frame = load_candles(engine, body.symbol, body.timeframe, last=last)
     if frame.empty:
         stored = ", ".join(f"{r.symbol}:{r.timeframe}" for r in coverage(engine).itertuples()) or "none"
         raise ApiError(404, f"no stored candles for {body.symbol}:{body.timeframe}; stored: {stored}")
@@ -84,9 +86,14 @@ def candles_of(request: Request, body: SeriesRequest) -> tuple[pd.DataFrame, pd.
     return frame, scores_of(load_news(engine, body.symbol))
 
 
-def _scored(request: Request, body: SeriesRequest, model: Served) -> dict:
+def _scored(request: Request, body: SeriesRequest, model: Served, endpoint: str = "score") -> dict:
+    started = time.perf_counter()
     candles, news = candles_of(request, body)
-    return {"symbol": body.symbol, **scoring.score(model, candles, body.timeframe, news)}
+    scored = scoring.score(model, candles, body.timeframe, news)
+    metrics.observe(endpoint, scored, time.perf_counter() - started)
+    if body.symbol is not None:  # a stored series can be judged later against its matured labels
+        request.app.state.predictions.record(body.symbol, body.timeframe, scored)
+    return {"symbol": body.symbol, **scored}
 
 
 @router.post("/score", summary="Fused probability for a symbol or given candles")
@@ -99,7 +106,7 @@ def score_batch(request: Request, body: BatchRequest, model: Served = Depends(se
     results = []
     for item in body.items:
         try:
-            results.append(_scored(request, item, model))
+            results.append(_scored(request, item, model, "score_batch"))
         except ApiError as exc:  # one bad item does not sink the batch
             results.append({"symbol": item.symbol, "error": {"code": exc.code, "message": exc.message}})
     return {"model_version": model.version, "results": results}
@@ -131,7 +138,7 @@ def feature_contrib(request: Request, symbol: str = Query(pattern=SYMBOL), timef
 @router.get("/layer-attribution", summary="Each layer's contribution now and its walk-forward track record")
 def layer_attribution(request: Request, symbol: str = Query(pattern=SYMBOL), timeframe: Timeframe = "1d",
                       model: Served = Depends(served), _: Principal | None = Depends(require("read"))) -> dict:
-    scored = _scored(request, SeriesRequest(symbol=symbol, timeframe=timeframe), model)
+    scored = _scored(request, SeriesRequest(symbol=symbol, timeframe=timeframe), model, "layer_attribution")
     weights = model.model.stacker.weights()
     return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "probability": scored["probability"],
             "layers": {name: {**scored["layers"][name], "stacker_weight": round(weights[name], 6),

@@ -123,6 +123,23 @@ def test_a_malformed_file_in_the_data_folder_is_named(monkeypatch, tmp_path, tx_
     assert not Path(tx_env["TX_HOME"], "tx.db").exists()
 
 
+def launched_through_dagster(ports: dict[str, int]) -> None:
+    """POST /api/ml/train puts a training_job run into Dagster's queue (cancelled here: the
+    test only needs to see it arrive), and /api/workers/health reads it back from the instance."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    key = tx("api-key", "create", "--scope", "admin", "--name", "e2e").stdout.strip().splitlines()[-1]
+    url = f"http://127.0.0.1:{ports['TX_SERVING_PORT']}"
+    answer = httpx.post(url + "/api/ml/train", json={"note": "e2e"}, headers={"X-API-Key": key}, timeout=60)
+    assert answer.status_code == 202, answer.text
+    run_id = answer.json()["run_id"]
+    dagster = DagsterGraphQLClient("127.0.0.1", port_number=ports["TX_DAGSTER_PORT"])
+    assert dagster.get_run_status(run_id).value in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
+    workers = httpx.get(url + "/api/workers/health", headers={"X-API-Key": key}, timeout=60).json()["workers"]
+    assert next(w for w in workers if w["job"] == "training_job")["last_run"]["run_id"] == run_id
+    dagster.terminate_run(run_id)
+
+
 def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
     ports = {"TX_DAGSTER_PORT": free_port(), "TX_MLFLOW_PORT": free_port(), "TX_SERVING_PORT": free_port()}
     for key, port in ports.items():
@@ -146,6 +163,7 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
         assert httpx.get(f"http://127.0.0.1:{ports['TX_DAGSTER_PORT']}/server_info", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['TX_MLFLOW_PORT']}/health", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['TX_SERVING_PORT']}/health", timeout=10).json()["status"] == "ok"
+        launched_through_dagster(ports)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)  # an impatient second Ctrl-C must not orphan a server

@@ -3,12 +3,17 @@ and given candles), layer views, models, promotion through the gate, auth, rate 
 bad input (4xx with one error shape, never a 5xx) and a champion swap under load."""
 
 import os
+import re
+import shutil
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import mlflow
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,7 +27,12 @@ from store.api_keys import create_key
 from features.patterns import detections
 from store.candles import upsert_candles
 from store.patterns import replace_detections
-from store.db import make_engine
+from market.chain import ProviderHealth
+from sqlalchemy.engine import make_url
+from store.db import drop_database, make_engine
+from store.predictions import log_predictions
+from store.provider_status import record_provider_health
+from sklearn.metrics import roc_auc_score
 from training.fit import TrainConfig
 from training.pipeline import SeriesData, train_and_promote
 from training.windows import windows
@@ -49,25 +59,45 @@ def environment(values: dict[str, str]):
 
 
 @pytest.fixture(scope="module")
-def svc(tmp_path_factory):
-    home = tmp_path_factory.mktemp("svc")
+def trained(tmp_path_factory):
+    """A promoted champion on three planted-signal series, trained once for both backends."""
+    home = tmp_path_factory.mktemp("trained")
     env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts"), "TX_MODEL_POLL_S": "1"}
+           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts")}
     with environment(env):
         settings = load_settings()
-        setup_app_database(settings)
         setup_mlflow(settings)
-        engine = make_engine(settings.app_database_url)
-        googl = bundled().read(Series("GOOGL", "1d"))
-        upsert_candles(engine, "GOOGL", "1d", googl, "bundled")
-        replace_detections(engine, "GOOGL", "1d", detections(googl, "1d"))  # what the patterns asset stores
         frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
-        for symbol, candles in frames.items():
-            upsert_candles(engine, symbol, "1d", candles, "synthetic")
         series = [SeriesData(s, "1d", c, triple_barrier(c, horizon=2)) for s, c in frames.items()]
         first = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
                                   label_config={"horizon": 2}, config=QUICK)
         assert first.decision.promoted
+    return {"db": home / "mlflow.db", "artifacts": home / "artifacts", "frames": frames, "series": series}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def svc(request, tmp_path_factory, trained):
+    """The real service on a free port, its app database on SQLite or PostgreSQL, serving a
+    copy of the trained registry (tests promote and train more versions in it)."""
+    home = tmp_path_factory.mktemp(f"svc-{request.param}")
+    shutil.copy(trained["db"], home / "mlflow.db")
+    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+           "TX_MLFLOW_ARTIFACTS": str(trained["artifacts"]), "TX_MODEL_POLL_S": "1", "TX_DATABASE_URL": ""}
+    if request.param == "postgresql":
+        env["TX_DATABASE_URL"] = make_url(request.getfixturevalue("postgres_server")).set(
+            database=f"tx_test_{uuid.uuid4().hex[:10]}").render_as_string(hide_password=False)
+    with environment(env):
+        settings = load_settings()
+        setup_app_database(settings)
+        engine = make_engine(settings.app_database_url)
+        googl = bundled().read(Series("GOOGL", "1d"))
+        upsert_candles(engine, "GOOGL", "1d", googl, "bundled")
+        replace_detections(engine, "GOOGL", "1d", detections(googl, "1d"))  # what the patterns asset stores
+        for symbol, candles in trained["frames"].items():
+            upsert_candles(engine, symbol, "1d", candles, "synthetic")
+        record_provider_health(engine, [ProviderHealth("bundled", calls=3, last_success_at=datetime(2026, 11, 1, tzinfo=UTC),
+                                                       last_latency_s=0.012),
+                                        ProviderHealth("polygon", state="open", calls=5, failures=5, last_error="rate limited: 429")])
         keys = {scope: create_key(engine, scope, f"test {scope}") for scope in ("read", "trade", "admin")}
         keys["limited"] = create_key(engine, "read", "limited", rate_limit_per_minute=3)
         engine.dispose()
@@ -76,9 +106,12 @@ def svc(tmp_path_factory):
         server.start()
         try:
             wait_ready([server], timeout_s=120)
-            yield {"url": server.ui_url, "keys": keys, "frames": frames, "series": series, "settings": settings, "env": env, "log": home / "bentoml.log"}
+            yield {"url": server.ui_url, "keys": keys, "frames": trained["frames"], "series": trained["series"], "settings": settings,
+                   "env": env, "log": home / "bentoml.log", "backend": request.param}
         finally:
             server.stop()
+            if request.param == "postgresql":
+                drop_database(settings.app_database_url)
 
 
 def call(svc, method: str, path: str, key: str | None = "read", **kwargs) -> httpx.Response:
@@ -301,3 +334,175 @@ def test_signals_risk_and_sizing(svc):
         assert answer.status_code == 422 and message in answer.json()["error"]["message"], answer.text
     assert call(svc, "GET", "/api/exit-signals/SYNA", params={"entry_price": -1}).status_code == 422
     assert call(svc, "POST", "/api/risk-assessment", json={"positions": [{"symbol": "NOPE", "quantity": 1}]}).status_code == 404
+
+
+def test_provider_worker_and_detailed_health(svc):
+    providers = {p["provider"]: p for p in call(svc, "GET", "/api/provider-health").json()["providers"]}
+    assert providers["bundled"]["state"] == "closed" and providers["bundled"]["latency_ms"] == pytest.approx(12.0)
+    assert providers["bundled"]["last_success_at"] == "2026-11-01T00:00:00Z" and providers["bundled"]["configured"]
+    assert providers["polygon"]["state"] == "open" and providers["polygon"]["last_error"] == "rate limited: 429"
+    assert not providers["polygon"]["configured"] and providers["local"]["state"] == "unknown"  # configured, never called
+    workers = call(svc, "GET", "/api/workers/health").json()
+    assert {w["job"] for w in workers["workers"]} == {"series_pipeline", "online_job", "training_job", "champion_job"}
+    online = next(w for w in workers["workers"] if w["job"] == "online_job")
+    assert online["expected_every_s"] == 180 and online["state"] == "never ran" and online["last_run"] is None
+    detailed = httpx.get(svc["url"] + "/health/detailed", timeout=30).json()
+    assert detailed["providers"]["status"] == "ok" and len(detailed["providers"]["providers"]) == 3
+    assert detailed["scheduler"]["status"] == "ok" and detailed["scheduler"]["heartbeat"] is None  # no Dagster daemon here
+
+
+def test_docs_openapi_and_metrics(svc):
+    spec = httpx.get(svc["url"] + "/swagger.json", timeout=30).json()
+    assert {"/api/ml/score", "/api/market-scan", "/api/stats/system", "/healthz"} <= set(spec["paths"])
+    docs = httpx.get(svc["url"] + "/docs", timeout=30, follow_redirects=True)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()  # redirected to BentoML's Swagger UI
+    assert call(svc, "POST", "/api/ml/score", json={"symbol": "SYNA"}).status_code == 200
+    metrics = httpx.get(svc["url"] + "/metrics", timeout=30).text
+    assert 'tx_predictions_total{endpoint="score",model_version=' in metrics
+    assert re.search(r'tx_model_version\{line="champion",pid="\d+"\} [12]\.0', metrics) and "tx_prediction_seconds_bucket" in metrics
+    assert "bentoml_service_request" in metrics  # BentoML's own request metrics beside ours
+
+
+def test_stats(svc):
+    system = call(svc, "GET", "/api/stats/system").json()
+    assert system["database"] == svc["backend"] and system["series"] == 4 and system["rows"]["candles"] == 2335 + 3 * 1500
+    patterns = call(svc, "GET", "/api/stats/patterns").json()
+    assert patterns["detections"] == patterns["bullish"] + patterns["bearish"] > 100 and patterns["series"] == 1
+    assert patterns["top_patterns"][0]["count"] >= patterns["top_patterns"][-1]["count"]
+    ml = call(svc, "GET", "/api/stats/ml").json()
+    assert ml["versions"] >= 1 and ml["champion_version"] in ("1", "2") and ml["champion_wf_auc"] > 0.6
+    assert call(svc, "GET", "/api/stats/trading").json() == {"trades": 0, "open": 0, "closed": 0, "wins": 0, "win_rate": None,
+                                                             "realized_pnl": 0.0, "fees": 0.0, "alerts": {}}
+
+
+def reference_pattern_figures(candles, name: str, horizon: int) -> tuple[int, int, float, float]:
+    """(count, matured, win rate, mean signed return) by a plain loop over TA-Lib's output."""
+    import talib
+    raw = getattr(talib, name)(*(candles[k].to_numpy() for k in ("open", "high", "low", "close")))
+    close, returns, count = candles["close"].to_numpy(), [], 0
+    for t, v in enumerate(raw):
+        if v:
+            count += 1
+            if t + horizon < len(close):
+                returns.append((1 if v > 0 else -1) * (close[t + horizon] / close[t] - 1))
+    return count, len(returns), sum(r > 0 for r in returns) / len(returns), sum(returns) / len(returns)
+
+
+def test_pattern_performance_history_confidence(svc):
+    googl = bundled().read(Series("GOOGL", "1d"))
+    table = call(svc, "GET", "/api/pattern-performance", params={"symbol": "GOOGL", "horizon": 5}).json()
+    engulfing = next(r for r in table["patterns"] if r["pattern"] == "CDLENGULFING")
+    count, matured, win, mean = reference_pattern_figures(googl, "CDLENGULFING", 5)
+    assert (engulfing["count"], engulfing["matured"]) == (count, matured) and engulfing["timeframe"] == "1d"
+    assert engulfing["win_rate"] == pytest.approx(win, abs=1e-6) and engulfing["mean_return"] == pytest.approx(mean, abs=1e-6)
+    everything = call(svc, "GET", "/api/pattern-performance", params={"timeframe": "1d"}).json()
+    assert len(everything["series"]) == 4
+    history = call(svc, "GET", "/api/patterns/history/GOOGL", params={"pattern": "engulfing", "limit": 500}).json()["detections"]
+    assert len(history) == count and {"timestamp", "direction", "return", "outcome"} <= set(history[0])
+    assert all(h["outcome"] == ("hit" if h["return"] > 0 else "miss") for h in history if h["return"] is not None)
+    conf = {c["pattern"]: c for c in call(svc, "GET", "/api/patterns/confidence/GOOGL").json()["patterns"]}
+    assert conf["CDLENGULFING"]["matured"] == matured and 0 < conf["CDLENGULFING"]["confidence"] < 1
+    assert conf["CDLENGULFING"]["own_hit_rate"] == pytest.approx(win, abs=1e-4)
+    assert call(svc, "GET", "/api/patterns/history/GOOGL", params={"pattern": "nonsense"}).status_code == 422
+    assert call(svc, "GET", "/api/pattern-performance", params={"symbol": "NOPE"}).status_code == 404
+
+
+def test_pattern_validate_explain_backtest(svc):
+    googl = bundled().read(Series("GOOGL", "1d"))
+    stored = call(svc, "GET", "/api/patterns/GOOGL", params={"limit": 5000}).json()["detections"]
+    hit = next(d for d in stored if d["pattern"] == "CDLENGULFING")
+    valid = call(svc, "POST", "/api/patterns/validate", json={"symbol": "GOOGL", "pattern": "CDLENGULFING", "timestamp": hit["timestamp"]}).json()
+    assert valid["valid"] and valid["direction"] == hit["direction"]
+    quiet = next(t for t in googl.index[100:] if not any(d["timestamp"] == t.isoformat().replace("+00:00", "Z") and d["pattern"] == "CDLENGULFING" for d in stored))
+    assert not call(svc, "POST", "/api/patterns/validate", json={"symbol": "GOOGL", "pattern": "engulfing", "timestamp": quiet.isoformat()}).json()["valid"]
+    explained = call(svc, "POST", "/api/patterns/explain", json={"symbol": "GOOGL", "pattern": "engulfing", "timestamp": hit["timestamp"]}).json()
+    assert explained["timestamp"] == hit["timestamp"] and "Engulfing Pattern" in explained["explanation"]
+    assert explained["earlier_matured"] == 0 and explained["confidence"] == pytest.approx(hit["confidence"], abs=1e-4)  # the stored detection's
+    count, matured, win, _ = reference_pattern_figures(googl, "CDLHAMMER", 10)
+    bt = call(svc, "POST", "/api/patterns/backtest", json={"symbol": "GOOGL", "pattern": "hammer", "horizon": 10}).json()
+    assert (bt["count"], bt["matured"], len(bt["trades"])) == (count, matured, matured) and bt["win_rate"] == pytest.approx(win, abs=1e-6)
+    for body, status, message in [
+        ({"symbol": "GOOGL", "pattern": "engulfing", "timestamp": "1999-01-01T00:00:00Z"}, 422, "no bar at 1999-01-01"),
+        ({"symbol": "GOOGL", "pattern": "CDLNOPE", "timestamp": hit["timestamp"]}, 422, "unknown pattern"),
+        ({"symbol": "GOOGL", "pattern": "engulfing"}, 422, "timestamp"),
+    ]:
+        answer = call(svc, "POST", "/api/patterns/validate", json=body)
+        assert answer.status_code == status and message in answer.json()["error"]["message"], answer.text
+    assert call(svc, "POST", "/api/patterns/backtest", json={"symbol": "GOOGL", "pattern": "hammer", "horizon": 501}).status_code == 422
+    assert call(svc, "POST", "/api/patterns/explain", json={"symbol": "GOOGL", "pattern": "engulfing", "timestamp": quiet.isoformat()}).status_code == 404
+
+
+def test_outcomes_feed_the_pattern_summary(svc):
+    before = call(svc, "GET", "/api/pattern-performance/summary").json()["outcomes"]
+    for ret in (0.02, -0.01):
+        logged = call(svc, "POST", "/api/outcomes/log", key="trade", json={
+            "subject_type": "detection", "symbol": "GOOGL", "timeframe": "1d", "pattern": "morning_star", "realized_return": ret,
+            "horizon_bars": 5, "resolved_at": "2018-08-29T00:00:00Z"})
+        assert logged.status_code == 201 and logged.json()["pattern"] == "CDLMORNINGSTAR" and logged.json()["hit"] == (ret > 0)
+    summary = call(svc, "GET", "/api/pattern-performance/summary").json()
+    star = next(p for p in summary["patterns"] if p["pattern"] == "CDLMORNINGSTAR")
+    assert summary["outcomes"] == before + 2 and star["win_rate"] == 0.5 and star["mean_return"] == pytest.approx(0.005)
+    assert call(svc, "POST", "/api/outcomes/log", json={"subject_type": "trade", "symbol": "X", "hit": True,
+                                                          "resolved_at": "2018-08-29T00:00:00Z"}).status_code == 403  # read key
+    for body, message in [({"subject_type": "trade", "symbol": "X", "resolved_at": "2018-08-29T00:00:00Z"}, "give `hit`"),
+                          ({"subject_type": "vibes", "symbol": "X", "hit": True, "resolved_at": "2018-08-29T00:00:00Z"}, "subject_type"),
+                          ({"subject_type": "trade", "symbol": "X", "hit": True, "resolved_at": "2018-08-29"}, "resolved_at")]:
+        answer = call(svc, "POST", "/api/outcomes/log", key="trade", json=body)
+        assert answer.status_code == 422 and message in answer.json()["error"]["message"], answer.text
+
+
+def test_detect_enhanced_and_market_scan(svc):
+    enhanced = call(svc, "POST", "/api/detect-enhanced", json={"symbol": "SYNA", "last_bars": 50}).json()
+    plain = call(svc, "POST", "/api/detect", json={"symbol": "SYNA", "last_bars": 50}).json()
+    assert [d["pattern"] for d in enhanced["detections"]] == [d["pattern"] for d in plain["detections"]]
+    for d in enhanced["detections"]:
+        p = d["model_probability_up"]
+        assert d["enhanced_confidence"] == pytest.approx(p if d["direction"] == "bullish" else 1 - p, abs=1e-4)
+    last = enhanced["detections"][-1]
+    scored = call(svc, "POST", "/api/ml/score", json={"symbol": "SYNA"}).json()
+    if last["timestamp"] == scored["as_of"]:
+        assert last["model_probability_up"] == pytest.approx(scored["probability"], abs=1e-4)
+    scan = call(svc, "GET", "/api/market-scan").json()
+    assert {r["symbol"] for r in scan["results"]} == {"GOOGL", "SYNA", "SYNB", "SYNC"} and scan["skipped"] == []
+    assert [r["confidence"] for r in scan["results"]] == sorted((r["confidence"] for r in scan["results"]), reverse=True)
+    syna = next(r for r in scan["results"] if r["symbol"] == "SYNA")
+    assert scan["model_version"] == scored["model_version"] and syna["probability"] == pytest.approx(scored["probability"])
+    assert call(svc, "GET", "/api/market-scan", params={"min_confidence": 1.0}).json()["results"] == []
+    assert call(svc, "GET", "/api/market-scan", params={"timeframe": "1x"}).status_code == 422
+
+
+def test_live_performance_judges_served_predictions(svc):
+    """Predictions served at past bars (logged as the service logs them) against the labels that matured."""
+    frame = svc["frames"]["SYNC"]
+    labels = triple_barrier(frame, horizon=2)
+    bars = frame.index[1000:1200]
+    rng = np.random.default_rng(3)
+    y = (labels["label"].loc[bars] == 1).to_numpy()
+    p = np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, 0.2, len(bars)), 0.01, 0.99)  # informative but noisy
+    engine = make_engine(svc["settings"].app_database_url)
+    log_predictions(engine, [{"symbol": "SYNC", "timeframe": "1d", "ts": t.to_pydatetime(), "model_name": "tx-fused", "model_version": "1",
+                              "probability": float(q), "direction": "up" if q >= 0.55 else "down" if q <= 0.45 else "neutral",
+                              "confidence": float(max(q, 1 - q))} for t, q in zip(bars, p, strict=True)])
+    again = log_predictions(engine, [{"symbol": "SYNC", "timeframe": "1d", "ts": bars[0].to_pydatetime(), "model_name": "tx-fused",
+                                      "model_version": "1", "probability": 0.9, "direction": "up", "confidence": 0.9}])
+    engine.dispose()
+    assert again == 0  # one prediction per bar and version
+    perf = call(svc, "GET", "/api/ml/performance", params={"timeframe": "1d"}).json()
+    assert perf["by_version"]["1"]["matured"] == 200 and perf["label_config"] == {"horizon": 2}
+    assert perf["by_version"]["1"]["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-4)
+    assert perf["pending"] >= 0 and sum(b["count"] for b in perf["calibration"]) == perf["matured"]
+    assert call(svc, "GET", "/api/ml/performance", params={"period": "Y"}).status_code == 422
+
+
+def test_online_line_and_launching_runs(svc):
+    newest = max(int(m["version"]) for m in call(svc, "GET", "/api/ml/models").json()["models"])
+    status = call(svc, "GET", "/api/ml/online-status").json()
+    assert int(status["version"]) <= newest and status["samples_seen"] >= 0 and "trained_through" in status
+    online = call(svc, "POST", "/api/ml/online-predict", json={"symbol": "SYNA"}).json()
+    assert online["line"] == "online" and online["model_version"] == status["version"] and 0 <= online["probability"] <= 1
+    assert call(svc, "POST", "/api/ml/train", json={}).status_code == 403  # read key
+    assert call(svc, "POST", "/api/ml/online-update").status_code == 403
+    for path, key in (("/api/ml/train", "admin"), ("/api/ml/online-update", "trade")):
+        answer = call(svc, "POST", path, key=key, json={})
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "orchestrator_unavailable"  # no webserver in this test
+        assert "Dagster webserver" in answer.json()["error"]["message"]

@@ -42,5 +42,5 @@ def test_query_paths_have_indexes(db_url):
     detections = [c["column_names"] for c in insp.get_unique_constraints("pattern_detections")]
     engine.dispose()
     assert ("symbol", "direction", "source", "created_at") in indexed["alerts"]  # de-duplication window
-    assert ("symbol", "timeframe", "ts") in indexed["predictions"]
+    assert ("symbol", "timeframe", "ts", "model_name", "model_version") in indexed["predictions"]  # unique: one per bar and version
     assert detections == [["symbol", "timeframe", "ts", "pattern"]]  # its index serves (symbol, timeframe, ts) lookups

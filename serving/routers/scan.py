@@ -1,0 +1,44 @@
+"""The market scan: every stored series scored by the champion at its latest bar.
+
+Each (version, series, last bar) is scored once per worker and then served from memory,
+so the scan costs one coverage query until a new bar or a new champion arrives.
+"""
+
+from cachetools import LRUCache
+from fastapi import APIRouter, Depends, Query, Request
+
+from serving.auth import require
+from serving.champion import Served
+from serving.errors import ApiError
+from serving.routers.ml import SeriesRequest, Timeframe, _scored, served
+from serving.scoring import MIN_BARS
+from store.api_keys import Principal
+from store.candles import coverage
+
+router = APIRouter(prefix="/api", tags=["market"])
+_scanned: LRUCache = LRUCache(maxsize=10_000)
+
+
+@router.get("/market-scan", summary="Latest scan: per series, the fused probability, direction and top patterns")
+def market_scan(request: Request, timeframe: Timeframe | None = None, min_confidence: float = Query(0.0, ge=0, le=1),
+                model: Served = Depends(served), _: Principal | None = Depends(require("read"))) -> dict:
+    rows, skipped = [], []
+    for s in coverage(request.app.state.engine).itertuples():
+        if timeframe is not None and s.timeframe != timeframe:
+            continue
+        if s.bars < MIN_BARS:
+            skipped.append({"symbol": s.symbol, "timeframe": s.timeframe, "reason": f"{s.bars} bars (< {MIN_BARS})"})
+            continue
+        key = (model.version, s.symbol, s.timeframe, s.last)
+        if key not in _scanned:
+            try:
+                scored = _scored(request, SeriesRequest(symbol=s.symbol, timeframe=s.timeframe), model, "market_scan")
+            except ApiError as exc:
+                skipped.append({"symbol": s.symbol, "timeframe": s.timeframe, "reason": exc.message})
+                continue
+            _scanned[key] = {"symbol": s.symbol, "timeframe": s.timeframe, "as_of": scored["as_of"],
+                             "probability": scored["probability"], "direction": scored["direction"], "confidence": scored["confidence"],
+                             "top_patterns": scored["patterns"][:3]}
+        rows.append(_scanned[key])
+    rows = sorted((r for r in rows if r["confidence"] >= min_confidence), key=lambda r: -r["confidence"])
+    return {"model_version": model.version, "count": len(rows), "results": rows, "skipped": skipped}

@@ -1,0 +1,54 @@
+"""Summaries: trading, patterns, the model, the system."""
+
+import os
+import platform
+import time
+from importlib.metadata import version
+
+from fastapi import APIRouter, Depends, Request
+
+from serving.auth import require
+from serving.routers.health import STARTED
+from serving.routers.market import iso
+from store.api_keys import Principal
+from store.candles import coverage
+from store.predictions import prediction_counts
+from store.stats import pattern_stats, row_counts, trading_stats
+from training.tracking import FUSED_MODEL, client, registered_versions
+
+router = APIRouter(prefix="/api/stats", tags=["stats"])
+
+
+def _iso(value) -> str | None:
+    return None if value is None else iso(value)
+
+
+@router.get("/trading", summary="Paper trades: counts, win rate, realized P&L; alerts by status")
+def trading(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    return trading_stats(request.app.state.engine)
+
+
+@router.get("/patterns", summary="Stored detections: counts, directions, series, the most frequent patterns")
+def patterns(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    out = pattern_stats(request.app.state.engine)
+    return {**out, "last_detection": _iso(out["last_detection"])}
+
+
+@router.get("/ml", summary="Registered versions, the champion and the online head, predictions served")
+def ml(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    state = request.app.state
+    versions = [v for v in registered_versions(client(state.settings.tracking_uri)) if v.name == FUSED_MODEL]
+    champion, online = state.champion.served, state.online.served
+    served = prediction_counts(state.engine)
+    return {"model": FUSED_MODEL, "versions": len(versions), "champion_version": champion.version if champion else None,
+            "champion_wf_auc": champion.metrics.get("wf_auc") if champion else None,
+            "online_head_version": online.version if online else None, "predictions_logged": served["predictions"],
+            "last_prediction_at": _iso(served["last_prediction_at"])}
+
+
+@router.get("/system", summary="Process, versions, database and row counts")
+def system(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    engine = request.app.state.engine
+    return {"uptime_s": round(time.time() - STARTED, 3), "pid": os.getpid(), "python": platform.python_version(),
+            "packages": {p: version(p) for p in ("bentoml", "mlflow", "dagster", "torch", "pandas", "scikit-learn")},
+            "database": engine.dialect.name, "series": len(coverage(engine)), "rows": row_counts(engine)}
