@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from serving import errors, metrics
 from serving.auth import RateLimiter
+from serving.cache import ReadCache
 from serving.champion import Champion, online_head
 from serving.predictions import PredictionLog
 from serving.routers import docs, health, market, ml, ml_ops, outcomes, patterns, scan, signals, stats
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app.state.online = online_head(settings.tracking_uri, settings.model_poll_s)
     app.state.online.on_swap = metrics.swapped("online")
     app.state.predictions = PredictionLog(app.state.engine)
+    app.state.reads = ReadCache(settings.read_cache_s)  # market-data reads
+    app.state.scores = ReadCache(settings.read_cache_s)  # a stored symbol's score, per model version
     errors.install(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=None if origins else LOCALHOST,

@@ -42,7 +42,9 @@ _verified: TTLCache = TTLCache(maxsize=4096, ttl=30)  # a revoked key stops work
 
 
 def require(scope: str) -> Callable[..., Principal | None]:
-    def dependency(request: Request, x_api_key: str | None = Header(default=None, alias="X-API-Key")) -> Principal | None:
+    # async: runs on the event loop, not a thread-pool hop per request (it only blocks on a
+    # key not seen in the last 30 s, for one indexed lookup)
+    async def dependency(request: Request, x_api_key: str | None = Header(default=None, alias="X-API-Key")) -> Principal | None:
         state = request.app.state
         if x_api_key is None:
             if scope == "read" and state.settings.api_open_reads:

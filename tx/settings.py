@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     online_cron: str = Field("*/3 * * * *", description="Online-learning schedule (cron, UTC): every 180 s by default.")
     online_min_new: int = Field(20, ge=1, description="Newly matured labels needed for an online step.")
     model_poll_s: float = Field(30.0, gt=0, description="How often each service worker checks the champion alias.")
+    read_cache_s: float = Field(1.0, ge=0, description="Seconds a service worker may reuse a market-data read or a symbol's score (0: off).")
     api_open_reads: bool = Field(False, description="Serve GET/read endpoints without an API key.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Requests a minute per API key (per worker), unless the key sets its own.")
     cors_origins: str = Field("", description="Comma-separated browser origins allowed (default: localhost on any port).")

@@ -5,6 +5,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from features.indicators import indicators
@@ -19,6 +20,11 @@ from store.candles import coverage, load_candles, providers_by_series
 router = APIRouter(prefix="/api", tags=["market"])
 INTRADAY = tuple(t for t in TIMEFRAMES if t not in ("1d", "1w"))
 MAX_BARS = 10_000
+
+
+def cached(request: Request, build) -> Response:
+    """A market-data read from this worker's short-lived cache (serving/cache.py)."""
+    return request.app.state.reads.response(request, build)
 
 
 def iso(ts: pd.Timestamp | datetime) -> str:
@@ -51,23 +57,23 @@ def _history(request: Request, symbol: str, timeframe: str, start, end, limit) -
 @router.get("/candles/{symbol}", summary="OHLCV bars, oldest first (the latest `limit` within start..end)")
 def candles(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", start: AwareDatetime | None = None,
             end: AwareDatetime | None = None, limit: int = Query(500, ge=1, le=MAX_BARS),
-            _: Principal | None = Depends(require("read"))) -> dict:
-    return _history(request, symbol, timeframe, start, end, limit)
+            _: Principal | None = Depends(require("read"))) -> Response:
+    return cached(request, lambda: _history(request, symbol, timeframe, start, end, limit))
 
 
 @router.get("/historical/{symbol}", summary="Daily history")
 def historical(request: Request, symbol: str = Path(pattern=SYMBOL), start: AwareDatetime | None = None, end: AwareDatetime | None = None,
-               limit: int = Query(2_500, ge=1, le=MAX_BARS), _: Principal | None = Depends(require("read"))) -> dict:
-    return _history(request, symbol, "1d", start, end, limit)
+               limit: int = Query(2_500, ge=1, le=MAX_BARS), _: Principal | None = Depends(require("read"))) -> Response:
+    return cached(request, lambda: _history(request, symbol, "1d", start, end, limit))
 
 
 @router.get("/intraday/{symbol}", summary="Intraday history (1m .. 4h)")
 def intraday(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: str = "1h", start: AwareDatetime | None = None,
              end: AwareDatetime | None = None, limit: int = Query(1_000, ge=1, le=MAX_BARS),
-             _: Principal | None = Depends(require("read"))) -> dict:
+             _: Principal | None = Depends(require("read"))) -> Response:
     if timeframe not in INTRADAY:
         raise ApiError(422, f"timeframe: intraday is one of {', '.join(INTRADAY)}; daily history is /api/historical/{symbol}")
-    return _history(request, symbol, timeframe, start, end, limit)
+    return cached(request, lambda: _history(request, symbol, timeframe, start, end, limit))
 
 
 def snapshot(frame: pd.DataFrame, timeframe: str) -> dict:
@@ -85,38 +91,43 @@ def snapshot(frame: pd.DataFrame, timeframe: str) -> dict:
 
 
 @router.get("/market/{symbol}", summary="Latest snapshot: last price, change, volume, volatility")
-def market(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> dict:
-    frame = _bars(request, symbol, timeframe, None, None, 21)
-    return {"symbol": symbol, "timeframe": timeframe, **snapshot(frame, timeframe)}
+def market(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> Response:
+    def build() -> dict:
+        return {"symbol": symbol, "timeframe": timeframe, **snapshot(_bars(request, symbol, timeframe, None, None, 21), timeframe)}
+    return cached(request, build)
 
 
 @router.get("/market-data/{symbol}", summary="Snapshot plus the latest indicators")
-def market_data(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> dict:
-    frame = _bars(request, symbol, timeframe, None, None, 300)
-    last = indicators(frame).iloc[-1]
-    return {"symbol": symbol, "timeframe": timeframe, **snapshot(frame.tail(21), timeframe),
-            "indicators": {k: None if pd.isna(v) else round(float(v), 6) for k, v in last.items()}}
+def market_data(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> Response:
+    def build() -> dict:
+        frame = _bars(request, symbol, timeframe, None, None, 300)
+        last = indicators(frame).iloc[-1]
+        return {"symbol": symbol, "timeframe": timeframe, **snapshot(frame.tail(21), timeframe),
+                "indicators": {k: None if pd.isna(v) else round(float(v), 6) for k, v in last.items()}}
+    return cached(request, build)
 
 
 @router.get("/symbols", summary="The stored universe: symbols, their timeframes and data spans")
-def symbols(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
-    stored = coverage(request.app.state.engine)
-    out = []
-    for symbol, rows in stored.groupby("symbol", sort=True):
-        out.append({"symbol": symbol, "timeframes": [{"timeframe": r.timeframe, "bars": int(r.bars), "first": iso(r.first),
-                                                      "last": iso(r.last)} for r in rows.itertuples()]})
-    return {"symbols": out}
+def symbols(request: Request, _: Principal | None = Depends(require("read"))) -> Response:
+    def build() -> dict:
+        stored = coverage(request.app.state.engine)
+        return {"symbols": [{"symbol": symbol, "timeframes": [{"timeframe": r.timeframe, "bars": int(r.bars), "first": iso(r.first),
+                                                               "last": iso(r.last)} for r in rows.itertuples()]}
+                            for symbol, rows in stored.groupby("symbol", sort=True)]}
+    return cached(request, build)
 
 
 @router.get("/data-coverage", summary="Symbol x timeframe coverage: bars, span, gaps, providers")
-def data_coverage(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
-    engine = request.app.state.engine
-    providers = providers_by_series(engine)
-    out = []
-    for r in coverage(engine).itertuples():
-        gaps = missing_bars(load_candles(engine, r.symbol, r.timeframe).index, r.timeframe)
-        mine = providers[(providers["symbol"] == r.symbol) & (providers["timeframe"] == r.timeframe)]
-        out.append({"symbol": r.symbol, "timeframe": r.timeframe, "bars": int(r.bars), "first": iso(r.first), "last": iso(r.last),
-                    "gaps": int(len(gaps)), "missing_bars": int(gaps.sum()), "longest_gap_bars": int(gaps.max()) if len(gaps) else 0,
-                    "providers": {p.provider: int(p.bars) for p in mine.itertuples()}})
-    return {"series": out}
+def data_coverage(request: Request, _: Principal | None = Depends(require("read"))) -> Response:
+    def build() -> dict:
+        engine = request.app.state.engine
+        providers = providers_by_series(engine)
+        out = []
+        for r in coverage(engine).itertuples():
+            gaps = missing_bars(load_candles(engine, r.symbol, r.timeframe).index, r.timeframe)
+            mine = providers[(providers["symbol"] == r.symbol) & (providers["timeframe"] == r.timeframe)]
+            out.append({"symbol": r.symbol, "timeframe": r.timeframe, "bars": int(r.bars), "first": iso(r.first), "last": iso(r.last),
+                        "gaps": int(len(gaps)), "missing_bars": int(gaps.sum()), "longest_gap_bars": int(gaps.max()) if len(gaps) else 0,
+                        "providers": {p.provider: int(p.bars) for p in mine.itertuples()}})
+        return {"series": out}
+    return cached(request, build)

@@ -52,7 +52,7 @@ def online_update(request: Request, who: Principal | None = Depends(require("tra
                     "takes a warm-started stacker step and puts the new version through the gate"}
 
 
-def online_model(request: Request) -> Served:
+async def online_model(request: Request) -> Served:
     try:
         return request.app.state.online.current()
     except NoChampion as exc:

@@ -13,6 +13,7 @@ import pandas as pd
 import talib.abstract
 from cachetools import LRUCache
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime, Field
 
 from features.patterns import HORIZON, PATTERNS, PRIOR, PRIOR_STRENGTH, BaseRates, detections, raw_patterns
@@ -20,7 +21,7 @@ from market.files import bundled
 from serving.auth import require
 from serving.champion import NoChampion, Served
 from serving.errors import ApiError
-from serving.routers.market import iso
+from serving.routers.market import cached, iso
 from serving.routers.ml import SYMBOL, SeriesRequest, Timeframe, candles_of, served
 from serving.routers.outcomes import pattern_name
 from store.api_keys import Principal
@@ -82,19 +83,23 @@ def detect(request: Request, body: DetectRequest, _: Principal | None = Depends(
 
 @router.get("/patterns/{symbol}", summary="Recent stored detections of a symbol (the patterns asset writes them)")
 def stored_patterns(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d",
-                    limit: int = Query(50, ge=1, le=5_000), _: Principal | None = Depends(require("read"))) -> dict:
-    found = load_detections(request.app.state.engine, symbol, timeframe)
-    return {"symbol": symbol, "timeframe": timeframe, "detections": _rows(found.tail(limit))}
+                    limit: int = Query(50, ge=1, le=5_000), _: Principal | None = Depends(require("read"))) -> Response:
+    def build() -> dict:
+        found = load_detections(request.app.state.engine, symbol, timeframe)
+        return {"symbol": symbol, "timeframe": timeframe, "detections": _rows(found.tail(limit))}
+    return cached(request, build)
 
 
 @router.get("/pattern-heatmap", summary="Detections per symbol x timeframe x pattern over the recent window")
-def heatmap(request: Request, days: int = Query(365, ge=1, le=36_500), _: Principal | None = Depends(require("read"))) -> dict:
-    found = load_detections(request.app.state.engine)
-    if found.empty:
-        return {"days": days, "cells": []}
-    found = found[found["ts"] >= found["ts"].max() - timedelta(days=days)]
-    counts = found.groupby(["symbol", "timeframe", "pattern"]).size().reset_index(name="count")
-    return {"days": days, "cells": counts.to_dict(orient="records")}
+def heatmap(request: Request, days: int = Query(365, ge=1, le=36_500), _: Principal | None = Depends(require("read"))) -> Response:
+    def build() -> dict:
+        found = load_detections(request.app.state.engine)
+        if found.empty:
+            return {"days": days, "cells": []}
+        found = found[found["ts"] >= found["ts"].max() - timedelta(days=days)]
+        counts = found.groupby(["symbol", "timeframe", "pattern"]).size().reset_index(name="count")
+        return {"days": days, "cells": counts.to_dict(orient="records")}
+    return cached(request, build)
 
 
 # -- outcomes, confidences, performance ------------------------------------------------

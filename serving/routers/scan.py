@@ -6,10 +6,12 @@ so the scan costs one coverage query until a new bar or a new champion arrives.
 
 from cachetools import LRUCache
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from serving.auth import require
 from serving.champion import Served
 from serving.errors import ApiError
+from serving.routers.market import cached
 from serving.routers.ml import SeriesRequest, Timeframe, _scored, served
 from serving.scoring import MIN_BARS
 from store.api_keys import Principal
@@ -21,7 +23,11 @@ _scanned: LRUCache = LRUCache(maxsize=10_000)
 
 @router.get("/market-scan", summary="Latest scan: per series, the fused probability, direction and top patterns")
 def market_scan(request: Request, timeframe: Timeframe | None = None, min_confidence: float = Query(0.0, ge=0, le=1),
-                model: Served = Depends(served), _: Principal | None = Depends(require("read"))) -> dict:
+                model: Served = Depends(served), _: Principal | None = Depends(require("read"))) -> Response:
+    return cached(request, lambda: _scan(request, timeframe, min_confidence, model))
+
+
+def _scan(request: Request, timeframe: str | None, min_confidence: float, model: Served) -> dict:
     rows, skipped = [], []
     for s in coverage(request.app.state.engine).itertuples():
         if timeframe is not None and s.timeframe != timeframe:
