@@ -126,7 +126,7 @@ def test_a_malformed_file_in_the_data_folder_is_named(monkeypatch, tmp_path, tx_
 def launched_through_dagster(ports: dict[str, int]) -> None:
     """POST /api/ml/train puts a training_job run into Dagster's queue (cancelled here: the
     test only needs to see it arrive), and /api/workers/health reads it back from the instance."""
-    from dagster_graphql import DagsterGraphQLClient
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
     key = tx("api-key", "create", "--scope", "admin", "--name", "e2e").stdout.strip().splitlines()[-1]
     url = f"http://127.0.0.1:{ports['TX_SERVING_PORT']}"
@@ -137,7 +137,13 @@ def launched_through_dagster(ports: dict[str, int]) -> None:
     assert dagster.get_run_status(run_id).value in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
     workers = httpx.get(url + "/api/workers/health", headers={"X-API-Key": key}, timeout=60).json()["workers"]
     assert next(w for w in workers if w["job"] == "training_job")["last_run"]["run_id"] == run_id
-    dagster.terminate_run(run_id)
+    for _ in range(60):  # a run STARTING cannot be terminated yet: wait until it is queued or started
+        try:
+            dagster.terminate_run(run_id)
+            break
+        except DagsterGraphQLClientError:
+            time.sleep(1)
+    assert dagster.get_run_status(run_id).value in ("CANCELING", "CANCELED", "SUCCESS", "FAILURE")
 
 
 def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
