@@ -5,7 +5,7 @@ import dagster as dg
 
 from market.chain import ProviderChain
 from market.universe import Series
-from pipelines.jobs import base_rates_job, champion_job, online_job, series_pipeline, training_job, universe_pipeline
+from pipelines.jobs import alert_job, base_rates_job, champion_job, online_job, series_pipeline, training_job, universe_pipeline
 from pipelines.partitions import partition_key, symbols
 from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
@@ -87,8 +87,14 @@ universe_refresh = dg.ScheduleDefinition(
 
 
 def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
-    """Retraining and online learning, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON)."""
+    """Retraining, online learning and the alert scanner, on the crons of the settings
+    (TX_TRAIN_CRON, TX_ONLINE_CRON, TX_ALERT_CRON)."""
     return [
+        dg.ScheduleDefinition(
+            name="alert_scanner", job=alert_job, cron_schedule=settings.alert_cron, execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Score every stored series with the champion; confident calls become de-duplicated alerts.",
+        ),
         dg.ScheduleDefinition(
             name="retraining", job=training_job, cron_schedule=settings.train_cron, execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,

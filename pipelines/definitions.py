@@ -14,6 +14,7 @@ from pipelines.automation import (
 from pipelines.io import ParquetFrames
 from pipelines.jobs import (
     ALL_ASSETS,
+    alert_job,
     base_rates_job,
     candles_job,
     champion_job,
@@ -47,7 +48,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job, training_job, online_job, champion_job],
+        jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job, training_job, online_job, champion_job,
+              alert_job],
         schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings)],
         sensors=[universe_sensor, champion_sensor],
         resources=resources(settings),

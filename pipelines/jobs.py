@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.alerts import alert_scan
 from assets.candles import candles
 from assets.coverage import data_coverage
 from assets.features import features, labels, pattern_base_rates, pattern_heatmap, patterns
@@ -15,7 +16,7 @@ BASE_ASSETS = [pattern_base_rates]
 FEATURE_ASSETS = [features, patterns, labels]
 UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
 TRAINING_ASSETS = [fused_model]
-ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, *TRAINING_ASSETS, online_model, champion_model]
+ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, *TRAINING_ASSETS, online_model, champion_model, alert_scan]
 
 candles_job = dg.define_asset_job(
     "candles_job",
@@ -60,4 +61,9 @@ champion_job = dg.define_asset_job(
     "champion_job",
     selection=dg.AssetSelection.assets(champion_model),
     description="Record the current champion (the champion sensor runs it; backtests hang off it).",
+)
+alert_job = dg.define_asset_job(
+    "alert_job",
+    selection=dg.AssetSelection.assets(alert_scan),
+    description="The alert scanner: the champion scores every stored series; confident calls become alerts.",
 )

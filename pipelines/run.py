@@ -12,7 +12,7 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import base_rates_job, candles_job, features_job, training_job, universe_pipeline
+from pipelines.jobs import alert_job, base_rates_job, candles_job, features_job, training_job, universe_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
@@ -102,6 +102,8 @@ def materialize_pipeline(
     done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
     progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
     done.append(_execute(defs.resolve_job_def(training_job.name), instance, "universe", ops={"fused_model": {"config": training_run_config(settings)}}))
+    progress("alert scan with the champion ...")
+    done.append(_execute(defs.resolve_job_def(alert_job.name), instance, "universe"))
     return done
 
 

@@ -12,7 +12,9 @@ from serving.auth import RateLimiter
 from serving.cache import ReadCache
 from serving.champion import Champion, online_head
 from serving.predictions import PredictionLog
-from serving.routers import docs, health, market, ml, ml_ops, outcomes, patterns, scan, signals, stats
+from serving.live import Hub
+from serving.live import router as live_router
+from serving.routers import alerts, docs, health, market, ml, ml_ops, outcomes, paper, patterns, scan, signals, stats
 from store.db import make_engine
 from tx.settings import Settings, load_settings
 
@@ -31,10 +33,12 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app.state.predictions = PredictionLog(app.state.engine)
     app.state.reads = ReadCache(settings.read_cache_s)  # market-data reads
     app.state.scores = ReadCache(settings.read_cache_s)  # a stored symbol's score, per model version
+    app.state.hub = Hub(app.state.engine)  # live push; its task starts with the first WebSocket
     errors.install(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=None if origins else LOCALHOST,
                        allow_methods=["GET", "POST"], allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"])
-    for module in (docs, health, ml, ml_ops, market, scan, patterns, signals, stats, outcomes):
+    for module in (docs, health, ml, ml_ops, market, scan, patterns, signals, alerts, paper, stats, outcomes):
         app.include_router(module.router)
+    app.include_router(live_router)
     return app

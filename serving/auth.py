@@ -41,6 +41,22 @@ class RateLimiter:
 _verified: TTLCache = TTLCache(maxsize=4096, ttl=30)  # a revoked key stops working within 30 s
 
 
+def principal(state, key: str, scope: str) -> Principal:
+    """The key's principal if it holds `scope` (401 unknown or revoked, 403 wrong scope),
+    counted against its rate limit (429)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    found = _verified.get(digest)
+    if found is None:
+        found = verify_key(state.engine, key)
+        if found is None:
+            raise ApiError(401, "unknown or revoked API key")
+        _verified[digest] = found
+    if not found.allows(scope):
+        raise ApiError(403, f"this key ({found.name}) lacks the {scope} scope")
+    state.limiter.check(f"key:{found.key_id}", found.rate_limit_per_minute or state.settings.rate_limit_per_minute)
+    return found
+
+
 def require(scope: str) -> Callable[..., Principal | None]:
     # async: runs on the event loop, not a thread-pool hop per request (it only blocks on a
     # key not seen in the last 30 s, for one indexed lookup)
@@ -52,16 +68,6 @@ def require(scope: str) -> Callable[..., Principal | None]:
                 return None
             raise ApiError(401, f"this endpoint needs an API key with the {scope} scope in the X-API-Key header "
                                 f"(create one with `tx api-key create --scope {scope}`)")
-        digest = hashlib.sha256(x_api_key.encode()).hexdigest()
-        principal = _verified.get(digest)
-        if principal is None:
-            principal = verify_key(state.engine, x_api_key)
-            if principal is None:
-                raise ApiError(401, "unknown or revoked API key")
-            _verified[digest] = principal
-        if not principal.allows(scope):
-            raise ApiError(403, f"this key ({principal.name}) lacks the {scope} scope")
-        state.limiter.check(f"key:{principal.key_id}", principal.rate_limit_per_minute or state.settings.rate_limit_per_minute)
-        return principal
+        return principal(state, x_api_key, scope)
 
     return dependency

@@ -133,3 +133,14 @@ def providers_by_series(engine: Engine) -> pd.DataFrame:
     with transaction(engine) as session:
         rows = session.execute(query).all()
     return pd.DataFrame(rows, columns=["symbol", "timeframe", "provider", "bars"])
+
+
+def last_price_query(symbol: str):
+    """(close, bar time, timeframe) of the symbol's most recent stored bar, any timeframe."""
+    return select(Candle.close, Candle.ts, Candle.timeframe).where(Candle.symbol == symbol).order_by(Candle.ts.desc()).limit(1)
+
+
+def last_price(engine: Engine, symbol: str) -> tuple[float, datetime, str] | None:
+    with transaction(engine) as session:
+        row = session.execute(last_price_query(symbol)).first()
+    return None if row is None else (float(row[0]), row[1], row[2])

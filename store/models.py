@@ -130,6 +130,7 @@ class PaperAccount(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     cash: Mapped[float] = mapped_column(Float)
+    initial_cash: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -146,6 +147,8 @@ class PaperOrder(Base):
     quantity: Mapped[float] = mapped_column(Float)
     limit_price: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16))
+    fill_price: Mapped[float | None] = mapped_column(Float)
+    fees: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -160,8 +163,9 @@ class PaperTrade(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id"))
     order_id: Mapped[int] = mapped_column(ForeignKey("paper_orders.id"), index=True)
+    exit_order_id: Mapped[int | None] = mapped_column(ForeignKey("paper_orders.id"), index=True)
     symbol: Mapped[str] = mapped_column(String(32))
-    side: Mapped[str] = mapped_column(String(4))
+    side: Mapped[str] = mapped_column(String(8))  # long | short
     quantity: Mapped[float] = mapped_column(Float)
     entry_price: Mapped[float] = mapped_column(Float)
     fees: Mapped[float] = mapped_column(Float, default=0.0)
@@ -263,3 +267,17 @@ class ProviderStatus(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_latency_ms: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(Base):
+    """What happened, in order, for live push: alerts raised, orders filled, trades closed.
+    Written in the transaction that made it; the id is the cursor clients resume from."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_symbol_id", "symbol", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # alert | fill | close
+    symbol: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

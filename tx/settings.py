@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     api_open_reads: bool = Field(False, description="Serve GET/read endpoints without an API key.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Requests a minute per API key (per worker), unless the key sets its own.")
     cors_origins: str = Field("", description="Comma-separated browser origins allowed (default: localhost on any port).")
+    paper_cash: float = Field(100_000.0, gt=0, description="Starting cash of the paper account.")
+    paper_commission_bps: float = Field(1.0, ge=0, description="Paper commission, basis points of notional.")
+    paper_min_fee: float = Field(0.0, ge=0, description="Paper commission floor per fill.")
+    paper_slippage_bps: float = Field(2.0, ge=0, description="Paper fills are this much worse than the last close.")
+    paper_max_leverage: float = Field(1.0, gt=0, description="Gross exposure after a fill may be at most this times equity.")
+    paper_allow_short: bool = Field(True, description="Allow paper short sales.")
+    alert_confidence: float = Field(0.85, gt=0.5, le=1, description="Fused confidence at which the scanner raises an alert.")
+    alert_dedup_minutes: float = Field(10.0, ge=0, description="No second alert per (symbol, direction, source) within this window.")
+    alert_cron: str = Field("*/5 * * * *", description="Alert scanner schedule (cron, UTC).")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000

@@ -12,7 +12,8 @@ from features.sentiment import scores_of
 from market.frames import CandleFormatError, conform
 from market.quality import validated
 from market.universe import TIMEFRAMES
-from serving import metrics, scoring
+from serving import metrics
+from training import scoring
 from serving.auth import require
 from serving.champion import NoChampion, Served
 from serving.errors import ApiError

@@ -13,7 +13,7 @@ from serving.champion import Served
 from serving.errors import ApiError
 from serving.routers.market import cached
 from serving.routers.ml import SeriesRequest, Timeframe, _scored, served
-from serving.scoring import MIN_BARS
+from training.scoring import MIN_BARS
 from store.api_keys import Principal
 from store.candles import coverage
 

@@ -6,7 +6,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from serving import scoring
+from training import scoring
 from serving.auth import require
 from serving.champion import Served
 from serving.errors import ApiError

@@ -1,5 +1,6 @@
 """`tx demo` and `tx run` as real processes, as `make demo` / `make run` start them."""
 
+import json
 import os
 import re
 import signal
@@ -180,5 +181,52 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # a failed assertion above: stop the platform the way SIGTERM does, then insist
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_demo_alert_to_paper_trade_over_websocket(monkeypatch, tx_env):
+    """make demo's scan raises alerts; a client subscribed to the live feed sees one, trades on
+    it, closes the trade and reads its attribution to the fused model's layers."""
+    from websockets.sync.client import connect
+
+    from tx.processes import bentoml_server, wait_ready
+
+    env = {"TX_PROVIDERS": "synthetic", "TX_UNIVERSE": "SYNA:1d,SYNB:1d,SYNC:1d", "TX_SYNTHETIC_SIGNAL": "0.5",
+           "TX_LABEL_HORIZON": "2", "TX_ALERT_CONFIDENCE": "0.55"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    done = tx("demo", "--no-serve")
+    assert done.returncode == 0 and "PROMOTED" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    key = tx("api-key", "create", "--scope", "trade", "--name", "e2e").stdout.strip().splitlines()[-1]
+    server = bentoml_server("127.0.0.1", free_port(), log=Path(tx_env["TX_HOME"]) / "bentoml.log")
+    server.env = dict(os.environ)
+    server.start()
+    try:
+        wait_ready([server], timeout_s=180)
+        ws_url = server.ui_url.replace("http://", "ws://") + "/ws?since=0"  # a client that subscribed before the scan
+        with connect(ws_url, additional_headers={"X-API-Key": key}) as ws:
+            assert json.loads(ws.recv(timeout=30))["type"] == "hello"
+            alert = json.loads(ws.recv(timeout=30))
+            assert alert["type"] == "event" and alert["kind"] == "alert", alert
+            symbol, side = alert["symbol"], "buy" if alert["data"]["direction"] == "up" else "sell"
+            assert alert["data"]["model_version"] == "1" and alert["data"]["confidence"] >= 0.55
+            headers = {"X-API-Key": key}
+            trade = httpx.post(server.ui_url + "/api/paper-trade/execute", json={"symbol": symbol, "side": side, "quantity": 5},
+                               headers={**headers, "Idempotency-Key": f"alert-{alert['data']['id']}"}, timeout=60)
+            assert trade.status_code == 200, trade.text
+            fill = json.loads(ws.recv(timeout=30))
+            while fill["kind"] == "alert":  # the scan's other alerts come first
+                fill = json.loads(ws.recv(timeout=30))
+            assert fill["kind"] == "fill" and fill["data"]["order_id"] == trade.json()["order_id"]
+        closed = httpx.post(f"{server.ui_url}/api/paper-trades/{trade.json()['id']}/close", headers=headers, timeout=60).json()
+        assert closed["status"] == "closed"
+        attribution = httpx.get(server.ui_url + "/api/paper-trades/attribution", headers=headers, timeout=60).json()
+        mine = next(t for t in attribution["trades"] if t["id"] == closed["id"])
+        assert mine["model_version"] == "1" and set(mine["layers"]) == {"pattern", "deep", "multitimeframe", "sentiment"}
+    finally:
+        server.stop()

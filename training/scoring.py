@@ -1,13 +1,22 @@
-"""Scoring and explaining one bar with the served model: plain Python under the routes.
+"""Scoring and explaining one bar with a registered version: what the service answers and
+the alert scanner records.
 
-Features come from `FusedModel.explain` — the same functions the batch pipeline uses on
+Features come from `FusedModel.inputs` — the same functions the batch pipeline uses on
 the same candles (the parity test proves it) — never from a separate serving path.
 """
+
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from serving.champion import Served
+from training.model import FusedModel
+
+
+class Versioned(Protocol):  # serving.champion.Served, or any (model, version) pair
+    model: FusedModel
+    version: str
+
 
 NEUTRAL_BAND = 0.05  # |p - 0.5| below this: no direction
 MIN_BARS = 30  # fewer bars leave most indicators undefined
@@ -50,7 +59,7 @@ def explanation(p: float, layers: dict[str, dict], patterns: list[dict]) -> str:
 Inputs = tuple[pd.DataFrame, np.ndarray]  # (features, windows) from FusedModel.inputs
 
 
-def score(served: Served, candles: pd.DataFrame, timeframe: str, news: pd.DataFrame | None = None, inputs: Inputs | None = None) -> dict:
+def score(served: Versioned, candles: pd.DataFrame, timeframe: str, news: pd.DataFrame | None = None, inputs: Inputs | None = None) -> dict:
     """The fused probability of the last bar, each layer's output and contribution, and why.
     `inputs` skips recomputing the features when the caller has them."""
     model = served.model
@@ -69,7 +78,7 @@ def score(served: Served, candles: pd.DataFrame, timeframe: str, news: pd.DataFr
     return out
 
 
-def deep_layer(served: Served, candles: pd.DataFrame, timeframe: str) -> dict:
+def deep_layer(served: Versioned, candles: pd.DataFrame, timeframe: str) -> dict:
     X, windows = served.model.inputs(candles, timeframe)
     parts = served.model.layers["deep"].predict_parts(windows[-1:])
     nets = {kind: round(float(v[0]), 6) for kind, v in parts.items()}
@@ -77,7 +86,7 @@ def deep_layer(served: Served, candles: pd.DataFrame, timeframe: str) -> dict:
             "model_version": served.version, "as_of": candles.index[-1].isoformat().replace("+00:00", "Z")}
 
 
-def multitimeframe_layer(served: Served, candles: pd.DataFrame, timeframe: str, top: int = 10, inputs: Inputs | None = None) -> dict:
+def multitimeframe_layer(served: Versioned, candles: pd.DataFrame, timeframe: str, top: int = 10, inputs: Inputs | None = None) -> dict:
     """The layer's probability and the features that move it most at this bar (each set to
     missing in turn: how far the probability moves)."""
     layer = served.model.layers["multitimeframe"]

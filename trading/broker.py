@@ -1,0 +1,177 @@
+"""The paper broker: market and limit orders, long and short, against the stored prices.
+
+An execute runs in one transaction on the locked account (store/paper.py): the same
+idempotency key returns the order it already made and fills nothing; otherwise the fill
+is priced (last stored close, worse by the slippage), checked against the margin rule,
+applied to the symbol's FIFO lots (trading/ledger.py) and written — order, lots,
+position, cash and a `fill` event — together or not at all.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, or_, select
+
+from store.models import PaperOrder, PaperTrade
+from store.paper import Book, iso, locked_account
+from store.types import utcnow
+from trading.ledger import Costs, Lot, apply_fill, exposure_after, position_of
+
+SIDES = {"buy": 1, "sell": -1}
+
+
+class OrderRejected(ValueError):
+    """The order cannot be filled (insufficient margin, nothing to close, a bad price); nothing was written."""
+
+
+class IdempotencyConflict(ValueError):
+    """The key was used before for a different order."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    cash: float = 100_000.0  # a new account's starting cash
+    max_leverage: float = 1.0  # gross exposure after a fill <= max_leverage x equity
+    allow_short: bool = True
+
+
+@dataclass(frozen=True)
+class Order:
+    symbol: str
+    side: str  # buy | sell
+    quantity: float
+    type: str = "market"  # market | limit
+    limit_price: float | None = None
+
+
+def _lots(rows: list[PaperTrade]) -> list[Lot]:
+    return [Lot(1 if r.side == "long" else -1, r.quantity, r.entry_price, r.fees, r.id) for r in rows]
+
+
+def trade_row(t: PaperTrade) -> dict:
+    return {"id": t.id, "order_id": t.order_id, "exit_order_id": t.exit_order_id, "symbol": t.symbol, "side": t.side, "quantity": t.quantity,
+            "entry_price": t.entry_price, "fees": t.fees, "status": t.status, "exit_price": t.exit_price,
+            "realized_pnl": t.realized_pnl, "model_version": t.model_version, "layer_contributions": t.layer_contributions,
+            "opened_at": iso(t.opened_at), "closed_at": iso(t.closed_at)}
+
+
+def _answer(order: PaperOrder, trades: list[PaperTrade], replayed: bool) -> dict:
+    """The order as the API returns it: `id` is the first lot it touched (opened, else closed)."""
+    return {"id": trades[0].id if trades else None, "order_id": order.id, "idempotency_key": order.idempotency_key,
+            "symbol": order.symbol, "side": order.side, "type": order.type, "quantity": order.quantity,
+            "limit_price": order.limit_price, "status": order.status, "fill_price": order.fill_price, "fees": order.fees,
+            "created_at": iso(order.created_at), "filled_at": iso(order.filled_at), "trades": [trade_row(t) for t in trades],
+            "replayed": replayed}
+
+
+def _touched(book: Book, order_id: int) -> list[PaperTrade]:
+    """Lots the order opened, then lots it closed."""
+    query = select(PaperTrade).where(or_(PaperTrade.order_id == order_id, PaperTrade.exit_order_id == order_id))
+    rows = list(book.session.execute(query.order_by(PaperTrade.id)).scalars())
+    return sorted(rows, key=lambda t: t.order_id != order_id)
+
+
+class PaperBroker:
+    def __init__(self, engine: Engine, account: str = "paper", costs: Costs = Costs(), rules: Rules = Rules()) -> None:
+        self.engine, self.account, self.costs, self.rules = engine, account, costs, rules
+
+    def execute(self, order: Order, key: str, price_of: Callable[[str], float] | None = None, context: dict | None = None) -> dict:
+        """Fill `order` at the current price (default: the last stored close, read inside the
+        locked transaction), or return what the same `key` did before. `context`: model
+        version and layer contributions at entry, kept on the lots this order opens."""
+        side = SIDES[order.side]
+        with locked_account(self.engine, self.account, self.rules.cash) as book:
+            done = book.order_by_key(key)
+            if done is not None:
+                same = (done.symbol, done.side, done.type, done.quantity, done.limit_price) == (
+                    order.symbol, order.side, order.type, order.quantity, order.limit_price)
+                if not same:
+                    raise IdempotencyConflict(f"Idempotency-Key {key!r} was used for another order (#{done.id}: "
+                                              f"{done.side} {done.quantity:g} {done.symbol} {done.type})")
+                return _answer(done, _touched(book, done.id), replayed=True)
+            price_of = price_of or book.last_price
+            fill = self.costs.fill_price(side, price_of(order.symbol))
+            marketable = order.type == "market" or (side * (order.limit_price - fill) >= 0)
+            row = book.add(PaperOrder(account_id=book.account.id, idempotency_key=key, symbol=order.symbol, side=order.side,
+                                      type=order.type, quantity=order.quantity, limit_price=order.limit_price,
+                                      status="pending", created_at=utcnow()))
+            if not marketable:  # a resting limit order: recorded, not filled at this price
+                return _answer(row, [], replayed=False)
+            return self._fill(book, row, side, fill, price_of, context or {})
+
+    def _fill(self, book: Book, order: PaperOrder, side: int, fill: float, price_of: Callable[[str], float], context: dict) -> dict:
+        rows = book.open_lots(order.symbol)
+        lots = _lots(rows)
+        held, _ = position_of(lots)
+        if side * held >= 0 and side < 0 and not self.rules.allow_short:
+            raise OrderRejected(f"short selling is off (TX_PAPER_ALLOW_SHORT=false) and no {order.symbol} long is open")
+        fee = self.costs.fee(order.quantity, fill)
+        applied = apply_fill(lots, side, order.quantity, fill, fee)
+        positions = book.positions()
+        marks = {s: price_of(s) for s in positions if s != order.symbol} | {order.symbol: fill}
+        cash_after = book.account.cash + applied.cash_delta
+        equity_after = cash_after + sum(q * marks[s] for s, q in {**positions, order.symbol: held + side * order.quantity}.items())
+        gross = exposure_after(positions, marks, order.symbol, side * order.quantity)
+        if equity_after <= 0 or gross > self.rules.max_leverage * equity_after + 1e-6:
+            raise OrderRejected(f"insufficient margin: after this order gross exposure would be {gross:,.2f} against equity "
+                                f"{equity_after:,.2f} (max leverage {self.rules.max_leverage:g}x, TX_PAPER_MAX_LEVERAGE); "
+                                f"cash {book.account.cash:,.2f}")
+        now = utcnow()
+        order.status, order.filled_at, order.fill_price, order.fees = "filled", now, fill, fee
+        by_id = {r.id: r for r in rows}
+        touched: list[PaperTrade] = []
+        realized = 0.0
+        for c in applied.closed:
+            lot = by_id[c.lot.id]
+            realized += c.realized_pnl
+            if c.remaining is None:  # the whole lot closes
+                lot.status, lot.exit_price, lot.realized_pnl, lot.closed_at = "closed", fill, c.realized_pnl, now
+                lot.fees, lot.exit_order_id = c.lot.fees + fee * c.quantity / order.quantity, order.id
+                touched.append(lot)
+            else:  # split: the closed part becomes its own row, the rest stays open
+                lot.quantity, lot.fees = c.remaining.quantity, c.remaining.fees
+                touched.append(book.add(PaperTrade(
+                    account_id=lot.account_id, order_id=lot.order_id, exit_order_id=order.id, symbol=lot.symbol, side=lot.side, quantity=c.quantity,
+                    entry_price=lot.entry_price, fees=c.lot.fees + fee * c.quantity / order.quantity, status="closed", exit_price=fill,
+                    realized_pnl=c.realized_pnl, model_version=lot.model_version, layer_contributions=lot.layer_contributions,
+                    opened_at=lot.opened_at, closed_at=now)))
+        if applied.opened is not None:
+            touched.insert(0, book.add(PaperTrade(
+                account_id=book.account.id, order_id=order.id, symbol=order.symbol, side="long" if side > 0 else "short",
+                quantity=applied.opened.quantity, entry_price=fill, fees=applied.opened.fees, status="open",
+                model_version=context.get("model_version"), layer_contributions=context.get("layers"), opened_at=now)))
+        remaining = _lots(book.open_lots(order.symbol))
+        quantity, avg = position_of(remaining)
+        book.set_position(order.symbol, quantity, avg, realized)
+        book.account.cash = book.account.cash + applied.cash_delta
+        answer = _answer(order, touched, replayed=False)
+        book.event("fill", order.symbol, {k: answer[k] for k in ("id", "order_id", "symbol", "side", "quantity", "fill_price", "fees",
+                                                                   "status")} | {"realized_pnl": realized})
+        return answer
+
+    def close(self, trade_id: int, price: float | None = None, key: str | None = None) -> dict:
+        """Close an open lot at `price` (default: the last stored close) with an offsetting market order."""
+        with locked_account(self.engine, self.account, self.rules.cash) as book:
+            trade = book.trade(trade_id)
+            if trade is None:
+                raise LookupError(f"no paper trade #{trade_id}")
+            if trade.status != "open":
+                raise OrderRejected(f"paper trade #{trade_id} is already {trade.status}")
+            side = -1 if trade.side == "long" else 1
+            fill = self.costs.fill_price(side, price if price is not None else book.last_price(trade.symbol))
+            order = book.add(PaperOrder(account_id=book.account.id, idempotency_key=key or f"close-{trade_id}", symbol=trade.symbol,
+                                        side="buy" if side > 0 else "sell", type="market", quantity=trade.quantity,
+                                        status="pending", created_at=utcnow()))
+            fee = self.costs.fee(trade.quantity, fill)
+            (c,) = apply_fill(_lots([trade]), side, trade.quantity, fill, fee).closed
+            now = utcnow()
+            trade.status, trade.exit_price, trade.realized_pnl, trade.closed_at = "closed", fill, c.realized_pnl, now
+            trade.fees, trade.exit_order_id = trade.fees + fee, order.id
+            order.status, order.filled_at, order.fill_price, order.fees = "filled", now, fill, fee
+            book.account.cash = book.account.cash + (-side * trade.quantity * fill - fee)
+            quantity, avg = position_of(_lots(book.open_lots(trade.symbol)))
+            book.set_position(trade.symbol, quantity, avg, c.realized_pnl)
+            answer = trade_row(trade)
+            book.event("close", trade.symbol, {k: answer[k] for k in ("id", "symbol", "side", "quantity", "exit_price", "realized_pnl")})
+            return answer
+
