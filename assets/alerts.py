@@ -17,6 +17,7 @@ from training.model import FusedModel
 from training.pipeline import load_version
 from training.tracking import FUSED_MODEL, champion_version, client
 from trading.alerts import record
+from trading.broker import paper_broker
 from tx.settings import load_settings
 
 SETTINGS = load_settings()
@@ -46,13 +47,14 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
     engine = app_db.engine
     stored = coverage(engine)
     series = choose_series([Series(r.symbol, r.timeframe) for r in stored.itertuples()], config.timeframes)
-    rows, raised = [], 0
+    rows, raised, swept = [], 0, 0
     for s in series:
         candles = load_candles(engine, s.symbol, s.timeframe, last=HISTORY_BARS)
         if len(candles) < scoring.MIN_BARS:
             continue
         scored = scoring.score(champion, candles, s.timeframe, scores_of(load_news(engine, s.symbol)))
         alert_id, alert = record(engine, s.symbol, s.timeframe, scored, config.confidence, config.dedup_minutes)
+        swept += len(paper_broker(engine, SETTINGS).sweep(s.symbol))  # resting limit orders the new price reaches
         raised += alert_id is not None
         rows.append({"series": str(s), "as_of": scored["as_of"], "p": scored["probability"], "direction": scored["direction"],
                      "alert": alert_id if alert_id is not None else ("de-duplicated" if alert else "")})
@@ -60,4 +62,5 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
     table = pd.DataFrame(rows)
     return dg.MaterializeResult(metadata={
         "model_version": champion.version, "scanned": len(rows), "alerts": raised, "threshold": config.confidence,
+        "limit_orders_filled": swept,
         "scan": dg.MetadataValue.md(table.to_markdown(index=False) if len(table) else "nothing stored to scan")})

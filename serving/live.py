@@ -23,7 +23,7 @@ from serving.errors import ApiError
 from store.paper import CHANNEL, events_since, last_event_id
 
 log = logging.getLogger("tx.serving")
-POLL_S = 0.5
+POLL_S = 0.05  # SQLite: one indexed "id > cursor" query per worker 20 times a second
 router = APIRouter(tags=["live"])
 
 

@@ -49,6 +49,12 @@ class Book:
                                           PaperTrade.status == "open").order_by(PaperTrade.opened_at, PaperTrade.id))
         return list(self.session.execute(query).scalars())
 
+    def resting(self, symbol: str) -> list[PaperOrder]:
+        """Unfilled limit orders of `symbol`, oldest first."""
+        query = (select(PaperOrder).where(PaperOrder.account_id == self.account.id, PaperOrder.symbol == symbol,
+                                          PaperOrder.status == "pending").order_by(PaperOrder.created_at, PaperOrder.id))
+        return list(self.session.execute(query).scalars())
+
     def trade(self, trade_id: int) -> PaperTrade | None:
         trade = self.session.get(PaperTrade, trade_id)
         return trade if trade is not None and trade.account_id == self.account.id else None

@@ -149,6 +149,24 @@ class PaperBroker:
                                                                    "status")} | {"realized_pnl": realized})
         return answer
 
+    def sweep(self, symbol: str, price_of: Callable[[str], float] | None = None) -> list[dict]:
+        """Fill the resting limit orders of `symbol` (oldest first) that the current price now
+        reaches, at that price (the limit or better); one the margin rule refuses is marked
+        rejected. The alert scanner sweeps every series it scores."""
+        filled = []
+        with locked_account(self.engine, self.account, self.rules.cash) as book:
+            price_of = price_of or book.last_price
+            for order in book.resting(symbol):
+                side = SIDES[order.side]
+                fill = self.costs.fill_price(side, price_of(symbol))
+                if side * (order.limit_price - fill) < 0:
+                    continue
+                try:
+                    filled.append(self._fill(book, order, side, fill, price_of, {}))
+                except OrderRejected:  # nothing was written for it: mark it and go on
+                    order.status = "rejected"
+        return filled
+
     def close(self, trade_id: int, price: float | None = None, key: str | None = None) -> dict:
         """Close an open lot at `price` (default: the last stored close) with an offsetting market order."""
         with locked_account(self.engine, self.account, self.rules.cash) as book:
@@ -175,3 +193,9 @@ class PaperBroker:
             book.event("close", trade.symbol, {k: answer[k] for k in ("id", "symbol", "side", "quantity", "exit_price", "realized_pnl")})
             return answer
 
+
+
+def paper_broker(engine: Engine, s) -> PaperBroker:
+    """The platform's paper account with the costs and rules of the settings `s` (TX_PAPER_*)."""
+    return PaperBroker(engine, "paper", Costs(commission_bps=s.paper_commission_bps, min_fee=s.paper_min_fee, slippage_bps=s.paper_slippage_bps),
+                       Rules(cash=s.paper_cash, max_leverage=s.paper_max_leverage, allow_short=s.paper_allow_short))

@@ -15,8 +15,7 @@ from serving.routers.ml import SYMBOL, SeriesRequest, _scored
 from store.api_keys import Principal
 from store.candles import coverage, last_price, load_candles
 from store.paper import account_state, fills_frame, trades_frame
-from trading.broker import IdempotencyConflict, Order, OrderRejected, PaperBroker, Rules
-from trading.ledger import Costs
+from trading.broker import IdempotencyConflict, Order, OrderRejected, PaperBroker, paper_broker
 from trading.performance import attribution, equity_curve, figures
 
 router = APIRouter(prefix="/api", tags=["paper trading"])
@@ -38,10 +37,7 @@ class OrderIn(BaseModel):
 
 
 def broker(request: Request) -> PaperBroker:
-    s = request.app.state.settings
-    return PaperBroker(request.app.state.engine, ACCOUNT,
-                       Costs(commission_bps=s.paper_commission_bps, min_fee=s.paper_min_fee, slippage_bps=s.paper_slippage_bps),
-                       Rules(cash=s.paper_cash, max_leverage=s.paper_max_leverage, allow_short=s.paper_allow_short))
+    return paper_broker(request.app.state.engine, request.app.state.settings)
 
 
 def price_of(request: Request):

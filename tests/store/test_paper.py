@@ -80,6 +80,10 @@ def test_bad_orders_leave_the_ledger_untouched(engine):
         assert session.execute(select(func.count(Event.id))).scalar_one() == 1
     resting = b.execute(Order("AAA", "buy", 1, "limit", 90.0), "limit-low", PRICES.__getitem__)
     assert resting["status"] == "pending" and resting["trades"] == []
+    assert b.sweep("AAA", {"AAA": 95.0}.__getitem__) == []  # not reached yet
+    (filled,) = b.sweep("AAA", {"AAA": 85.0}.__getitem__)
+    assert filled["order_id"] == resting["order_id"] and filled["fill_price"] == pytest.approx(85 * 1.0003) and filled["fill_price"] <= 90
+    assert b.sweep("AAA", {"AAA": 80.0}.__getitem__) == []  # filled once
 
 
 def test_concurrent_executes_keep_the_ledger_exact(engine):

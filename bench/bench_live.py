@@ -1,0 +1,122 @@
+"""Live push and paper-trading benchmark against a real `bentoml serve` (2 workers).
+
+Run:  .venv/bin/python bench/bench_live.py [--backend postgresql|sqlite] [--alerts 200] [--clients 16] [--seconds 10]
+1. Alert latency: this process (standing in for the scanner: another process than the
+   service) raises alerts through `trading.alerts.record` one at a time; a WebSocket
+   client measures the time from the alert's commit to its arrival. Target (issue 7):
+   p99 < 100 ms.
+2. Sustained paper executes: `--clients` threads each send market orders (unique
+   Idempotency-Keys) as fast as the service answers, for `--seconds`.
+Prints a Markdown table for docs/BENCHMARKS.md.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PG = os.environ.get("TX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+    p.add_argument("--alerts", type=int, default=200)
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--seconds", type=int, default=10)
+    args = p.parse_args()
+    from sqlalchemy.engine import make_url
+
+    home = Path(tempfile.mkdtemp(prefix="tx-bench-live-"))
+    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts"), "TX_RATE_LIMIT_PER_MINUTE": "100000000", "TX_PAPER_CASH": "1e12",
+           "TX_PAPER_MAX_LEVERAGE": "100"}
+    if args.backend == "postgresql":
+        env["TX_DATABASE_URL"] = make_url(PG).set(database=f"tx_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    os.environ.update(env)
+    import httpx
+    from websockets.sync.client import connect
+
+    from market.files import bundled
+    from market.universe import Series
+    from store.api_keys import create_key
+    from store.candles import upsert_candles
+    from store.db import drop_database, make_engine
+    from trading.alerts import record
+    from tx.processes import bentoml_server, free_port, wait_ready
+    from tx.settings import load_settings
+    from tx.stores import setup_app_database, setup_mlflow
+
+    settings = load_settings()
+    setup_app_database(settings)
+    setup_mlflow(settings)
+    engine = make_engine(settings.app_database_url)
+    upsert_candles(engine, "SPX", "1d", bundled().read(Series("SPX", "1d")), "bundled")
+    key = create_key(engine, "trade", "bench")
+    server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log")
+    server.env = {**env, "BENTOML_CONFIG_OPTIONS": "services.tx.workers=2 services.tx.traffic.max_concurrency=1000"}
+    server.start()
+    try:
+        wait_ready([server], timeout_s=180)
+        latencies = []
+        scored = {"probability": 0.9, "direction": "up", "confidence": 0.9, "model_version": "1", "as_of": "2018-08-29T00:00:00Z",
+                  "layers": {"pattern": {"probability": 0.9, "contribution": 1.0}}, "patterns": [], "explanation": "bench"}
+        with connect(server.ui_url.replace("http://", "ws://") + "/ws", additional_headers={"X-API-Key": key}) as ws:
+            ws.recv(timeout=30)
+            for i in range(args.alerts):
+                symbol = f"B{i}"
+                started = time.perf_counter()
+                record(engine, symbol, "1d", scored, threshold=0.85, window_minutes=10)
+                committed = time.perf_counter()
+                while True:
+                    message = json.loads(ws.recv(timeout=30))
+                    if message.get("kind") == "alert" and message["symbol"] == symbol:
+                        break
+                latencies.append((time.perf_counter() - committed) * 1000)
+                time.sleep(0.01 + 0.02 * (i % 3))  # alerts arrive at random moments, not in lockstep with a poll
+                del started
+        lat = np.array(latencies)
+
+        sent = [0] * args.clients
+        stop = time.monotonic() + args.seconds
+        errors = []
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=server.ui_url, headers={"X-API-Key": key}, timeout=60) as http:
+                while time.monotonic() < stop:
+                    answer = http.post("/api/paper-trade/execute", json={"symbol": "SPX", "side": "buy" if sent[n] % 2 else "sell",
+                                                                         "quantity": 1}, headers={"Idempotency-Key": uuid.uuid4().hex})
+                    if answer.status_code != 200:
+                        errors.append(answer.status_code)
+                    sent[n] += 1
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.clients) as pool:
+            list(pool.map(client, range(args.clients)))
+        elapsed = time.perf_counter() - started
+    finally:
+        server.stop()
+        engine.dispose()
+        if args.backend == "postgresql":
+            drop_database(settings.app_database_url)
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"{args.backend}, 2 BentoML workers, {os.cpu_count()} cores, loopback\n")
+    print("| measure | value |\n|---|---:|")
+    print(f"| alerts pushed (commit -> WebSocket client) | {len(lat)} |")
+    print(f"| alert latency p50 / p99 / max ms | {np.percentile(lat, 50):.1f} / {np.percentile(lat, 99):.1f} / {lat.max():.1f} |")
+    print(f"| paper executes, {args.clients} concurrent clients, {args.seconds} s | {sum(sent)} ({sum(sent) / elapsed:.0f}/s), {len(errors)} non-200 |")
+
+
+if __name__ == "__main__":
+    main()
