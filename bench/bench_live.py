@@ -16,7 +16,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.stores import throwaway  # noqa: E402
 PG = os.environ.get("TX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -39,12 +40,10 @@ def main() -> None:
     from sqlalchemy.engine import make_url
 
     home = Path(tempfile.mkdtemp(prefix="tx-bench-live-"))
-    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts"), "TX_RATE_LIMIT_PER_MINUTE": "100000000", "TX_PAPER_CASH": "1e12",
-           "TX_PAPER_MAX_LEVERAGE": "100"}
+    extra = {"TX_PAPER_CASH": "1e12", "TX_PAPER_MAX_LEVERAGE": "100"}
     if args.backend == "postgresql":
-        env["TX_DATABASE_URL"] = make_url(PG).set(database=f"tx_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
-    os.environ.update(env)
+        extra["TX_DATABASE_URL"] = make_url(PG).set(database=f"tx_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    env, settings, engine = throwaway(home, **extra)
     import httpx
     from websockets.sync.client import connect
 
@@ -52,16 +51,10 @@ def main() -> None:
     from market.universe import Series
     from store.api_keys import create_key
     from store.candles import upsert_candles
-    from store.db import drop_database, make_engine
+    from store.db import drop_database
     from trading.alerts import record
     from tx.processes import bentoml_server, free_port, wait_ready
-    from tx.settings import load_settings
-    from tx.stores import setup_app_database, setup_mlflow
 
-    settings = load_settings()
-    setup_app_database(settings)
-    setup_mlflow(settings)
-    engine = make_engine(settings.app_database_url)
     upsert_candles(engine, "SPX", "1d", bundled().read(Series("SPX", "1d")), "bundled")
     key = create_key(engine, "trade", "bench")
     server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log")
@@ -76,7 +69,6 @@ def main() -> None:
             ws.recv(timeout=30)
             for i in range(args.alerts):
                 symbol = f"B{i}"
-                started = time.perf_counter()
                 record(engine, symbol, "1d", scored, threshold=0.85, window_minutes=10)
                 committed = time.perf_counter()
                 while True:
@@ -85,7 +77,6 @@ def main() -> None:
                         break
                 latencies.append((time.perf_counter() - committed) * 1000)
                 time.sleep(0.01 + 0.02 * (i % 3))  # alerts arrive at random moments, not in lockstep with a poll
-                del started
         lat = np.array(latencies)
 
         sent = [0] * args.clients

@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stores import throwaway  # noqa: E402
+
 LUA = """wrk.method = "{method}"
 wrk.headers["X-API-Key"] = "{key}"
 wrk.headers["Content-Type"] = "application/json"
@@ -29,25 +31,16 @@ wrk.headers["Content-Type"] = "application/json"
 
 
 def setup(home: Path) -> tuple[dict[str, str], str, str]:
-    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts"), "TX_RATE_LIMIT_PER_MINUTE": "100000000"}
-    os.environ.update(env)
+    env, settings, engine = throwaway(home)
     from features import triple_barrier
     from market.files import bundled
     from market.synthetic import generate_many
     from market.universe import Series
     from store.api_keys import create_key
     from store.candles import upsert_candles
-    from store.db import make_engine
     from training.fit import TrainConfig
     from training.pipeline import SeriesData, train_and_promote
-    from tx.settings import load_settings
-    from tx.stores import setup_app_database, setup_mlflow
 
-    settings = load_settings()
-    setup_app_database(settings)
-    setup_mlflow(settings)
-    engine = make_engine(settings.app_database_url)
     upsert_candles(engine, "GOOGL", "1d", bundled().read(Series("GOOGL", "1d")), "bundled")
     frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
     for symbol, candles in frames.items():

@@ -17,21 +17,12 @@ from store.paper import iso
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 
-def _active(request: Request, symbol: str | None, min_confidence: float, limit: int) -> dict:
-    rows = load_alerts(request.app.state.engine, "active", symbol, min_confidence, limit)
-    return {"count": len(rows), "alerts": rows}
-
-
 @router.get("", summary="Active alerts (filters: symbol, min confidence)")
-def alerts(request: Request, symbol: str | None = Query(None, pattern=SYMBOL), min_confidence: float = Query(0.0, ge=0, le=1),
-           limit: int = Query(100, ge=1, le=1000), _: Principal | None = Depends(require("read"))) -> dict:
-    return _active(request, symbol, min_confidence, limit)
-
-
 @router.get("/active", summary="Active alerts (same as /api/alerts)")
 def active(request: Request, symbol: str | None = Query(None, pattern=SYMBOL), min_confidence: float = Query(0.0, ge=0, le=1),
            limit: int = Query(100, ge=1, le=1000), _: Principal | None = Depends(require("read"))) -> dict:
-    return _active(request, symbol, min_confidence, limit)
+    rows = load_alerts(request.app.state.engine, "active", symbol, min_confidence, limit)
+    return {"count": len(rows), "alerts": rows}
 
 
 def outcomes(request: Request) -> pd.DataFrame:
