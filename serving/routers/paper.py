@@ -56,8 +56,8 @@ def entry_context(request: Request, symbol: str) -> dict:
         model = request.app.state.champion.current()
     except NoChampion:
         return {}
-    timeframe = next((r.timeframe for r in coverage(request.app.state.engine).itertuples() if r.symbol == symbol and r.timeframe == "1d"),
-                     None) or next((r.timeframe for r in coverage(request.app.state.engine).itertuples() if r.symbol == symbol), None)
+    stored = [r.timeframe for r in coverage(request.app.state.engine).itertuples() if r.symbol == symbol]
+    timeframe = "1d" if "1d" in stored else stored[0]  # the symbol is stored: execute checked its price first
     try:
         scored = _scored(request, SeriesRequest(symbol=symbol, timeframe=timeframe), model, "paper_entry")
     except ApiError:
@@ -165,13 +165,11 @@ def trade(request: Request, trade_id: int = Path(ge=1), _: Principal | None = De
 @router.post("/paper-trades/{trade_id}/close", summary="Close an open paper trade at the current price")
 def close(request: Request, trade_id: int = Path(ge=1), idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128),
           _: Principal | None = Depends(require("trade"))) -> dict:
-    frame = _trades(request)
-    row = frame[frame["id"] == trade_id]
-    if row.empty:
-        raise ApiError(404, f"no paper trade #{trade_id}")
     try:
         return broker(request).close(trade_id, key=idempotency_key)
     except LookupError as exc:
         raise ApiError(404, str(exc)) from None
+    except IdempotencyConflict as exc:
+        raise ApiError(409, str(exc)) from None
     except OrderRejected as exc:
         raise ApiError(409, str(exc), "conflict") from None

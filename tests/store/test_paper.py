@@ -59,8 +59,11 @@ def test_fifo_closes_and_flips(engine):
     flip = b.execute(Order("AAA", "sell", 20), "c", PRICES.__getitem__)
     assert [t["status"] for t in flip["trades"]] == ["open", "closed", "closed"] and flip["trades"][0]["side"] == "short"
     assert flip["trades"][0]["quantity"] == 5
-    closed = b.close(flip["trades"][0]["id"], 40.0)
+    closed = b.close(flip["trades"][0]["id"], 40.0, key="cover")
     assert closed["status"] == "closed" and closed["realized_pnl"] > 0  # short from ~100 covered at ~40
+    assert b.close(closed["id"], 40.0, key="cover") == closed  # a retried close
+    with pytest.raises(IdempotencyConflict):
+        b.close(flip["trades"][1]["id"], 40.0, key="a")  # the key of another order
     with pytest.raises(OrderRejected, match="already closed"):
         b.close(closed["id"], 40.0)
     check_books(engine)
