@@ -62,7 +62,7 @@ def test_universe_wide_assets_are_refreshed_after_the_daily_scan():
     by_name = {s.name: s for s in defs.schedules}
     assert by_name["base_rates_refresh"].job_name == "base_rates_job" and by_name["base_rates_refresh"].cron_schedule == "0 17 * * 1-5"
     assert by_name["universe_refresh"].job_name == "universe_pipeline"
-    market = {name: s for name, s in by_name.items() if name not in ("intraday_scan", "retraining", "online_learning")}
+    market = {name: s for name, s in by_name.items() if name not in ("intraday_scan", "retraining", "online_learning", "alert_scanner")}
     assert {s.execution_timezone for s in market.values()} == {"America/New_York"}
 
 
@@ -71,7 +71,9 @@ def test_training_runs_on_schedules_from_the_settings(monkeypatch):
     from tx.settings import load_settings
 
     monkeypatch.setenv("TX_ONLINE_CRON", "*/7 * * * *")
+    monkeypatch.setenv("TX_ALERT_CRON", "*/2 * * * *")
     by_name = {s.name: s for s in build_definitions(load_settings()).schedules}
+    assert by_name["alert_scanner"].cron_schedule == "*/2 * * * *" and by_name["alert_scanner"].job_name == "alert_job"
     assert by_name["online_learning"].cron_schedule == "*/7 * * * *" and by_name["online_learning"].job_name == "online_job"
     assert by_name["retraining"].cron_schedule == "0 2 * * *" and by_name["retraining"].job_name == "training_job"
 
