@@ -53,7 +53,7 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
         if len(candles) < scoring.MIN_BARS:
             continue
         scored = scoring.score(champion, candles, s.timeframe, scores_of(load_news(engine, s.symbol)))
-        alert_id, alert = record(engine, s.symbol, s.timeframe, scored, config.confidence, config.dedup_minutes)
+        alert_id, alert = record(engine, s.symbol, s.timeframe, scored, config.confidence, config.dedup_minutes, FUSED_MODEL)
         swept += len(paper_broker(engine, SETTINGS).sweep(s.symbol))  # resting limit orders the new price reaches
         raised += alert_id is not None
         rows.append({"series": str(s), "as_of": scored["as_of"], "p": scored["probability"], "direction": scored["direction"],

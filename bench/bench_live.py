@@ -69,7 +69,7 @@ def main() -> None:
             ws.recv(timeout=30)
             for i in range(args.alerts):
                 symbol = f"B{i}"
-                record(engine, symbol, "1d", scored, threshold=0.85, window_minutes=10)
+                record(engine, symbol, "1d", scored, threshold=0.85, window_minutes=10, model_name="tx-fused")
                 committed = time.perf_counter()
                 while True:
                     message = json.loads(ws.recv(timeout=30))

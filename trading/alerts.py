@@ -5,7 +5,6 @@ from datetime import timedelta
 import pandas as pd
 
 from store.alerts import raise_alert
-from training.tracking import FUSED_MODEL
 
 SOURCE = "fused"
 
@@ -22,12 +21,14 @@ def alert_of(symbol: str, timeframe: str, scored: dict, threshold: float, source
                          "explanation": scored["explanation"], "as_of": scored["as_of"]}}
 
 
-def record(engine, symbol: str, timeframe: str, scored: dict, threshold: float, window_minutes: float) -> tuple[int | None, dict | None]:
-    """(alert id or None when de-duplicated, the alert) for one scored bar; (None, None) below the threshold."""
+def record(engine, symbol: str, timeframe: str, scored: dict, threshold: float, window_minutes: float,
+           model_name: str) -> tuple[int | None, dict | None]:
+    """(alert id or None when de-duplicated, the alert) for one scored bar of `model_name`;
+    (None, None) below the threshold."""
     alert = alert_of(symbol, timeframe, scored, threshold)
     if alert is None:
         return None, None
-    prediction = {"symbol": symbol, "timeframe": timeframe, "ts": pd.Timestamp(scored["as_of"]).to_pydatetime(), "model_name": FUSED_MODEL,
+    prediction = {"symbol": symbol, "timeframe": timeframe, "ts": pd.Timestamp(scored["as_of"]).to_pydatetime(), "model_name": model_name,
                   "model_version": scored["model_version"], "probability": scored["probability"], "direction": scored["direction"],
                   "confidence": scored["confidence"], "layers": {k: v["probability"] for k, v in scored["layers"].items()}}
     return raise_alert(engine, alert, timedelta(minutes=window_minutes), prediction), alert

@@ -59,7 +59,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    done, base, derived, universe, trained = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
+    done, base, derived, universe, trained, scanned = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
     assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6
@@ -70,6 +70,8 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     fused = trained.assets["fused_model"]  # trained, registered in MLflow (on PostgreSQL too) and gated
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
+    scan = scanned.assets["alert_scan"]  # the scanner ran last, with the champion if the gate made one
+    assert scan["scanned"] == (1 if fused["promoted"] else 0)
     assert dagster.get_run_by_id(done.run_id).is_success
     record = dagster.get_latest_materialization_event(dg.AssetKey("candles"))
     assert record is not None and record.run_id == done.run_id

@@ -659,8 +659,8 @@ def test_alerts_from_another_process_reach_websocket_subscribers(svc):
         hello = json.loads(ws.recv(timeout=10))
         assert hello["type"] == "hello" and hello["symbols"] == ["SYNA"]
         started = time.monotonic()
-        alert_id, alert = record(engine, "SYNA", "1d", scored, threshold=0.5, window_minutes=10)
-        assert alert_id is not None and record(engine, "SYNA", "1d", scored, 0.5, 10)[0] is None  # de-duplicated
+        alert_id, alert = record(engine, "SYNA", "1d", scored, threshold=0.5, window_minutes=10, model_name="tx-fused")
+        assert alert_id is not None and record(engine, "SYNA", "1d", scored, 0.5, 10, "tx-fused")[0] is None  # de-duplicated
         event = next_event(ws, "alert")
         latency = time.monotonic() - started
         assert event["data"]["id"] == alert_id and event["data"]["model_version"] == scored["model_version"]
