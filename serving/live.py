@@ -152,8 +152,10 @@ async def feed(ws: WebSocket) -> None:
                     sent = event["cursor"]
             else:
                 getter.cancel()
-    except (WebSocketDisconnect, RuntimeError):
+    except WebSocketDisconnect:
         pass
+    except Exception as exc:  # the client went away mid-send (the server's error type varies): end quietly
+        log.debug("live feed closed: %s", exc)
     finally:
         hub.subscribers.discard(sub)
 
