@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import transaction
 from store.models import Alert, Prediction
-from store.paper import add_event, iso
-from store.types import utcnow
+from store.paper import add_event
+from store.types import iso, utcnow
 
 COLUMNS = ["id", "symbol", "timeframe", "direction", "confidence", "source", "model_version", "prediction_id", "data_partition",
            "evidence", "status", "created_at", "dismissed_at"]

@@ -10,7 +10,6 @@ account run one after the other, each on the state the previous one committed.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from store.candles import last_price_query
 from store.db import transaction
 from store.models import Event, PaperAccount, PaperOrder, PaperTrade, Position
-from store.types import utcnow
+from store.types import iso, utcnow
 
 TRADE_COLUMNS = ["id", "order_id", "exit_order_id", "symbol", "side", "quantity", "entry_price", "fees", "status", "exit_price", "realized_pnl",
                  "model_version", "layer_contributions", "opened_at", "closed_at"]
@@ -111,8 +110,11 @@ def locked_account(engine: Engine, name: str, cash: float) -> Iterator[Book]:
         yield Book(session, account)
 
 
-def trades_frame(engine: Engine, account: str, status: str | None = None, symbol: str | None = None) -> pd.DataFrame:
+def trades_frame(engine: Engine, account: str, status: str | None = None, symbol: str | None = None,
+                 trade_id: int | None = None) -> pd.DataFrame:
     query = select(*(getattr(PaperTrade, c) for c in TRADE_COLUMNS)).join(PaperAccount).where(PaperAccount.name == account)
+    if trade_id is not None:
+        query = query.where(PaperTrade.id == trade_id)
     if status is not None:
         query = query.where(PaperTrade.status == status)
     if symbol is not None:
@@ -141,17 +143,13 @@ def events_since(engine: Engine, cursor: int, symbols: set[str] | None = None, l
     if symbols:
         query = query.where(Event.symbol.in_(sorted(symbols)))
     with transaction(engine) as session:
-        return [{"cursor": e.id, "kind": e.kind, "symbol": e.symbol, "created_at": e.created_at.isoformat().replace("+00:00", "Z"),
+        return [{"cursor": e.id, "kind": e.kind, "symbol": e.symbol, "created_at": iso(e.created_at),
                  "data": e.payload} for e in session.execute(query).scalars()]
 
 
 def last_event_id(engine: Engine) -> int:
     with transaction(engine) as session:
         return int(session.execute(select(func.coalesce(func.max(Event.id), 0))).scalar_one())
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else pd.Timestamp(value).isoformat().replace("+00:00", "Z")
 
 
 def fills_frame(engine: Engine, account: str) -> pd.DataFrame:

@@ -16,19 +16,6 @@ def row_counts(engine: Engine) -> dict[str, int]:
         return {name: int(session.execute(select(func.count()).select_from(model)).scalar_one()) for name, model in TABLES.items()}
 
 
-def trading_stats(engine: Engine) -> dict[str, Any]:
-    closed = PaperTrade.status == "closed"
-    with transaction(engine) as session:
-        total, open_, n_closed, wins, pnl, fees = session.execute(select(
-            func.count(PaperTrade.id), func.count(case((PaperTrade.status == "open", 1))), func.count(case((closed, 1))),
-            func.count(case((closed & (PaperTrade.realized_pnl > 0), 1))), func.coalesce(func.sum(PaperTrade.realized_pnl), 0.0),
-            func.coalesce(func.sum(PaperTrade.fees), 0.0))).one()
-        alerts = dict(session.execute(select(Alert.status, func.count(Alert.id)).group_by(Alert.status)).all())
-    return {"trades": int(total), "open": int(open_), "closed": int(n_closed), "wins": int(wins),
-            "win_rate": round(wins / n_closed, 4) if n_closed else None, "realized_pnl": float(pnl), "fees": float(fees),
-            "alerts": {k: int(v) for k, v in alerts.items()}}
-
-
 def pattern_stats(engine: Engine, top: int = 10) -> dict[str, Any]:
     with transaction(engine) as session:
         total, bullish, series, last = session.execute(select(

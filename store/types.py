@@ -1,6 +1,8 @@
-"""Column types shared by the models."""
+"""Column types shared by the models, and the one way timestamps leave as text."""
 
 from datetime import UTC, datetime
+
+import pandas as pd
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -32,3 +34,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def iso(value: datetime | pd.Timestamp | None) -> str | None:
+    """ISO-8601 in UTC with a `Z` (None and NaT stay None): how every API answer writes a time."""
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat().replace("+00:00", "Z")

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, or_, select
 
 from store.models import PaperOrder, PaperTrade
-from store.paper import Book, iso, locked_account
-from store.types import utcnow
-from trading.ledger import Costs, Lot, apply_fill, exposure_after, position_of
+from store.paper import Book, locked_account
+from store.types import iso, utcnow
+from trading.ledger import Costs, Lot, apply_fill, position_of
 
 SIDES = {"buy": 1, "sell": -1}
+ACCOUNT = "paper"  # the platform's paper account
 
 
 class OrderRejected(ValueError):
@@ -72,7 +73,7 @@ def _touched(book: Book, order_id: int) -> list[PaperTrade]:
 
 
 class PaperBroker:
-    def __init__(self, engine: Engine, account: str = "paper", costs: Costs = Costs(), rules: Rules = Rules()) -> None:
+    def __init__(self, engine: Engine, account: str = ACCOUNT, costs: Costs = Costs(), rules: Rules = Rules()) -> None:
         self.engine, self.account, self.costs, self.rules = engine, account, costs, rules
 
     def execute(self, order: Order, key: str, price_of: Callable[[str], float] | None = None, context: dict | None = None) -> dict:
@@ -99,20 +100,23 @@ class PaperBroker:
                 return _answer(row, [], replayed=False)
             return self._fill(book, row, side, fill, price_of, context or {})
 
-    def _fill(self, book: Book, order: PaperOrder, side: int, fill: float, price_of: Callable[[str], float], context: dict) -> dict:
-        rows = book.open_lots(order.symbol)
+    def _fill(self, book: Book, order: PaperOrder, side: int, fill: float, price_of: Callable[[str], float], context: dict,
+              rows: list[PaperTrade] | None = None, event: str = "fill") -> dict:
+        """Apply the fill to `rows` (default: the symbol's open lots, FIFO) and write it all."""
+        rows = book.open_lots(order.symbol) if rows is None else rows
         lots = _lots(rows)
         held, _ = position_of(lots)
         if side * held >= 0 and side < 0 and not self.rules.allow_short:
             raise OrderRejected(f"short selling is off (TX_PAPER_ALLOW_SHORT=false) and no {order.symbol} long is open")
         fee = self.costs.fee(order.quantity, fill)
         applied = apply_fill(lots, side, order.quantity, fill, fee)
-        positions = book.positions()
-        marks = {s: price_of(s) for s in positions if s != order.symbol} | {order.symbol: fill}
-        cash_after = book.account.cash + applied.cash_delta
-        equity_after = cash_after + sum(q * marks[s] for s, q in {**positions, order.symbol: held + side * order.quantity}.items())
-        gross = exposure_after(positions, marks, order.symbol, side * order.quantity)
-        if equity_after <= 0 or gross > self.rules.max_leverage * equity_after + 1e-6:
+        before = book.positions()
+        after = {**before, order.symbol: before.get(order.symbol, 0.0) + side * order.quantity}
+        marks = {s: price_of(s) for s in after if s != order.symbol} | {order.symbol: fill}
+        gross_before, gross = (sum(abs(q) * marks[s] for s, q in held_.items()) for held_ in (before, after))
+        equity_after = book.account.cash + applied.cash_delta + sum(q * marks[s] for s, q in after.items())
+        # the margin rule refuses what adds exposure; reducing a position is always allowed
+        if gross > gross_before + 1e-9 and (equity_after <= 0 or gross > self.rules.max_leverage * equity_after + 1e-6):
             raise OrderRejected(f"insufficient margin: after this order gross exposure would be {gross:,.2f} against equity "
                                 f"{equity_after:,.2f} (max leverage {self.rules.max_leverage:g}x, TX_PAPER_MAX_LEVERAGE); "
                                 f"cash {book.account.cash:,.2f}")
@@ -124,15 +128,16 @@ class PaperBroker:
         for c in applied.closed:
             lot = by_id[c.lot.id]
             realized += c.realized_pnl
+            fees = c.lot.fees + fee * c.quantity / order.quantity  # its entry fees and its share of this fill's
             if c.remaining is None:  # the whole lot closes
                 lot.status, lot.exit_price, lot.realized_pnl, lot.closed_at = "closed", fill, c.realized_pnl, now
-                lot.fees, lot.exit_order_id = c.lot.fees + fee * c.quantity / order.quantity, order.id
+                lot.fees, lot.exit_order_id = fees, order.id
                 touched.append(lot)
             else:  # split: the closed part becomes its own row, the rest stays open
                 lot.quantity, lot.fees = c.remaining.quantity, c.remaining.fees
                 touched.append(book.add(PaperTrade(
                     account_id=lot.account_id, order_id=lot.order_id, exit_order_id=order.id, symbol=lot.symbol, side=lot.side, quantity=c.quantity,
-                    entry_price=lot.entry_price, fees=c.lot.fees + fee * c.quantity / order.quantity, status="closed", exit_price=fill,
+                    entry_price=lot.entry_price, fees=fees, status="closed", exit_price=fill,
                     realized_pnl=c.realized_pnl, model_version=lot.model_version, layer_contributions=lot.layer_contributions,
                     opened_at=lot.opened_at, closed_at=now)))
         if applied.opened is not None:
@@ -145,7 +150,7 @@ class PaperBroker:
         book.set_position(order.symbol, quantity, avg, realized)
         book.account.cash = book.account.cash + applied.cash_delta
         answer = _answer(order, touched, replayed=False)
-        book.event("fill", order.symbol, {k: answer[k] for k in ("id", "order_id", "symbol", "side", "quantity", "fill_price", "fees",
+        book.event(event, order.symbol, {k: answer[k] for k in ("id", "order_id", "symbol", "side", "quantity", "fill_price", "fees",
                                                                    "status")} | {"realized_pnl": realized})
         return answer
 
@@ -185,22 +190,11 @@ class PaperBroker:
             order = book.add(PaperOrder(account_id=book.account.id, idempotency_key=key or f"close-{trade_id}", symbol=trade.symbol,
                                         side="buy" if side > 0 else "sell", type="market", quantity=trade.quantity,
                                         status="pending", created_at=utcnow()))
-            fee = self.costs.fee(trade.quantity, fill)
-            (c,) = apply_fill(_lots([trade]), side, trade.quantity, fill, fee).closed
-            now = utcnow()
-            trade.status, trade.exit_price, trade.realized_pnl, trade.closed_at = "closed", fill, c.realized_pnl, now
-            trade.fees, trade.exit_order_id = trade.fees + fee, order.id
-            order.status, order.filled_at, order.fill_price, order.fees = "filled", now, fill, fee
-            book.account.cash = book.account.cash + (-side * trade.quantity * fill - fee)
-            quantity, avg = position_of(_lots(book.open_lots(trade.symbol)))
-            book.set_position(trade.symbol, quantity, avg, c.realized_pnl)
-            answer = trade_row(trade)
-            book.event("close", trade.symbol, {k: answer[k] for k in ("id", "symbol", "side", "quantity", "exit_price", "realized_pnl")})
-            return answer
-
+            self._fill(book, order, side, fill, book.last_price, {}, rows=[trade], event="close")  # exactly this lot, not FIFO
+            return trade_row(trade)
 
 
 def paper_broker(engine: Engine, s) -> PaperBroker:
     """The platform's paper account with the costs and rules of the settings `s` (TX_PAPER_*)."""
-    return PaperBroker(engine, "paper", Costs(commission_bps=s.paper_commission_bps, min_fee=s.paper_min_fee, slippage_bps=s.paper_slippage_bps),
+    return PaperBroker(engine, ACCOUNT, Costs(commission_bps=s.paper_commission_bps, min_fee=s.paper_min_fee, slippage_bps=s.paper_slippage_bps),
                        Rules(cash=s.paper_cash, max_leverage=s.paper_max_leverage, allow_short=s.paper_allow_short))

@@ -96,9 +96,3 @@ def position_of(lots: list[Lot]) -> tuple[float, float]:
     quantity = sum(lot.side * lot.quantity for lot in lots)
     size = sum(lot.quantity for lot in lots)
     return quantity, (sum(lot.quantity * lot.entry_price for lot in lots) / size if size > EPS else 0.0)
-
-
-def exposure_after(positions: dict[str, float], marks: dict[str, float], symbol: str, delta: float) -> float:
-    """Gross exposure (sum of |quantity| x mark) once `delta` is added to `symbol`."""
-    after = {**positions, symbol: positions.get(symbol, 0.0) + delta}
-    return sum(abs(q) * marks[s] for s, q in after.items() if abs(q) > EPS)

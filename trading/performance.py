@@ -90,3 +90,15 @@ def attribution(closed: pd.DataFrame) -> dict:
     unattributed = float(closed.loc[closed["layer_contributions"].isna(), "realized_pnl"].sum()) if len(closed) else 0.0
     return {"layers": per_layer, "trades": trades, "unattributed_pnl": unattributed,
             "method": "pnl_k = pnl x d c_k / sum_j |d c_j| (c: layer contribution to the fused log-odds at entry, d: +1 long / -1 short)"}
+
+
+def trade_stats(trades: pd.DataFrame) -> dict:
+    """Counts, win rate and P&L of a book's lots (open and closed)."""
+    closed = trades[trades["status"] == "closed"]
+    pnl = closed["realized_pnl"]
+    return {"trades": len(trades), "open": int((trades["status"] == "open").sum()), "closed": len(closed),
+            "wins": int((pnl > 0).sum()), "losses": int((pnl < 0).sum()),
+            "win_rate": float((pnl > 0).mean()) if len(pnl) else None, "realized_pnl": float(pnl.sum()),
+            "fees": float(trades["fees"].sum()), "avg_win": float(pnl[pnl > 0].mean()) if (pnl > 0).any() else None,
+            "avg_loss": float(pnl[pnl < 0].mean()) if (pnl < 0).any() else None,
+            "by_symbol": {s: {"trades": len(g), "realized_pnl": float(g["realized_pnl"].sum())} for s, g in closed.groupby("symbol")}}

@@ -14,13 +14,14 @@ BINS = np.linspace(0.0, 1.0, 11)
 
 
 def judged(predictions: pd.DataFrame, labels: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """The predictions with their outcome `y` (1 take-profit first, 0 otherwise; NaN pending)."""
-    parts = []
+    """The predictions, in their order, with their outcome `y` (1 take-profit first, 0 otherwise; NaN pending)."""
+    y = pd.Series(np.nan, index=predictions.index)
     for (symbol, timeframe), rows in predictions.groupby(["symbol", "timeframe"], sort=False):
         frame = labels.get((symbol, timeframe))
-        label = frame["label"].reindex(pd.DatetimeIndex(rows["ts"])) if frame is not None else pd.Series(np.nan, index=rows["ts"])
-        parts.append(rows.assign(y=np.where(label.isna(), np.nan, (label.to_numpy() == 1).astype(float))))
-    return pd.concat(parts, ignore_index=True) if parts else predictions.assign(y=pd.Series(dtype=float))
+        if frame is not None:
+            label = frame["label"].reindex(pd.DatetimeIndex(rows["ts"])).to_numpy()
+            y[rows.index] = np.where(np.isnan(label), np.nan, (label == 1).astype(float))
+    return predictions.assign(y=y)
 
 
 def _figures(rows: pd.DataFrame) -> dict:

@@ -5,14 +5,14 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from features.labels import triple_barrier
 from serving.auth import require
+from serving.champion import NoChampion
 from serving.errors import ApiError
+from serving.frames import records
+from serving.routers.ml_ops import judged_by_labels
 from serving.routers.ml import SYMBOL
 from store.alerts import alert_frame, bar_time, dismiss_alert, get_alert, load_alerts
 from store.api_keys import Principal
-from store.candles import load_candles
-from store.paper import iso
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
@@ -33,17 +33,12 @@ def outcomes(request: Request) -> pd.DataFrame:
         return frame.assign(outcome=pd.Series(dtype=object))
     try:
         config = request.app.state.champion.current().model.label_config or {}
-    except Exception:
+    except NoChampion:
         config = {}
-    frame["bar"] = [pd.Timestamp(bar_time(p)) if p else pd.NaT for p in frame["data_partition"]]
-    y = pd.Series(np.nan, index=frame.index)
-    for (symbol, timeframe), rows in frame.groupby(["symbol", "timeframe"]):
-        label = triple_barrier(load_candles(request.app.state.engine, symbol, timeframe), **config)["label"]
-        at = label.reindex(pd.DatetimeIndex(rows["bar"])).to_numpy()
-        y[rows.index] = np.where(np.isnan(at), np.nan, (at == 1).astype(float))
+    frame["ts"] = pd.to_datetime([bar_time(p) for p in frame["data_partition"]], utc=True)
+    y = judged_by_labels(request.app.state.engine, frame, config)["y"].to_numpy()
     hit = np.where(frame["direction"] == "up", y == 1, y == 0)
-    frame["outcome"] = np.where(y.isna(), "pending", np.where(hit, "hit", "miss"))
-    return frame
+    return frame.assign(outcome=np.where(np.isnan(y), "pending", np.where(hit, "hit", "miss")))
 
 
 @router.get("/history", summary="Past alerts with their outcomes")
@@ -52,11 +47,7 @@ def history(request: Request, symbol: str | None = Query(None, pattern=SYMBOL), 
     frame = outcomes(request)
     if symbol is not None:
         frame = frame[frame["symbol"] == symbol]
-    frame = frame.iloc[::-1].head(limit)
-    rows = []
-    for r in frame.to_dict(orient="records"):
-        rows.append({k: (iso(v) if isinstance(v, pd.Timestamp) else (None if v is pd.NaT or (isinstance(v, float) and np.isnan(v)) else v))
-                     for k, v in r.items() if k != "bar"})
+    rows = records(frame.iloc[::-1].head(limit).drop(columns="ts"))
     return {"count": len(rows), "alerts": rows}
 
 

@@ -12,6 +12,7 @@ from pipelines.status import scheduler_heartbeat, worker_health
 from serving.auth import require
 from store.api_keys import Principal
 from store.provider_status import load_provider_status
+from store.types import iso
 from training.tracking import TrackingError, client
 
 STARTED = time.time()
@@ -61,10 +62,6 @@ def detailed(request: Request) -> JSONResponse:
                          "model": model, "providers": providers, "scheduler": scheduler}, status_code=200 if healthy else 503)
 
 
-def _iso(value) -> str | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat().replace("+00:00", "Z")
-
-
 def providers_of(request: Request) -> list[dict]:
     """Configured providers in fallback order, with what the last fetch recorded (or `unknown`)."""
     settings = request.app.state.settings
@@ -74,10 +71,10 @@ def providers_of(request: Request) -> list[dict]:
         r = seen.get(name)
         out.append({"provider": name, "configured": name in settings.provider_names,
                     "state": r["state"] if r else "unknown", "calls": r["calls"] if r else 0, "failures": r["failures"] if r else 0,
-                    "last_error": r["last_error"] if r else None, "last_error_at": _iso(r["last_error_at"]) if r else None,
-                    "last_success_at": _iso(r["last_success_at"]) if r else None,
+                    "last_error": r["last_error"] if r else None, "last_error_at": iso(r["last_error_at"]) if r else None,
+                    "last_success_at": iso(r["last_success_at"]) if r else None,
                     "latency_ms": None if not r or pd.isna(r["last_latency_ms"]) else round(r["last_latency_ms"], 2),
-                    "updated_at": _iso(r["updated_at"]) if r else None})
+                    "updated_at": iso(r["updated_at"]) if r else None})
     return out
 
 

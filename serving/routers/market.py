@@ -16,6 +16,7 @@ from serving.errors import ApiError
 from serving.routers.ml import SYMBOL, Timeframe
 from store.api_keys import Principal
 from store.candles import coverage, load_candles, providers_by_series
+from store.types import iso
 
 router = APIRouter(prefix="/api", tags=["market"])
 INTRADAY = tuple(t for t in TIMEFRAMES if t not in ("1d", "1w"))
@@ -25,10 +26,6 @@ MAX_BARS = 10_000
 def cached(request: Request, build) -> Response:
     """A market-data read from this worker's short-lived cache (serving/cache.py)."""
     return request.app.state.reads.response(request, build)
-
-
-def iso(ts: pd.Timestamp | datetime) -> str:
-    return pd.Timestamp(ts).isoformat().replace("+00:00", "Z")
 
 
 def _bars(request: Request, symbol: str, timeframe: str, start: datetime | None, end: datetime | None, limit: int) -> pd.DataFrame:

@@ -88,8 +88,14 @@ def live_performance(request: Request, timeframe: Timeframe | None = None, perio
     if timeframe is not None:
         predictions = predictions[predictions["timeframe"] == timeframe]
     config = model.model.label_config or {}
-    labels = {(s, tf): triple_barrier(load_candles(engine, s, tf), **config)
-              for s, tf in predictions[["symbol", "timeframe"]].drop_duplicates().itertuples(index=False)}
     return {"name": FUSED_MODEL, "served_version": model.version, "label_config": config, "period": period,
             "judged_by": "the triple-barrier label each prediction's bar matured to (take-profit first = 1)",
-            **performance(judged(predictions, labels), period)}
+            **performance(judged_by_labels(engine, predictions, config), period)}
+
+
+def judged_by_labels(engine, rows: pd.DataFrame, label_config: dict) -> pd.DataFrame:
+    """`rows` (symbol, timeframe, ts) with `y`: the label each bar matured to under the model's
+    label settings, from the stored candles (NaN while pending)."""
+    labels = {(s, tf): triple_barrier(load_candles(engine, s, tf), **label_config)
+              for s, tf in rows[["symbol", "timeframe"]].drop_duplicates().itertuples(index=False)}
+    return judged(rows, labels)

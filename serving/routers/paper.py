@@ -10,16 +10,16 @@ from pydantic import BaseModel, Field, model_validator
 from serving.auth import require
 from serving.champion import NoChampion
 from serving.errors import ApiError
-from serving.routers.market import iso
+from serving.frames import records
+from store.types import iso
 from serving.routers.ml import SYMBOL, SeriesRequest, _scored
 from store.api_keys import Principal
 from store.candles import coverage, last_price, load_candles
 from store.paper import account_state, fills_frame, trades_frame
-from trading.broker import IdempotencyConflict, Order, OrderRejected, PaperBroker, paper_broker
-from trading.performance import attribution, equity_curve, figures
+from trading.broker import ACCOUNT, IdempotencyConflict, Order, OrderRejected, PaperBroker, paper_broker
+from trading.performance import attribution, equity_curve, figures, trade_stats
 
 router = APIRouter(prefix="/api", tags=["paper trading"])
-ACCOUNT = "paper"
 
 
 class OrderIn(BaseModel):
@@ -105,32 +105,16 @@ def _trades(request: Request, status: str | None = None, symbol: str | None = No
     return trades_frame(request.app.state.engine, ACCOUNT, status=status, symbol=symbol)
 
 
-def _rows(frame: pd.DataFrame) -> list[dict]:
-    out = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    for row in out:
-        for k in ("opened_at", "closed_at"):
-            row[k] = iso(row[k]) if row[k] is not None else None
-    return out
-
-
 @router.get("/paper-trades", summary="Paper trades (lots), newest first")
 def trades(request: Request, status: Literal["open", "closed"] | None = None, symbol: str | None = Query(None, pattern=SYMBOL),
            limit: int = Query(100, ge=1, le=10_000), _: Principal | None = Depends(require("read"))) -> dict:
     frame = _trades(request, status, symbol).iloc[::-1].head(limit)
-    return {"count": len(frame), "trades": _rows(frame)}
+    return {"count": len(frame), "trades": records(frame)}
 
 
 @router.get("/paper-trades/stats", summary="Counts, win rate, P&L")
 def stats(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
-    frame = _trades(request)
-    closed = frame[frame["status"] == "closed"]
-    pnl = closed["realized_pnl"]
-    return {"trades": len(frame), "open": int((frame["status"] == "open").sum()), "closed": len(closed),
-            "wins": int((pnl > 0).sum()), "losses": int((pnl < 0).sum()),
-            "win_rate": float((pnl > 0).mean()) if len(pnl) else None, "realized_pnl": float(pnl.sum()),
-            "fees": float(frame["fees"].sum()), "avg_win": float(pnl[pnl > 0].mean()) if (pnl > 0).any() else None,
-            "avg_loss": float(pnl[pnl < 0].mean()) if (pnl < 0).any() else None,
-            "by_symbol": {s: {"trades": len(g), "realized_pnl": float(g["realized_pnl"].sum())} for s, g in closed.groupby("symbol")}}
+    return trade_stats(_trades(request))
 
 
 @router.get("/paper-trades/performance", summary="Return, Sharpe, Sortino, max drawdown, win rate, profit factor, equity curve")
@@ -155,11 +139,10 @@ def layer_attribution(request: Request, _: Principal | None = Depends(require("r
 
 @router.get("/paper-trades/{trade_id}", summary="One paper trade")
 def trade(request: Request, trade_id: int = Path(ge=1), _: Principal | None = Depends(require("read"))) -> dict:
-    frame = _trades(request)
-    row = frame[frame["id"] == trade_id]
+    row = trades_frame(request.app.state.engine, ACCOUNT, trade_id=trade_id)
     if row.empty:
         raise ApiError(404, f"no paper trade #{trade_id}")
-    return _rows(row)[0]
+    return records(row)[0]
 
 
 @router.post("/paper-trades/{trade_id}/close", summary="Close an open paper trade at the current price")

@@ -21,13 +21,14 @@ from market.files import bundled
 from serving.auth import require
 from serving.champion import NoChampion, Served
 from serving.errors import ApiError
-from serving.routers.market import cached, iso
+from serving.routers.market import cached
 from serving.routers.ml import SYMBOL, SeriesRequest, Timeframe, candles_of, served
 from serving.routers.outcomes import pattern_name
 from store.api_keys import Principal
 from store.candles import coverage, load_candles
 from store.outcomes import load_outcomes
 from store.patterns import load_detections
+from store.types import iso
 from trading.patterns import detection_returns, pattern_performance
 
 router = APIRouter(prefix="/api", tags=["patterns"])

@@ -9,29 +9,30 @@ from fastapi import APIRouter, Depends, Request
 
 from serving.auth import require
 from serving.routers.health import STARTED
-from serving.routers.market import iso
 from store.api_keys import Principal
 from store.candles import coverage
 from store.predictions import prediction_counts
-from store.stats import pattern_stats, row_counts, trading_stats
+from store.types import iso
+from store.alerts import alert_counts
+from store.paper import trades_frame
+from store.stats import pattern_stats, row_counts
+from trading.broker import ACCOUNT
+from trading.performance import trade_stats
 from training.tracking import FUSED_MODEL, client, registered_versions
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 
 
-def _iso(value) -> str | None:
-    return None if value is None else iso(value)
-
-
 @router.get("/trading", summary="Paper trades: counts, win rate, realized P&L; alerts by status")
 def trading(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
-    return trading_stats(request.app.state.engine)
+    engine = request.app.state.engine
+    return {**trade_stats(trades_frame(engine, ACCOUNT)), "alerts": alert_counts(engine)}
 
 
 @router.get("/patterns", summary="Stored detections: counts, directions, series, the most frequent patterns")
 def patterns(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     out = pattern_stats(request.app.state.engine)
-    return {**out, "last_detection": _iso(out["last_detection"])}
+    return {**out, "last_detection": iso(out["last_detection"])}
 
 
 @router.get("/ml", summary="Registered versions, the champion and the online head, predictions served")
@@ -43,7 +44,7 @@ def ml(request: Request, _: Principal | None = Depends(require("read"))) -> dict
     return {"model": FUSED_MODEL, "versions": len(versions), "champion_version": champion.version if champion else None,
             "champion_wf_auc": champion.metrics.get("wf_auc") if champion else None,
             "online_head_version": online.version if online else None, "predictions_logged": served["predictions"],
-            "last_prediction_at": _iso(served["last_prediction_at"])}
+            "last_prediction_at": iso(served["last_prediction_at"])}
 
 
 @router.get("/system", summary="Process, versions, database and row counts")

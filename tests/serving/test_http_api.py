@@ -373,8 +373,9 @@ def test_stats(svc):
     assert patterns["top_patterns"][0]["count"] >= patterns["top_patterns"][-1]["count"]
     ml = call(svc, "GET", "/api/stats/ml").json()
     assert ml["versions"] >= 1 and ml["champion_version"] in ("1", "2") and ml["champion_wf_auc"] > 0.6
-    assert call(svc, "GET", "/api/stats/trading").json() == {"trades": 0, "open": 0, "closed": 0, "wins": 0, "win_rate": None,
-                                                             "realized_pnl": 0.0, "fees": 0.0, "alerts": {}}
+    assert call(svc, "GET", "/api/stats/trading").json() == {"trades": 0, "open": 0, "closed": 0, "wins": 0, "losses": 0, "win_rate": None,
+                                                             "realized_pnl": 0.0, "fees": 0.0, "avg_win": None, "avg_loss": None,
+                                                             "by_symbol": {}, "alerts": {}}
 
 
 def reference_pattern_figures(candles, name: str, horizon: int) -> tuple[int, int, float, float]:

@@ -89,6 +89,15 @@ def test_bad_orders_leave_the_ledger_untouched(engine):
     assert b.sweep("AAA", {"AAA": 80.0}.__getitem__) == []  # filled once
 
 
+def test_reducing_a_position_is_allowed_past_the_margin_rule(engine):
+    b = broker(engine, cash=1_000.0, max_leverage=3)
+    b.execute(Order("AAA", "buy", 25), "in", PRICES.__getitem__)  # 2,500 of exposure on 1,000 of equity
+    crashed = {"AAA": 70.0}.__getitem__  # now about 7x: adding is refused, reducing is not
+    with pytest.raises(OrderRejected, match="insufficient margin"):
+        b.execute(Order("AAA", "buy", 1), "more", crashed)
+    assert b.execute(Order("AAA", "sell", 5), "less", crashed)["status"] == "filled"
+
+
 def test_concurrent_executes_keep_the_ledger_exact(engine):
     """16 clients, each sending orders with some retries of the same key: nothing lost, nothing doubled."""
     b = broker(engine, cash=1e7, max_leverage=3)
