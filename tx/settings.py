@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     paper_commission_bps: float = Field(1.0, ge=0, description="Paper commission, basis points of notional.")
     paper_min_fee: float = Field(0.0, ge=0, description="Paper commission floor per fill.")
     paper_slippage_bps: float = Field(2.0, ge=0, description="Paper fills are this much worse than the last close.")
-    paper_max_leverage: float = Field(1.0, gt=0, description="Gross exposure after a fill may be at most this times equity.")
+    paper_max_leverage: float = Field(1.0, gt=0, description="A fill may not take gross exposure past this times equity (reducing one always passes).")
     paper_allow_short: bool = Field(True, description="Allow paper short sales.")
     alert_confidence: float = Field(0.85, gt=0.5, le=1, description="Fused confidence at which the scanner raises an alert.")
     alert_dedup_minutes: float = Field(10.0, ge=0, description="No second alert per (symbol, direction, source) within this window.")
