@@ -68,6 +68,27 @@ def _decision_metadata(outcome: Outcome, tracking: MlflowTracking) -> dict:
     }
 
 
+def stored_series(context: dg.AssetExecutionContext, app_db: AppDatabase, features: dict[str, pd.DataFrame],
+                  labels: dict[str, pd.DataFrame], timeframes: str) -> list[SeriesData]:
+    """The stored series of the wanted timeframes (every one when none has them) with their
+    candles, features, labels and news, checked to line up."""
+    available = [_series_from_key(key) for key in sorted(set(features) & set(labels))]
+    if not available:
+        raise dg.Failure("no stored features and labels: materialize them first")
+    chosen = choose_series(available, timeframes)
+    wanted = timeframe_set(timeframes)
+    if wanted and not any(s.timeframe in wanted for s in available):
+        context.log.warning(f"no series of timeframe(s) {timeframes}: using every stored series")
+    series = []
+    for one in chosen:
+        bars, frame = load_candles(app_db.engine, one.symbol, one.timeframe), features[str_key(one)]
+        if not bars.index.equals(frame.index) or not labels[str_key(one)].index.equals(frame.index):
+            raise dg.Failure(f"{one}: the stored features ({len(frame)} rows), labels ({len(labels[str_key(one)])}) and candles "
+                             f"({len(bars)}) differ: materialize features and labels of {one} again (the scans do), then train")
+        series.append(SeriesData(one.symbol, one.timeframe, bars, labels[str_key(one)], frame, scores_of(load_news(app_db.engine, one.symbol))))
+    return series
+
+
 @dg.asset(
     ins={"features": ALL_PARTITIONS, "labels": ALL_PARTITIONS, "pattern_base_rates": dg.AssetIn()},
     group_name="training",
@@ -77,20 +98,7 @@ def _decision_metadata(outcome: Outcome, tracking: MlflowTracking) -> dict:
 )
 def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
                 features: dict[str, pd.DataFrame], labels: dict[str, pd.DataFrame], pattern_base_rates: pd.DataFrame) -> dg.MaterializeResult:
-    available = [_series_from_key(key) for key in sorted(set(features) & set(labels))]
-    if not available:
-        raise dg.Failure("no stored features and labels: materialize them first")
-    chosen = choose_series(available, config.timeframes)
-    wanted = timeframe_set(config.timeframes)
-    if wanted and not any(s.timeframe in wanted for s in available):
-        context.log.warning(f"no series of timeframe(s) {config.timeframes}: training on every stored series")
-    series = []
-    for one in chosen:
-        bars, frame = load_candles(app_db.engine, one.symbol, one.timeframe), features[str_key(one)]
-        if not bars.index.equals(frame.index) or not labels[str_key(one)].index.equals(frame.index):
-            raise dg.Failure(f"{one}: the stored features ({len(frame)} rows), labels ({len(labels[str_key(one)])}) and candles "
-                             f"({len(bars)}) differ: materialize features and labels of {one} again (the scans do), then train")
-        series.append(SeriesData(one.symbol, one.timeframe, bars, labels[str_key(one)], frame, scores_of(load_news(app_db.engine, one.symbol))))
+    series = stored_series(context, app_db, features, labels, config.timeframes)
     label_config = series[0].labels.attrs.get("label_config", {})
 
     def progress(what: str, done: int, total: int) -> None:

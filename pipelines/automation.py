@@ -5,7 +5,16 @@ import dagster as dg
 
 from market.chain import ProviderChain
 from market.universe import Series
-from pipelines.jobs import alert_job, base_rates_job, champion_job, online_job, series_pipeline, training_job, universe_pipeline
+from pipelines.jobs import (
+    alert_job,
+    backtest_job,
+    base_rates_job,
+    champion_job,
+    online_job,
+    series_pipeline,
+    training_job,
+    universe_pipeline,
+)
 from pipelines.partitions import partition_key, symbols
 from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
@@ -87,9 +96,14 @@ universe_refresh = dg.ScheduleDefinition(
 
 
 def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
-    """Retraining, online learning and the alert scanner, on the crons of the settings
-    (TX_TRAIN_CRON, TX_ONLINE_CRON, TX_ALERT_CRON)."""
+    """Retraining, online learning, the alert scanner and the nightly backtests, on the crons
+    of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON, TX_ALERT_CRON, TX_BACKTEST_CRON)."""
     return [
+        dg.ScheduleDefinition(
+            name="nightly_backtests", job=backtest_job, cron_schedule=settings.backtest_cron, execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Pattern, strategy and walk-forward backtests of every stored series, with plots in Dagster and MLflow.",
+        ),
         dg.ScheduleDefinition(
             name="alert_scanner", job=alert_job, cron_schedule=settings.alert_cron, execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -113,7 +127,7 @@ def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model "
-    "(and what hangs off it downstream).",
+    "and reruns the backtests.",
 )
 def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     try:

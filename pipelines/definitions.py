@@ -15,6 +15,7 @@ from pipelines.io import ParquetFrames
 from pipelines.jobs import (
     ALL_ASSETS,
     alert_job,
+    backtest_job,
     base_rates_job,
     candles_job,
     champion_job,
@@ -49,7 +50,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job, training_job, online_job, champion_job,
-              alert_job],
+              alert_job, backtest_job],
         schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings)],
         sensors=[universe_sensor, champion_sensor],
         resources=resources(settings),

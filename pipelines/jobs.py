@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.alerts import alert_scan
+from assets.backtests import pattern_backtest, strategy_backtest, walk_forward_backtest
 from assets.candles import candles
 from assets.coverage import data_coverage
 from assets.features import features, labels, pattern_base_rates, pattern_heatmap, patterns
@@ -16,7 +17,9 @@ BASE_ASSETS = [pattern_base_rates]
 FEATURE_ASSETS = [features, patterns, labels]
 UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
 TRAINING_ASSETS = [fused_model]
-ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, *TRAINING_ASSETS, online_model, champion_model, alert_scan]
+BACKTEST_ASSETS = [pattern_backtest, strategy_backtest, walk_forward_backtest]
+ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, *TRAINING_ASSETS, online_model, champion_model,
+              *BACKTEST_ASSETS, alert_scan]
 
 candles_job = dg.define_asset_job(
     "candles_job",
@@ -59,8 +62,13 @@ online_job = dg.define_asset_job(
 )
 champion_job = dg.define_asset_job(
     "champion_job",
-    selection=dg.AssetSelection.assets(champion_model),
-    description="Record the current champion (the champion sensor runs it; backtests hang off it).",
+    selection=dg.AssetSelection.assets(champion_model, *BACKTEST_ASSETS),
+    description="Record the new champion and rerun the backtests (the champion sensor runs it).",
+)
+backtest_job = dg.define_asset_job(
+    "backtest_job",
+    selection=dg.AssetSelection.assets(*BACKTEST_ASSETS),
+    description="Pattern, strategy and walk-forward backtests of the stored series (nightly, and in `make demo`).",
 )
 alert_job = dg.define_asset_job(
     "alert_job",

@@ -12,7 +12,7 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import alert_job, base_rates_job, candles_job, features_job, training_job, universe_pipeline
+from pipelines.jobs import alert_job, backtest_job, base_rates_job, candles_job, features_job, training_job, universe_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
@@ -102,6 +102,8 @@ def materialize_pipeline(
     done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
     progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
     done.append(_execute(defs.resolve_job_def(training_job.name), instance, "universe", ops={"fused_model": {"config": training_run_config(settings)}}))
+    progress("backtests: patterns, strategy (out-of-fold probabilities), walk-forward (retrained per window) ...")
+    done.append(_execute(defs.resolve_job_def(backtest_job.name), instance, "universe", ops=backtest_run_config(settings)))
     progress("alert scan with the champion ...")
     done.append(_execute(defs.resolve_job_def(alert_job.name), instance, "universe"))
     return done
@@ -111,3 +113,12 @@ def training_run_config(settings: Settings) -> dict:
     """The fused_model asset's config as the settings choose it (TX_TRAIN_*)."""
     return {"timeframes": settings.train_timeframes, "tune_trials": settings.train_tune_trials,
             "deep_trials": settings.train_deep_trials, "deep_epochs": settings.train_deep_epochs}
+
+
+def backtest_run_config(settings: Settings) -> dict:
+    """The backtest assets' config as the settings choose it (TX_BACKTEST_*, and TX_TRAIN_* for
+    the walk-forward analysis's retraining)."""
+    costs = {"fee": settings.backtest_fee, "slippage": settings.backtest_slippage}
+    strategy = costs | {"buy_threshold": settings.backtest_buy_threshold, "sell_threshold": settings.backtest_sell_threshold}
+    return {"pattern_backtest": {"config": costs}, "strategy_backtest": {"config": strategy},
+            "walk_forward_backtest": {"config": strategy | training_run_config(settings) | {"train_bars": settings.backtest_train_bars}}}

@@ -281,3 +281,25 @@ class Event(Base):
     symbol: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Backtest(Base):
+    """One stored backtest (pattern, strategy or walk-forward) of one series: what it was run
+    with, its figures, and what the HTTP paths serve and re-run (curves, windows, and the
+    out-of-sample probabilities a strategy traded on)."""
+
+    __tablename__ = "backtests"
+    __table_args__ = (Index("ix_backtests_kind_symbol_timeframe_id", "kind", "symbol", "timeframe", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # pattern | strategy | walk_forward
+    symbol: Mapped[str] = mapped_column(String(32))
+    timeframe: Mapped[str] = mapped_column(String(8))
+    model_version: Mapped[str | None] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -39,6 +39,7 @@ class TrainConfig:
     n_splits: int = 5
     embargo_bars: int = 10  # of the coarsest timeframe in the data
     min_train_fraction: float = 0.4
+    train_window_bars: int = 0  # rolling training windows of this many bars of the coarsest timeframe (0: expanding)
     tune_trials: int = 20  # multi-timeframe layer (0: defaults)
     deep_trials: int = 3  # deep layer (each trial trains two nets per inner fold)
     inner_splits: int = 3
@@ -78,7 +79,8 @@ class Trained:
     importance: pd.Series | None = None  # multi-timeframe layer, out of sample on the last fold (AUC drop)
 
 
-def _embargo(data: Dataset, bars: int) -> pd.Timedelta:
+def _span(data: Dataset, bars: int) -> pd.Timedelta:
+    """`bars` bars of the coarsest timeframe in the data, as time."""
     return bars * max(pd.Timedelta(tf) for tf in np.unique(data.timeframes))
 
 
@@ -93,8 +95,9 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
         raise NotEnoughData(f"{len(data)} labeled samples: at least {MIN_SAMPLES} are needed for an honest walk-forward evaluation")
     if len(np.unique(data.y)) < 2:
         raise NotEnoughData("the labels hold a single class: nothing to learn")
-    embargo = _embargo(data, config.embargo_bars)
-    folds = purged_walk_forward(data.times, data.label_end, config.n_splits, embargo, config.min_train_fraction)
+    embargo = _span(data, config.embargo_bars)
+    window = _span(data, config.train_window_bars) if config.train_window_bars > 0 else None
+    folds = purged_walk_forward(data.times, data.label_end, config.n_splits, embargo, config.min_train_fraction, window)
     if len(folds) < 2:
         raise NotEnoughData(f"only {len(folds)} walk-forward fold(s) with training data: need 2+ (more data or fewer splits)")
     total, done = _steps(config, len(folds)), 0
@@ -211,6 +214,12 @@ def _oof_frame(data: Dataset, fold_of: np.ndarray, oof: np.ndarray, fused: np.nd
 def scored(frame: pd.DataFrame) -> pd.DataFrame:
     """The OOF rows the fused model is evaluated on (those with a fused prediction)."""
     return frame[frame["fused"].notna()]
+
+
+def series_probability(oof: pd.DataFrame, symbol: str, timeframe: str) -> pd.Series:
+    """One series' fused out-of-fold probabilities by bar time (fold 0, unscored, left out)."""
+    rows = scored(oof[(oof["symbol"] == symbol) & (oof["timeframe"] == timeframe)])
+    return pd.Series(rows["fused"].to_numpy(), index=pd.DatetimeIndex(rows["time"]), name="probability").sort_index()
 
 
 def _evaluate(frame: pd.DataFrame, folds: list[Fold]) -> tuple[list[dict], dict[str, float]]:

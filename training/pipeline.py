@@ -88,6 +88,18 @@ def compare_with_champion(tracking_uri: str, series: list[SeriesData], trained: 
             f"{len(y)} samples after champion v{champion.version}'s knowledge cutoff {old.knowledge_cutoff}")
 
 
+def fit_series(series: list[SeriesData], *, base_rates_table: pd.DataFrame | None, label_config: dict | None, config: TrainConfig,
+               progress: Progress | None = None, say: Callable[[str], None] = lambda _: None) -> tuple[Trained, Dataset]:
+    """Pool the series and train with purged walk-forward evaluation (nothing logged): what
+    training and the walk-forward analysis share."""
+    rates = BaseRates(base_rates_table) if base_rates_table is not None else None
+    data = build_dataset(series, rates, config.window)
+    say(f"{len(data)} samples from {len(series)} series, {data.X.shape[1]} features, windows {data.windows.shape[1:]}")
+    trained = train(data, config, base_rates_table=base_rates_table, label_config=label_config, progress=progress)
+    say(f"wf_auc {trained.metrics['wf_auc']:.4f} (folds sd {trained.metrics['wf_auc_std']:.4f}) on {trained.eval_window}")
+    return trained, data
+
+
 def train_and_promote(
     series: list[SeriesData], *, tracking_uri: str, artifact_root: str, base_rates_table: pd.DataFrame | None = None,
     label_config: dict | None = None, config: TrainConfig = TrainConfig(), threshold: float = DEFAULT_THRESHOLD,
@@ -95,11 +107,8 @@ def train_and_promote(
 ) -> Outcome:
     """Train on `series`, log and register a new `tx-fused` version, and run the gate on it."""
     say = say or (lambda _: None)
-    rates = BaseRates(base_rates_table) if base_rates_table is not None else None
-    data = build_dataset(series, rates, config.window)
-    say(f"{len(data)} samples from {len(series)} series, {data.X.shape[1]} features, windows {data.windows.shape[1:]}")
-    trained = train(data, config, base_rates_table=base_rates_table, label_config=label_config, progress=progress)
-    say(f"wf_auc {trained.metrics['wf_auc']:.4f} (folds sd {trained.metrics['wf_auc_std']:.4f}) on {trained.eval_window}")
+    trained, data = fit_series(series, base_rates_table=base_rates_table, label_config=label_config, config=config,
+                               progress=progress, say=say)
     first = series[0]
     example = to_model_input(first.candles.tail(600), first.symbol, first.timeframe)
     logged = log_training(trained, tracking_uri=tracking_uri, artifact_root=artifact_root, input_example=example,

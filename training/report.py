@@ -23,11 +23,12 @@ from mlflow.models import infer_signature
 from training import plots
 from training.fit import LAYERS, Trained, scored
 from training.promotion import WINDOW_TAG
-from training.tracking import FUSED_MODEL, client, ensure_experiment
+from training.tracking import FUSED_MODEL, OOF_DIR, OOF_FILE, client, ensure_experiment
 from training.windows import CHANNELS
 
 EXPERIMENT = "tx-fused"
 ONLINE_EXPERIMENT = "tx-online"
+BACKTEST_EXPERIMENT = "tx-backtests"
 REQUIREMENTS = ("torch", "lightning", "scikit-learn", "imbalanced-learn", "pandas", "numpy", "TA-Lib", "numba",
                 "vaderSentiment", "mlflow", "cloudpickle", "pyarrow", "tx-platform")
 
@@ -99,12 +100,12 @@ def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, inp
             mlflow.log_metrics(_finite({k: v for k, v in row.items() if k.startswith("auc_")}), step=row["fold"])
         _log_plots(trained, threshold)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "oof_predictions.parquet"
+            path = Path(tmp) / OOF_FILE
             trained.oof.to_parquet(path)
-            mlflow.log_artifact(str(path), "evaluation")
+            mlflow.log_artifact(str(path), OOF_DIR)
             folds = Path(tmp) / "folds.json"
             folds.write_text(json.dumps(trained.folds, indent=1, default=str))
-            mlflow.log_artifact(str(folds), "evaluation")
+            mlflow.log_artifact(str(folds), OOF_DIR)
         for name, layer in model.layers.items():
             _log_layer(name, layer, trained)
         for name, trials in trained.trials.items():
@@ -177,3 +178,34 @@ def _log_plots(trained: Trained, threshold: float) -> None:
 
 
 
+
+
+@dataclass(frozen=True)
+class Window:
+    """A child run of a backtest: one walk-forward window."""
+
+    name: str
+    params: dict
+    metrics: dict
+
+
+def log_backtest(name: str, *, tracking_uri: str, artifact_root: str, params: dict, metrics: dict, tags: dict[str, str],
+                 figures: dict[str, plt.Figure], tables: dict[str, pd.DataFrame], windows: list[Window] = ()) -> tuple[str, str]:
+    """One run in experiment `tx-backtests` (plots and tables as artifacts), with a nested
+    run per walk-forward window; returns (run id, experiment id)."""
+    _, exp = _open(tracking_uri, artifact_root, BACKTEST_EXPERIMENT)
+    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=name, tags=tags | {"tx.git_commit": git_commit()}) as run:
+        mlflow.log_params({k: str(v) for k, v in params.items()})
+        mlflow.log_metrics(_finite(metrics))
+        for file, fig in figures.items():
+            _figure(fig, f"plots/{file}")
+        with tempfile.TemporaryDirectory() as tmp:
+            for file, table in tables.items():
+                path = Path(tmp) / file
+                table.to_csv(path, index=False)
+                mlflow.log_artifact(str(path), "tables")
+        for window in windows:
+            with mlflow.start_run(experiment_id=exp.experiment_id, run_name=window.name, nested=True, tags=tags):
+                mlflow.log_params({k: str(v) for k, v in window.params.items()})
+                mlflow.log_metrics(_finite(window.metrics))
+    return run.info.run_id, exp.experiment_id

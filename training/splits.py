@@ -37,8 +37,11 @@ def purged_walk_forward(
     n_splits: int = 5,
     embargo: pd.Timedelta = pd.Timedelta(0),
     min_train_fraction: float = 0.3,
+    train_window: pd.Timedelta | None = None,
 ) -> list[Fold]:
-    """Folds over samples at `times` whose labels are known at `label_end` (>= times)."""
+    """Folds over samples at `times` whose labels are known at `label_end` (>= times).
+    `train_window`: train only on samples within that span before the test block (rolling
+    windows); None trains on the whole past (expanding)."""
     if len(times) != len(label_end):
         raise ValueError("times and label_end must have one entry per sample")
     if n_splits < 1 or not 0 < min_train_fraction < 1:
@@ -59,7 +62,8 @@ def purged_walk_forward(
         start = distinct[lo]
         stop = distinct[hi] if hi < len(distinct) else np.iinfo(np.int64).max
         test = np.flatnonzero((t >= start) & (t < stop))
-        train = np.flatnonzero((t < start - embargo.value) & (end < start))
+        oldest = start - train_window.value if train_window is not None else np.iinfo(np.int64).min
+        train = np.flatnonzero((t < start - embargo.value) & (end < start) & (t >= oldest))
         if len(train) and len(test):
             folds.append(Fold(train, test, pd.Timestamp(start, tz="UTC"), pd.Timestamp(t[test].max(), tz="UTC")))
     return folds

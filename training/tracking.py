@@ -5,7 +5,11 @@ an artifact root chosen by configuration.
 """
 
 import re
+import tempfile
 from dataclasses import dataclass
+
+import mlflow
+import pandas as pd
 
 from mlflow.entities import Experiment
 from mlflow.entities.model_registry import ModelVersion
@@ -15,6 +19,7 @@ from mlflow.tracking import MlflowClient
 FUSED_MODEL = "tx-fused"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+OOF_DIR, OOF_FILE = "evaluation", "oof_predictions.parquet"  # a training run's out-of-fold predictions
 
 
 class TrackingError(RuntimeError):
@@ -79,6 +84,32 @@ def newest_version(mlflow_client: MlflowClient, name: str = FUSED_MODEL) -> Mode
     """The highest version: the head of the online line (the gate, not the line, decides what serves)."""
     versions = mlflow_client.search_model_versions(f"name = '{name}'")
     return max(versions, key=lambda v: int(v.version)) if versions else None
+
+
+def out_of_fold(tracking_uri: str, version: ModelVersion) -> pd.DataFrame | None:
+    """The out-of-fold predictions the version's training run logged (time, symbol,
+    timeframe, y, fold, fused, ...), or None for a version without them (an online step)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=f"{OOF_DIR}/{OOF_FILE}",
+                                                       dst_path=tmp, tracking_uri=tracking_uri)
+        except (MlflowException, OSError):
+            return None
+        return pd.read_parquet(path)
+
+
+def with_out_of_fold(tracking_uri: str, mlflow_client: MlflowClient, name: str = FUSED_MODEL) -> tuple[ModelVersion, pd.DataFrame, str] | None:
+    """(version, its out-of-fold predictions, why this one) for backtesting: the champion when
+    it has them, else the newest version that does; None when no version has."""
+    champion = champion_version(mlflow_client, name)
+    if champion is not None and (oof := out_of_fold(tracking_uri, champion)) is not None:
+        return champion, oof, f"champion v{champion.version}"
+    versions = sorted(mlflow_client.search_model_versions(f"name = '{name}'"), key=lambda v: -int(v.version))
+    for v in versions:
+        if (oof := out_of_fold(tracking_uri, v)) is not None:
+            why = "no champion yet" if champion is None else f"champion v{champion.version} logged no out-of-fold predictions"
+            return v, oof, f"v{v.version}, the newest trained version ({why})"
+    return None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
                 shown = f"{meta.get('stored_bars', 0):>6} bars  {span.replace('  ', ' .. ') or 'none stored'}  from {meta.get('provider', '?')}"
             elif asset == "fused_model" and "skipped" in meta:
                 shown = meta["skipped"]
+            elif asset.endswith("_backtest"):
+                shown = meta.get("summary") or meta.get("skipped", "")
             elif asset == "alert_scan":
                 shown = meta.get("note") or f"{meta['scanned']} series scored by v{meta['model_version']}: {meta['alerts']} alert(s) at confidence >= {meta['threshold']}"
             elif asset == "fused_model":

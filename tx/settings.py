@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     alert_confidence: float = Field(0.85, gt=0.5, le=1, description="Fused confidence at which the scanner raises an alert.")
     alert_dedup_minutes: float = Field(10.0, ge=0, description="No second alert per (symbol, direction, source) within this window.")
     alert_cron: str = Field("*/5 * * * *", description="Alert scanner schedule (cron, UTC).")
+    backtest_cron: str = Field("30 2 * * *", description="Nightly pattern, strategy and walk-forward backtests (cron, UTC).")
+    backtest_fee: float = Field(0.001, ge=0, lt=0.5, description="Backtest fee, fraction of each fill's value.")
+    backtest_slippage: float = Field(0.0005, ge=0, lt=0.5, description="Backtest slippage, fraction of the price against the trade.")
+    backtest_buy_threshold: float = Field(0.55, ge=0, le=1, description="Fused probability at or above which the strategy backtest is long.")
+    backtest_sell_threshold: float = Field(0.45, ge=0, le=1, description="At or below which it is short (flat in between).")
+    backtest_train_bars: int = Field(750, ge=0, description="Walk-forward analysis: rolling training window in bars (0: expanding).")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000
