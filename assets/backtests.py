@@ -7,12 +7,14 @@ walk-forward backtests trade only on out-of-sample probabilities: predictions ma
 models that never saw those bars' labels.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 import pandas as pd
 
 from assets.candles import candles
 from assets.plots import png_markdown
-from assets.training import ALL_PARTITIONS, SETTINGS, champion_model, fused_model, stored_series
+from assets.training import SETTINGS, TRAINING_INS, TrainingConfig, champion_model, fused_model, stored_series
 from features.patterns import HORIZON
 from market.universe import Series
 from pipelines.resources import AppDatabase, MlflowTracking
@@ -24,7 +26,7 @@ from trading.patterns import pattern_backtest as run_pattern_backtest
 from trading.patterns import pattern_performance
 from trading.strategy import StrategyParams, StrategyReport, curve_points, window_figures
 from trading.strategy import strategy_backtest as run_strategy_backtest
-from training.fit import TrainConfig, scored, series_probability
+from training.fit import scored, series_probability
 from training.metrics import auc
 from training.pipeline import fit_series
 from training.report import Window, log_backtest
@@ -56,14 +58,11 @@ class StrategyConfig(CostsConfig):
                               self.stop_loss or None, self.take_profit or None)
 
 
-class WalkForwardConfig(StrategyConfig):
-    timeframes: str = SETTINGS.train_timeframes
-    windows: int = 5  # walk-forward folds; the first has no stacker yet, so windows - 1 are traded
+class WalkForwardConfig(StrategyConfig, TrainingConfig):
+    """The strategy's thresholds and costs, and the training's settings; n_splits windows, of
+    which the first has no stacker yet, so n_splits - 1 are traded."""
+
     train_bars: int = SETTINGS.backtest_train_bars  # rolling training window (0: expanding)
-    tune_trials: int = SETTINGS.train_tune_trials
-    deep_trials: int = SETTINGS.train_deep_trials
-    deep_epochs: int = SETTINGS.train_deep_epochs
-    seed: int = 0
 
 
 def _key(series: Series | tuple[str, str]) -> str:
@@ -208,7 +207,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig,
 
 
 @dg.asset(
-    ins={"features": ALL_PARTITIONS, "labels": ALL_PARTITIONS, "pattern_base_rates": dg.AssetIn()},
+    ins=TRAINING_INS,
     group_name="backtests",
     kinds={"pytorch", "scikitlearn", "mlflow"},
     description="Walk-forward analysis: the fused predictor retrained on rolling windows (training/, purged, embargoed), "
@@ -217,8 +216,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig,
 def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForwardConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
                           features: dict[str, pd.DataFrame], labels: dict[str, pd.DataFrame], pattern_base_rates: pd.DataFrame) -> dg.MaterializeResult:
     series = stored_series(context, app_db, features, labels, config.timeframes)
-    train_config = TrainConfig(n_splits=config.windows, train_window_bars=config.train_bars, tune_trials=config.tune_trials,
-                               deep_trials=config.deep_trials, deep_epochs=config.deep_epochs, seed=config.seed)
+    train_config = replace(config.train_config(), train_window_bars=config.train_bars)
     try:
         trained, _ = fit_series(series, base_rates_table=pattern_base_rates, label_config=series[0].labels.attrs.get("label_config", {}),
                                 config=train_config, progress=lambda what, done, total: context.log.info(f"[{done}/{total}] {what}"),
@@ -255,7 +253,7 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
     rows = []
     for (symbol, timeframe), (report, probability, windows) in results.items():
         save_backtest(app_db.engine, {"kind": "walk_forward", "symbol": symbol, "timeframe": timeframe, "params": params.as_dict()
-                                      | {"windows": config.windows, "train_bars": config.train_bars},
+                                      | {"windows": config.n_splits, "train_bars": config.train_bars},
                                       "metrics": report.runs["strategy"].metrics | {"wf_auc": trained.metrics["wf_auc"]},
                                       "result": report.as_dict() | {"windows": windows},
                                       "inputs": {"time": probability.index, "probability": probability.to_numpy(), "windows": spans},

@@ -8,7 +8,6 @@ import dagster as dg
 import pandas as pd
 
 from assets.candles import candles
-from assets.features import features, labels, pattern_base_rates
 from assets.plots import png_markdown
 from features import triple_barrier
 from features.sentiment import scores_of
@@ -24,6 +23,7 @@ from training.tracking import FUSED_MODEL, champion_version, client
 from tx.settings import load_settings
 
 ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})
+TRAINING_INS = {"features": ALL_PARTITIONS, "labels": ALL_PARTITIONS, "pattern_base_rates": dg.AssetIn()}  # every stored series
 
 
 SETTINGS = load_settings()  # defaults of the configs below, as the environment says when the definitions load
@@ -90,7 +90,7 @@ def stored_series(context: dg.AssetExecutionContext, app_db: AppDatabase, featur
 
 
 @dg.asset(
-    ins={"features": ALL_PARTITIONS, "labels": ALL_PARTITIONS, "pattern_base_rates": dg.AssetIn()},
+    ins=TRAINING_INS,
     group_name="training",
     kinds={"pytorch", "scikitlearn", "mlflow"},
     description="The five-layer fused predictor: purged walk-forward evaluation, MLflow run, a new registered "
@@ -111,7 +111,7 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
     except NotEnoughData as exc:  # a small universe is not an error of the pipeline: say why, register nothing
         context.log.warning(f"not trained: {exc}")
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"not trained: {exc}"),
-                                              "series": dg.MetadataValue.text(", ".join(map(str, chosen)))})
+                                              "series": dg.MetadataValue.text(", ".join(f"{s.symbol}:{s.timeframe}" for s in series))})
     trained = outcome.trained
     folds = pd.DataFrame(trained.folds)
     layer_aucs = {name: round(trained.metrics[f"auc_{name}"], 4) for name in trained.model.layer_names}

@@ -105,8 +105,11 @@ class BacktestResult:
 
 def _targets(signals: np.ndarray) -> np.ndarray:
     """NaN holds the previous target; flat before the first signal (per column)."""
-    frame = pd.DataFrame(signals)
-    return frame.ffill().fillna(0.0).to_numpy()
+    if not np.isnan(signals).any():
+        return signals
+    rows = np.arange(len(signals))[:, None]
+    last = np.maximum.accumulate(np.where(np.isnan(signals), -1, rows), axis=0)  # the newest non-NaN row so far
+    return np.where(last >= 0, np.take_along_axis(signals, np.maximum(last, 0), axis=0), 0.0)
 
 
 def _changes(target: np.ndarray) -> np.ndarray:
@@ -367,9 +370,10 @@ def _check_candles(candles: pd.DataFrame) -> pd.DataFrame:
         raise BacktestInputError(f"need at least {MIN_BARS} candles to backtest, got {len(candles)}")
     if not isinstance(candles.index, pd.DatetimeIndex) or not candles.index.is_monotonic_increasing or not candles.index.is_unique:
         raise BacktestInputError("candles need a time index, increasing and without duplicates")
-    prices = candles[["open", "high", "low", "close"]].to_numpy(dtype="float64")
-    if not np.isfinite(prices).all() or (prices <= 0).any():
-        raise BacktestInputError("candle prices must be finite and positive")
+    for column in ("open", "high", "low", "close"):
+        prices = candles[column].to_numpy(dtype="float64")
+        if not (np.isfinite(prices).all() and (prices > 0).all()):
+            raise BacktestInputError(f"candle prices must be finite and positive ({column} is not)")
     return candles
 
 

@@ -37,6 +37,8 @@ def test_demo_on_the_embedded_default(monkeypatch, tx_env):
     assert re.search(r"features\s+SPX:1d\s+rows=5031, columns=95, nan_share=[0-9.]+  checks 2/2 passed", out)
     assert re.search(r"labels\s+SPX:1d\s+rows=5031.*checks 1/1 passed", out)
     assert re.search(r"pattern_heatmap\s+universe\s+series=2, patterns=\d+", out)
+    assert re.search(r"strategy_backtest\s+universe\s+v1 \(v1, the newest trained version \(no champion yet\)\): SPX:1d strategy", out), out
+    assert re.search(r"walk_forward_backtest\s+universe\s+\d windows traded", out), out
     # trained on the daily series (TX_TRAIN_TIMEFRAMES=1d), registered, gated: real index data has no 0.6 AUC in it
     assert re.search(r"fused_model\s+universe\s+wf_auc=0\.\d{4} \(fold sd 0\.\d{4}\) on \d+ samples", out), out
     assert re.search(r"gate: not promoted -> tx-fused v1: wf_auc 0\.\d{4} does not exceed the threshold 0\.6", out)
@@ -195,6 +197,9 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
     assert re.search(r"gate: PROMOTED to champion -> tx-fused v1: wf_auc 0\.(6|7|8)\d{3} exceeds 0\.6 \(no champion yet\)", done.stdout), done.stdout
     assert "tx-fused v1  @challenger @champion" in done.stdout
     assert re.search(r"alert_scan\s+universe\s+3 series scored by v1: [1-3] alert\(s\) at confidence >= 0\.55", done.stdout), done.stdout
+    assert re.search(r"pattern_backtest\s+universe\s+3 series, \d+ patterns, held 5 bars net of costs", done.stdout), done.stdout
+    assert re.search(r"strategy_backtest\s+universe\s+v1 \(champion v1\): SYNA:1d strategy [+-]\d", done.stdout), done.stdout
+    assert re.search(r"walk_forward_backtest\s+universe\s+[2-4] windows traded, .* wf_auc 0\.(6|7|8)\d{3}; stitched: SYNA:1d", done.stdout), done.stdout
     key = tx("api-key", "create", "--scope", "trade", "--name", "e2e").stdout.strip().splitlines()[-1]
     server = bentoml_server("127.0.0.1", free_port(), log=Path(tx_env["TX_HOME"]) / "bentoml.log")
     server.env = dict(os.environ)
@@ -216,6 +221,12 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
             while fill["kind"] == "alert":  # the scan's other alerts come first
                 fill = json.loads(ws.recv(timeout=30))
             assert fill["kind"] == "fill" and fill["data"]["order_id"] == trade.json()["order_id"]
+        for path in ("pattern", "strategy", "walk-forward"):  # the demo's backtests, served
+            answer = httpx.post(f"{server.ui_url}/api/backtest/{path}", json={"symbol": symbol, "points": 20}, headers=headers, timeout=60)
+            assert answer.status_code == 200, answer.text
+        walk = answer.json()
+        assert walk["wf_auc"] > 0.6 and len(walk["windows"]) >= 2 and walk["stored"]["mlflow_run_id"]
+        assert all(w["bars"] > 0 for w in walk["windows"]) and walk["runs"]["strategy"]["metrics"]["trades"] > 0
         closed = httpx.post(f"{server.ui_url}/api/paper-trades/{trade.json()['id']}/close", headers=headers, timeout=60).json()
         assert closed["status"] == "closed"
         attribution = httpx.get(server.ui_url + "/api/paper-trades/attribution", headers=headers, timeout=60).json()

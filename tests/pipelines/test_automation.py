@@ -62,7 +62,8 @@ def test_universe_wide_assets_are_refreshed_after_the_daily_scan():
     by_name = {s.name: s for s in defs.schedules}
     assert by_name["base_rates_refresh"].job_name == "base_rates_job" and by_name["base_rates_refresh"].cron_schedule == "0 17 * * 1-5"
     assert by_name["universe_refresh"].job_name == "universe_pipeline"
-    market = {name: s for name, s in by_name.items() if name not in ("intraday_scan", "retraining", "online_learning", "alert_scanner")}
+    utc = ("intraday_scan", "retraining", "online_learning", "alert_scanner", "nightly_backtests")
+    market = {name: s for name, s in by_name.items() if name not in utc}
     assert {s.execution_timezone for s in market.values()} == {"America/New_York"}
 
 
@@ -72,7 +73,10 @@ def test_training_runs_on_schedules_from_the_settings(monkeypatch):
 
     monkeypatch.setenv("TX_ONLINE_CRON", "*/7 * * * *")
     monkeypatch.setenv("TX_ALERT_CRON", "*/2 * * * *")
+    monkeypatch.setenv("TX_BACKTEST_CRON", "15 3 * * *")
     by_name = {s.name: s for s in build_definitions(load_settings()).schedules}
+    assert by_name["nightly_backtests"].cron_schedule == "15 3 * * *" and by_name["nightly_backtests"].job_name == "backtest_job"
+    assert by_name["nightly_backtests"].execution_timezone == "UTC"
     assert by_name["alert_scanner"].cron_schedule == "*/2 * * * *" and by_name["alert_scanner"].job_name == "alert_job"
     assert by_name["online_learning"].cron_schedule == "*/7 * * * *" and by_name["online_learning"].job_name == "online_job"
     assert by_name["retraining"].cron_schedule == "0 2 * * *" and by_name["retraining"].job_name == "training_job"
@@ -97,4 +101,6 @@ def test_a_new_champion_triggers_one_run(tx_env):
     context = dg.build_sensor_context(instance=dagster)
     request = champion_sensor(context)
     assert isinstance(request, dg.RunRequest) and request.run_key == "champion-1" and context.cursor == "1"
+    assert {"champion_model", "pattern_backtest", "strategy_backtest", "walk_forward_backtest"} == {  # a new champion reruns the backtests
+        k.to_user_string() for k in defs.resolve_job_def(champion_sensor.job_name).asset_layer.selected_asset_keys}
     assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster, cursor="1")), dg.SkipReason)

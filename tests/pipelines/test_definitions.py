@@ -59,7 +59,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    done, base, derived, universe, trained, scanned = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
+    done, base, derived, universe, trained, backtested, scanned = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
     assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6
@@ -70,6 +70,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     fused = trained.assets["fused_model"]  # trained, registered in MLflow (on PostgreSQL too) and gated
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
+    _check_backtests(backtested, settings)
     scan = scanned.assets["alert_scan"]  # the scanner ran last, with the champion if the gate made one
     assert scan["scanned"] == (1 if fused["promoted"] else 0)
     assert dagster.get_run_by_id(done.run_id).is_success
@@ -85,6 +86,37 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
             assert conn.execute(text("SELECT count(*) FROM event_logs WHERE run_id = :r"), {"r": done.run_id}).scalar() > 5
         pg.dispose()
         assert yaml.safe_load((settings.dagster_home_dir / "dagster.yaml").read_text())["storage"]["postgres"]
+
+
+def _check_backtests(backtested, settings) -> None:
+    """The three backtests ran on the trained version's out-of-sample predictions, stored a row
+    each, logged MLflow runs (walk-forward: one child run per window) with equity plots, and
+    show their plots in Dagster."""
+    from mlflow.tracking import MlflowClient
+
+    from store.backtests import latest_backtest
+
+    meta = backtested.assets
+    assert set(meta) == {"pattern_backtest", "strategy_backtest", "walk_forward_backtest"}
+    assert "v1" in meta["strategy_backtest"]["summary"] and "buy_and_hold" in meta["strategy_backtest"]["summary"]
+    for asset in meta.values():
+        assert any("data:image/png;base64," in str(v) for v in asset.values()) and asset["mlflow_run"].startswith("http")
+    engine = make_engine(settings.app_database_url)
+    rows = {kind: latest_backtest(engine, kind, "GOOGL", "1d", with_inputs=True) for kind in ("pattern", "strategy", "walk_forward")}
+    engine.dispose()
+    assert rows["strategy"]["model_version"] == "1" and len(rows["strategy"]["inputs"]["probability"]) > 100
+    windows = rows["walk_forward"]["result"]["windows"]
+    assert len(windows) >= 2 and all(w["bars"] > 0 for w in windows)
+    mlflow_client = MlflowClient(settings.tracking_uri)
+    experiment = mlflow_client.get_experiment_by_name("tx-backtests")
+    runs = mlflow_client.search_runs([experiment.experiment_id])
+    kinds = {r.data.tags.get("tx.backtest") for r in runs if "mlflow.parentRunId" not in r.data.tags}
+    assert kinds == {"pattern", "strategy", "walk_forward"}
+    parent = next(r for r in runs if r.info.run_id == rows["walk_forward"]["mlflow_run_id"])
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == len(windows) and all("auc_fused" in c.data.metrics for c in children)
+    plots = [a.path for a in mlflow_client.list_artifacts(parent.info.run_id, "plots")]
+    assert plots == ["plots/equity_drawdown_GOOGL_1d.png"]
 
 
 def test_a_failed_materialization_names_the_series_and_run(monkeypatch):

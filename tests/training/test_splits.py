@@ -58,3 +58,14 @@ def test_bad_split_requests_are_refused():
     with pytest.raises(ValueError, match="known before"):
         purged_walk_forward(times, times - pd.Timedelta(days=1))
     assert np.concatenate([f.test for f in purged_walk_forward(times, times, n_splits=3)]).tolist() == list(range(3, 10))
+
+
+def test_rolling_windows_train_only_within_the_window(pooled):
+    window = pd.Timedelta(days=3 * 365)
+    expanding = purged_walk_forward(pooled.times, pooled.label_end, n_splits=4, embargo=pd.Timedelta(days=5))
+    rolling = purged_walk_forward(pooled.times, pooled.label_end, n_splits=4, embargo=pd.Timedelta(days=5), train_window=window)
+    t = pooled.times.as_unit("ns").asi8
+    assert [f.test_start for f in rolling] == [f.test_start for f in expanding]  # same test blocks
+    for fold, wide in zip(rolling, expanding, strict=True):
+        assert t[fold.train].min() >= fold.test_start.value - window.value  # nothing older than the window
+        assert set(fold.train) <= set(wide.train) and len(fold.train) < len(wide.train)
