@@ -90,13 +90,20 @@ def main() -> None:
     many = [candles(args.daily_bars, seed, "B") for seed in range(args.symbols)]
     wide = {k: pd.DataFrame({i: m[k].to_numpy() for i, m in enumerate(many)}, index=many[0].index) for k in ("open", "high", "low", "close")}
     sig = crossover(wide["close"])
-    t_cols, sim = best(lambda: simulate(wide["open"].to_numpy(), wide["high"].to_numpy(), wide["low"].to_numpy(), wide["close"].to_numpy(),
-                                        sig, costs=Costs(FEE, SLIP), init_cash=10_000.0), args.repeat)
+    def columns():  # the same figures as vectorbt's: total return, max drawdown and trade count per column
+        sim = simulate(wide["open"].to_numpy(), wide["high"].to_numpy(), wide["low"].to_numpy(), wide["close"].to_numpy(),
+                       sig, costs=Costs(FEE, SLIP), init_cash=10_000.0)
+        curve = np.vstack([np.full((1, sim.equity.shape[1]), 10_000.0), sim.equity])
+        drawdown = np.max(1 - curve / np.maximum.accumulate(curve, axis=0), axis=0)
+        return sim.equity[-1] / 10_000.0 - 1, drawdown, np.bincount(sim.trades["col"], minlength=sim.equity.shape[1])
+
+    t_cols, (ours_total, ours_dd, ours_count) = best(columns, args.repeat)
     t_vcols, (total, dd, count) = best(lambda: vectorbt_orders(wide["open"], wide["close"], sig, "1D"), args.repeat)
-    assert np.allclose(sim.equity[-1] / 10_000.0 - 1, total.to_numpy(), rtol=1e-9)
+    assert np.allclose(ours_total, total.to_numpy(), rtol=1e-9) and np.allclose(ours_dd, -dd.to_numpy(), rtol=1e-9)
+    assert (ours_count == count.to_numpy()).all()
     t_loop, _ = best(lambda: [run_backtest(m, s, fee=FEE, slippage=SLIP) for m, s in zip(many, sig.T)], 1)
     total_bars = args.symbols * args.daily_bars
-    rows += [(f"{args.symbols} symbols x {args.daily_bars:,} bars, simulate (columns of one call)", t_cols, total_bars / t_cols),
+    rows += [(f"{args.symbols} symbols x {args.daily_bars:,} bars, simulate (columns of one call) + return, drawdown, trades", t_cols, total_bars / t_cols),
              (f"{args.symbols} symbols x {args.daily_bars:,} bars, vectorbt from_orders (same figures)", t_vcols, total_bars / t_vcols),
              (f"{args.symbols} symbols x {args.daily_bars:,} bars, run_backtest per symbol (with metrics)", t_loop, total_bars / t_loop)]
 
