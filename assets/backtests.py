@@ -52,10 +52,12 @@ class StrategyConfig(CostsConfig):
     allow_short: bool = True
     stop_loss: float = 0.0  # 0: none
     take_profit: float = 0.0  # 0: none
+    sizing: str = "full"  # or "vol_target"
+    target_vol: float = 0.15  # annualized, for vol_target
 
     def params(self) -> StrategyParams:
         return StrategyParams(self.buy_threshold, self.sell_threshold, self.allow_short, self.fee, self.slippage, self.execution,
-                              self.stop_loss or None, self.take_profit or None)
+                              self.stop_loss or None, self.take_profit or None, sizing=self.sizing, target_vol=self.target_vol)
 
 
 class WalkForwardConfig(StrategyConfig, TrainingConfig):

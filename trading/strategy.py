@@ -11,8 +11,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from trading.backtest import BacktestInputError, BacktestResult, run_backtest
+from trading.backtest import BacktestInputError, BacktestResult, bars_per_year, run_backtest
 from trading.risk import max_drawdown
+
+
+SIZINGS = ("full", "vol_target")
 
 
 @dataclass(frozen=True)
@@ -27,14 +30,21 @@ class StrategyParams:
     take_profit: float | None = None
     sma_fast: int = 20
     sma_slow: int = 50
+    sizing: str = "full"  # or "vol_target": scale the strategy's positions to target_vol
+    target_vol: float = 0.15  # annualized
 
     def __post_init__(self) -> None:
+        if self.sizing not in SIZINGS:
+            raise BacktestInputError(f"sizing must be one of {SIZINGS}, got {self.sizing!r}")
+        if not 0 < self.target_vol <= 2:
+            raise BacktestInputError(f"target_vol must be in (0, 2], got {self.target_vol}")
         if not 0 <= self.sell_threshold <= self.buy_threshold <= 1:
             raise BacktestInputError(f"need 0 <= sell_threshold <= buy_threshold <= 1, got {self.sell_threshold} and {self.buy_threshold}")
         if not 1 <= self.sma_fast < self.sma_slow:
             raise BacktestInputError(f"need 1 <= sma_fast < sma_slow, got {self.sma_fast} and {self.sma_slow}")
 
     def costs(self) -> dict:
+        """The engine's keyword arguments."""
         return {"fee": self.fee, "slippage": self.slippage, "execution": self.execution,
                 "stop_loss": self.stop_loss, "take_profit": self.take_profit}
 
@@ -49,6 +59,16 @@ def threshold_signals(probability: pd.Series, params: StrategyParams) -> pd.Seri
     short = -1.0 if params.allow_short else 0.0
     out = np.where(p >= params.buy_threshold, 1.0, np.where(p <= params.sell_threshold, short, 0.0))
     return pd.Series(np.where(np.isnan(p), np.nan, out), index=probability.index, name="signal")
+
+
+def vol_target(signals: pd.Series, close: pd.Series, target_vol: float, per_year: float, lookback: int = 20,
+               step: float = 0.1) -> pd.Series:
+    """Positions scaled so their volatility is about `target_vol` a year: x target_vol /
+    (volatility of the last `lookback` returns, known at each close), capped at 1, rounded
+    to `step` so that small changes of the estimate do not trade; flat until it is known."""
+    vol = np.log(close).diff().rolling(lookback).std() * np.sqrt(per_year)
+    scale = (target_vol / vol).clip(upper=1.0).fillna(0.0)
+    return (np.round(signals * scale / step) * step).clip(-1.0, 1.0).rename("signal")
 
 
 def sma_crossover(close: pd.Series, fast: int, slow: int) -> pd.Series:
@@ -94,8 +114,11 @@ def strategy_backtest(candles: pd.DataFrame, probability: pd.Series, params: Str
         raise BacktestInputError("no out-of-sample probability falls on these candles")
     start = int(np.argmax(known))
     span = candles.iloc[start:]
+    strategy = threshold_signals(probability, params)
+    if params.sizing == "vol_target":
+        strategy = vol_target(strategy, candles["close"], params.target_vol, bars_per_year(candles.index))
     signals = {
-        "strategy": threshold_signals(probability.iloc[start:], params),
+        "strategy": strategy.iloc[start:],
         "buy_and_hold": pd.Series(1.0, index=span.index),
         "sma_crossover": sma_crossover(candles["close"], params.sma_fast, params.sma_slow).iloc[start:],
     }

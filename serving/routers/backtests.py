@@ -45,6 +45,8 @@ class StrategyRequest(Costs):
     allow_short: bool | None = None
     stop_loss: float | None = Field(None, gt=0, lt=1)
     take_profit: float | None = Field(None, gt=0, le=10)
+    sizing: Literal["full", "vol_target"] | None = Field(None, description="full positions, or scaled to target_vol")
+    target_vol: float | None = Field(None, gt=0, le=2, description="annualized volatility the vol_target sizing aims at")
     signals: list[float | None] | None = Field(None, min_length=2, max_length=20_000, description=(
         "target positions in [-1, 1] (null: hold) for the last len(signals) stored bars: backtest these instead of the model's"))
 

@@ -9,7 +9,7 @@ from market.synthetic import generate_many
 from trading.backtest import BacktestInputError, run_backtest
 from features.patterns import raw_patterns
 from trading.patterns import detection_returns, pattern_backtest, pattern_signals
-from trading.strategy import StrategyParams, sma_crossover, strategy_backtest, threshold_signals, window_figures
+from trading.strategy import StrategyParams, sma_crossover, strategy_backtest, threshold_signals, vol_target, window_figures
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,19 @@ def test_pattern_trades_are_held_for_their_horizon_and_pay_costs(candles):
     for bad, message in (({"horizon": 899}, "horizon"), ({"horizon": 5, "patterns": ["CDLNOPE"]}, "unknown pattern")):
         with pytest.raises(BacktestInputError, match=message):
             pattern_backtest(candles, **bad)
+
+
+def test_vol_target_sizing_is_point_in_time_and_bounded(candles):
+    signals = pd.Series(np.sign(np.random.default_rng(5).normal(size=len(candles))), index=candles.index)
+    sized = vol_target(signals, candles["close"], 0.10, 252)
+    cut = vol_target(signals.iloc[:500], candles["close"].iloc[:500], 0.10, 252)
+    pd.testing.assert_series_equal(sized.iloc[:500], cut)  # the future never resizes the past
+    assert (sized.abs() <= 1).all() and (sized.iloc[:20] == 0).all()  # flat until 20 returns are known
+    assert np.allclose(sized * 10, np.round(sized * 10)) and (np.sign(sized[sized != 0]) == signals[sized != 0]).all()
+    probability = pd.Series(np.random.default_rng(6).uniform(0, 1, len(candles)), index=candles.index)
+    full = strategy_backtest(candles, probability, StrategyParams())
+    scaled = strategy_backtest(candles, probability, StrategyParams(sizing="vol_target", target_vol=0.05))
+    assert scaled.runs["strategy"].metrics["volatility"] < full.runs["strategy"].metrics["volatility"]
+    assert scaled.runs["buy_and_hold"].total_return == full.runs["buy_and_hold"].total_return  # the baselines stay as they are
+    with pytest.raises(BacktestInputError, match="sizing"):
+        StrategyParams(sizing="martingale")
