@@ -222,7 +222,7 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
     try:
         trained, _ = fit_series(series, base_rates_table=pattern_base_rates, label_config=series[0].labels.attrs.get("label_config", {}),
                                 config=train_config, progress=lambda what, done, total: context.log.info(f"[{done}/{total}] {what}"),
-                                say=context.log.info)
+                                say=context.log.info, final=False)
     except NotEnoughData as exc:
         context.log.warning(f"no walk-forward analysis: {exc}")
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"not enough data: {exc}")})

@@ -35,8 +35,9 @@ def tx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "TX_HOME": str(tmp_path / "tx"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}",
         "TX_MLFLOW_ARTIFACTS": str(tmp_path / "mlflow" / "artifacts"),
-        # the pipeline's training with a small budget: tests check that it runs, the honesty tests what it finds
-        "TX_TRAIN_TUNE_TRIALS": "2",
+        # the pipeline's training (and the walk-forward's) with a small budget: tests check that
+        # it runs, the honesty and training tests what it finds and that tuning works
+        "TX_TRAIN_TUNE_TRIALS": "0",
         "TX_TRAIN_DEEP_TRIALS": "0",
         "TX_TRAIN_DEEP_EPOCHS": "1",
     }

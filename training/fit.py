@@ -66,7 +66,7 @@ class TrainConfig:
 
 @dataclass
 class Trained:
-    model: FusedModel
+    model: FusedModel | None  # None when only evaluated (train(..., final=False))
     config: TrainConfig
     oof: pd.DataFrame  # one row per test sample: pos (into the dataset), time, symbol, timeframe, y, fold, p_<layer>, fused (NaN in fold 0)
     folds: list[dict]  # per fold: test span, sizes, AUC of the fused model and of each layer
@@ -84,13 +84,14 @@ def _span(data: Dataset, bars: int) -> pd.Timedelta:
     return bars * max(pd.Timedelta(tf) for tf in np.unique(data.timeframes))
 
 
-def _steps(config: TrainConfig, n_folds: int) -> int:
-    return config.tune_trials + config.deep_trials + (n_folds + 1) * len(LAYERS) + 1
+def _steps(config: TrainConfig, n_folds: int, final: bool = True) -> int:
+    return config.tune_trials + config.deep_trials + (n_folds + final) * len(LAYERS) + final
 
 
 def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_table: pd.DataFrame | None = None,
-          label_config: dict | None = None, progress: Progress | None = None) -> Trained:
-    """Tune, evaluate walk-forward and fit the final fused model on `data`."""
+          label_config: dict | None = None, progress: Progress | None = None, final: bool = True) -> Trained:
+    """Tune, evaluate walk-forward and fit the final fused model on `data` (`final=False`:
+    evaluate only, as the walk-forward analysis does; no model comes back)."""
     if len(data) < MIN_SAMPLES:
         raise NotEnoughData(f"{len(data)} labeled samples: at least {MIN_SAMPLES} are needed for an honest walk-forward evaluation")
     if len(np.unique(data.y)) < 2:
@@ -100,7 +101,7 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     folds = purged_walk_forward(data.times, data.label_end, config.n_splits, embargo, config.min_train_fraction, window)
     if len(folds) < 2:
         raise NotEnoughData(f"only {len(folds)} walk-forward fold(s) with training data: need 2+ (more data or fewer splits)")
-    total, done = _steps(config, len(folds)), 0
+    total, done = _steps(config, len(folds), final), 0
     seconds: dict[str, float] = dict.fromkeys([*LAYERS, "stacker"], 0.0)
 
     def tick(what: str) -> None:
@@ -161,6 +162,12 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
             fused[fold.test] = Stacker(LAYERS, config.stacker_C).fit(oof[past], data.y[past]).predict(oof[fold.test])
     seconds["stacker"] += time.perf_counter() - started
 
+    frame = _oof_frame(data, fold_of, oof, fused)
+    fold_rows, metrics = _evaluate(frame, folds)
+    window = _window(frame, label_config or {})
+    if not final:
+        return Trained(None, config, frame, fold_rows, metrics, best, trials, seconds, notes, window, importance)
+
     # 4. the final model
     layers = {}
     for name in LAYERS:
@@ -174,10 +181,7 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
 
     model = FusedModel(layers, stacker, base_rates_table if base_rates_table is not None else _no_rates(), config.window,
                        label_config or {}, _trained_through(data), knowledge_cutoff=data.label_end.max().isoformat())
-    frame = _oof_frame(data, fold_of, oof, fused)
-    fold_rows, metrics = _evaluate(frame, folds)
-    return Trained(model, config, frame, fold_rows, metrics, best, trials, seconds, notes,
-                   _window(frame, label_config or {}), importance)
+    return Trained(model, config, frame, fold_rows, metrics, best, trials, seconds, notes, window, importance)
 
 
 def permutation_importance(layer: Layer, test: Dataset, predicted: np.ndarray, seed: int, top: int = 20) -> pd.Series:

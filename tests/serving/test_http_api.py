@@ -345,7 +345,7 @@ def test_provider_worker_and_detailed_health(svc):
     assert providers["polygon"]["state"] == "open" and providers["polygon"]["last_error"] == "rate limited: 429"
     assert not providers["polygon"]["configured"] and providers["local"]["state"] == "unknown"  # configured, never called
     workers = call(svc, "GET", "/api/workers/health").json()
-    assert {w["job"] for w in workers["workers"]} == {"series_pipeline", "alert_job", "online_job", "training_job", "champion_job"}
+    assert {w["job"] for w in workers["workers"]} == {"series_pipeline", "alert_job", "online_job", "training_job", "champion_job", "backtest_job"}
     online = next(w for w in workers["workers"] if w["job"] == "online_job")
     assert online["expected_every_s"] == 180 and online["state"] == "never ran" and online["last_run"] is None
     detailed = httpx.get(svc["url"] + "/health/detailed", timeout=30).json()
@@ -581,11 +581,12 @@ def test_backtests_over_http(svc):
             "app_db": AppDatabase(url=settings.app_database_url),
             "mlflow_tracking": MlflowTracking(tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts)})
     assert done.success
-    stored = done.asset_materializations_for_node("strategy_backtest")[0].metadata["summary"].value
+    metadata = done.asset_materializations_for_node("strategy_backtest")[0].metadata
+    stored, version = metadata["summary"].value, metadata["model_version"].value  # the champion (earlier tests may promote others)
     answer = call(svc, "POST", "/api/backtest/strategy", json={"symbol": "SYNA", "points": 50})
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["source"] == "out-of-fold probabilities of v1" and set(body["runs"]) == {"strategy", "buy_and_hold", "sma_crossover"}
+    assert body["source"] == f"out-of-fold probabilities of v{version}" and set(body["runs"]) == {"strategy", "buy_and_hold", "sma_crossover"}
     assert f"SYNA:1d strategy {body['runs']['strategy']['metrics']['total_return']:+.1%}" in stored  # the asset's figures, re-run
     assert len(body["runs"]["strategy"]["equity"]) == 50 and body["predictions"] > 100
     stricter = call(svc, "POST", "/api/backtest/strategy", json={"symbol": "SYNA", "buy_threshold": 0.7, "sell_threshold": 0.3}).json()
