@@ -6,7 +6,6 @@ the row computed on the full history; any difference is a feature that used the 
 
 from collections.abc import Callable, Iterable
 
-import numpy as np
 import pandas as pd
 
 # Features computed from a history that starts later agree with those from a longer one,

@@ -27,10 +27,28 @@ HALF_LIFE = "3D"
 WINDOW = pd.Timedelta("7D")
 
 
+# VADER's lexicon is tuned on social media; market news uses words it reads as neutral or
+# wrongly ("beat" as violence, "short" and "bull" as nothing). Valences on VADER's scale
+# (-4 .. +4), chosen for headline use; docs/SENTIMENT.md lists them with the reasoning.
+FINANCE_LEXICON = {
+    "beat": 1.8, "beats": 1.8, "miss": -1.8, "misses": -1.8, "missed": -1.8,
+    "upgrade": 2.0, "upgraded": 2.0, "upgrades": 2.0, "downgrade": -2.0, "downgraded": -2.0, "downgrades": -2.0,
+    "outperform": 1.8, "outperforms": 1.8, "underperform": -1.8, "underperforms": -1.8,
+    "bullish": 2.2, "bearish": -2.2, "rally": 1.6, "rallies": 1.6, "surge": 1.8, "surges": 1.8, "soar": 2.0, "soars": 2.0,
+    "plunge": -2.2, "plunges": -2.2, "tumble": -1.9, "tumbles": -1.9, "slump": -1.8, "slumps": -1.8, "selloff": -1.8,
+    "raises": 0.8, "cuts": -0.8, "layoffs": -1.6, "lawsuit": -1.5, "probe": -1.2, "recall": -1.3,
+    "bankruptcy": -3.0, "dividend": 0.8, "buyback": 1.2, "profit": 1.4, "loss": -1.4,
+    "losses": -1.6, "volatile": -0.6, "overweight": 1.2, "underweight": -1.2,
+}
+
+
 @cache
 def _analyzer() -> SentimentIntensityAnalyzer:
-    """One analyzer per process: building it parses the lexicon, which costs more than scoring."""
-    return SentimentIntensityAnalyzer()
+    """One analyzer per process (building it parses the lexicon, which costs more than
+    scoring), with the finance words added."""
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(FINANCE_LEXICON)
+    return analyzer
 
 
 def score(texts: Iterable[str | None]) -> np.ndarray:
@@ -96,6 +114,14 @@ def _decay_pass(pub, scores, closes, half_life, window, order, out):  # pragma: 
             out[0, at] = s / w  # w >= 1: the newest item weighs 1 at `ref`
             out[1, at] = w * 0.5 ** ((c - ref) / half_life)
         out[2, at] = j - k
+
+
+def aggregate_at(news: pd.DataFrame | None, at: pd.Timestamp, half_life: str | pd.Timedelta = HALF_LIFE) -> dict[str, float]:
+    """The sentiment features as of `at` (items published strictly before it), as a dict."""
+    if news is None or news.empty:
+        news = pd.DataFrame({"published_at": pd.DatetimeIndex([], tz="UTC"), "score": np.empty(0)})
+    row = sentiment_features(pd.DatetimeIndex([at]), "0s", news, half_life).iloc[0]
+    return {k: float(v) for k, v in row.items()}
 
 
 def scores_of(news: pd.DataFrame) -> pd.DataFrame | None:

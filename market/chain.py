@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pybreaker
@@ -128,22 +129,69 @@ class _HealthListener(pybreaker.CircuitBreakerListener):
         self.health.state = new_state.name
 
 
+class Guard:
+    """One provider's retries, circuit breaker and health, around any call of it (candles
+    here, news items in market/news.py)."""
+
+    def __init__(self, name: str, config: MarketConfig) -> None:
+        self.name, self.config = name, config
+        self.health = ProviderHealth(name)
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=config.fail_max,
+            reset_timeout=config.reset_timeout_s,
+            exclude=[NoData],  # "not here" is an answer, not a failure
+            listeners=[_HealthListener(self.health)],
+            name=name,
+            throw_new_error_on_trip=False,
+        )
+
+    def run(self, fn, *args) -> tuple[Attempt, Any]:
+        """(attempt, value): value is None unless the attempt's outcome is "ok"."""
+        health = self.health
+        t0 = time.perf_counter()
+        health.calls += 1
+        try:
+            value = self.breaker.call(self._with_retries, fn, *args)
+        except pybreaker.CircuitBreakerError:
+            health.state = self.breaker.current_state
+            return Attempt(self.name, "breaker open", f"cooling down after {self.config.fail_max} failures"), None
+        except NoData as exc:
+            return Attempt(self.name, "no data", _detail(exc), time.perf_counter() - t0), None
+        except ProviderError as exc:
+            health.failures += 1
+            health.last_error, health.last_error_at = _detail(exc), datetime.now(UTC)
+            health.state = self.breaker.current_state
+            return Attempt(self.name, _outcome(exc), _detail(exc), time.perf_counter() - t0), None
+        latency = time.perf_counter() - t0
+        health.last_latency_s, health.last_success_at = latency, datetime.now(UTC)
+        return Attempt(self.name, "ok", "", latency), value
+
+    def current(self) -> ProviderHealth:
+        self.health.state = self.breaker.current_state
+        return self.health
+
+    def _with_retries(self, fn, *args):
+        retrying = Retrying(
+            retry=retry_if_exception_type((RateLimited, Unavailable)),
+            stop=stop_after_attempt(self.config.retries),
+            wait=self._wait,
+            reraise=True,
+        )
+        return retrying(fn, *args)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter, never shorter than the server's Retry-After."""
+        backoff = wait_exponential_jitter(initial=self.config.backoff_s, max=self.config.backoff_max_s)(state)
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None) or 0.0
+        return min(max(backoff, retry_after), self.config.backoff_max_s)
+
+
 class ProviderChain:
     def __init__(self, providers: list[Provider], config: MarketConfig | None = None) -> None:
         self.config = config or MarketConfig()
         self.providers = providers
-        self._health = {p.name: ProviderHealth(p.name) for p in providers}
-        self._breakers = {
-            p.name: pybreaker.CircuitBreaker(
-                fail_max=self.config.fail_max,
-                reset_timeout=self.config.reset_timeout_s,
-                exclude=[NoData],  # "not here" is an answer, not a failure
-                listeners=[_HealthListener(self._health[p.name])],
-                name=p.name,
-                throw_new_error_on_trip=False,
-            )
-            for p in providers
-        }
+        self._guards = {p.name: Guard(p.name, self.config) for p in providers}
         self._cache: TTLCache = TTLCache(maxsize=256, ttl=self.config.cache_ttl_s)
         self._lock = threading.Lock()
 
@@ -169,9 +217,7 @@ class ProviderChain:
         return resolve_universe(text, known + [s for s in wanted if self.serves_any_symbol(s.timeframe)])
 
     def health(self) -> list[ProviderHealth]:
-        for name, breaker in self._breakers.items():
-            self._health[name].state = breaker.current_state
-        return list(self._health.values())
+        return [guard.current() for guard in self._guards.values()]
 
     # -- fetching -------------------------------------------------------------------
 
@@ -207,46 +253,15 @@ class ProviderChain:
         return result
 
     def _try(self, provider: Provider, series: Series, start, end) -> tuple[Attempt, pd.DataFrame | None]:
-        health = self._health[provider.name]
-        breaker = self._breakers[provider.name]
-        t0 = time.perf_counter()
-        health.calls += 1
-        try:
-            frame = breaker.call(self._with_retries, provider, series, start, end)
-        except pybreaker.CircuitBreakerError:
-            health.state = breaker.current_state
-            return Attempt(provider.name, "breaker open", f"cooling down after {self.config.fail_max} failures"), None
-        except NoData as exc:
-            return Attempt(provider.name, "no data", _detail(exc), time.perf_counter() - t0), None
-        except ProviderError as exc:
-            health.failures += 1
-            health.last_error, health.last_error_at = _detail(exc), datetime.now(UTC)
-            health.state = breaker.current_state
-            return Attempt(provider.name, _outcome(exc), _detail(exc), time.perf_counter() - t0), None
-        latency = time.perf_counter() - t0
-        health.last_latency_s, health.last_success_at = latency, datetime.now(UTC)
+        attempt, frame = self._guards[provider.name].run(provider.fetch, series.symbol, series.timeframe, start, end)
+        if frame is None:
+            return attempt, None
         frame = stamp_daily(frame, series.timeframe)  # one stamping convention, whoever served
         if provider.live:  # a live provider also serves the bar still forming: it is not a bar yet
             frame = frame[frame.index + timeframe_delta(series.timeframe) <= datetime.now(UTC)]
         if frame.empty:
-            return Attempt(provider.name, "empty", "no bars in range", latency), frame
-        return Attempt(provider.name, "ok", f"{len(frame)} bars", latency), frame
-
-    def _with_retries(self, provider: Provider, series: Series, start, end) -> pd.DataFrame:
-        retrying = Retrying(
-            retry=retry_if_exception_type((RateLimited, Unavailable)),
-            stop=stop_after_attempt(self.config.retries),
-            wait=self._wait,
-            reraise=True,
-        )
-        return retrying(provider.fetch, series.symbol, series.timeframe, start, end)
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Exponential backoff with jitter, never shorter than the server's Retry-After."""
-        backoff = wait_exponential_jitter(initial=self.config.backoff_s, max=self.config.backoff_max_s)(state)
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None) or 0.0
-        return min(max(backoff, retry_after), self.config.backoff_max_s)
+            return Attempt(provider.name, "empty", "no bars in range", attempt.latency_s), frame
+        return Attempt(provider.name, "ok", f"{len(frame)} bars", attempt.latency_s), frame
 
 
 def _outcome(exc: ProviderError) -> str:

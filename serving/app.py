@@ -14,7 +14,7 @@ from serving.champion import Champion, online_head
 from serving.predictions import PredictionLog
 from serving.live import Hub
 from serving.live import router as live_router
-from serving.routers import alerts, backtests, docs, health, market, ml, ml_ops, outcomes, paper, patterns, scan, signals, stats
+from serving.routers import alerts, backtests, docs, health, market, ml, ml_ops, outcomes, paper, patterns, scan, sentiment, signals, stats
 from store.db import make_engine
 from tx.settings import Settings, load_settings
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=None if origins else LOCALHOST,
                        allow_methods=["GET", "POST"], allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"])
-    for module in (docs, health, ml, ml_ops, market, scan, patterns, signals, alerts, paper, stats, outcomes, backtests):
+    for module in (docs, health, ml, ml_ops, market, scan, patterns, signals, alerts, paper, stats, outcomes, backtests, sentiment):
         app.include_router(module.router)
     app.include_router(live_router)
     return app

@@ -83,3 +83,9 @@ def load_news(engine: Engine, symbol: str, until: datetime | None = None) -> pd.
     frame["published_at"] = pd.to_datetime(frame["published_at"], utc=True)
     frame["sentiment"] = frame["sentiment"].astype("float64")
     return frame
+
+
+def news_symbols(engine: Engine) -> list[str]:
+    """Every symbol some stored item names."""
+    with transaction(engine) as session:
+        return list(session.execute(select(NewsSymbol.symbol).distinct().order_by(NewsSymbol.symbol)).scalars())

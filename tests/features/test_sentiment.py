@@ -110,3 +110,16 @@ def test_decades_of_news_neither_overflow_nor_lose_the_mean():
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="naive"):
         sentiment_features(pd.date_range("2024-01-01", periods=3, freq="1D"), "1D", pd.DataFrame(columns=["published_at", "score"]))
+
+
+def test_finance_words_read_as_markets_read_them():
+    """VADER alone reads these headlines as neutral or backwards; the finance words fix the sign."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    headlines = ["Apple beats estimates", "Tesla misses estimates", "Analyst downgrades Boeing", "Nvidia upgraded to outperform",
+                 "Shares plunge after the report", "Bullish call on banks"]
+    plain = [SentimentIntensityAnalyzer().polarity_scores(h)["compound"] for h in headlines]
+    ours = score(headlines)
+    assert list(np.sign(ours)) == [1, -1, -1, 1, -1, 1]
+    assert sum(np.sign(p) == np.sign(o) for p, o in zip(plain, ours, strict=True)) < len(headlines)  # the extension changed something
+    assert score(["Las acciones suben con fuerza"])[0] == 0.0  # not English: no words it knows, neutral
