@@ -1,6 +1,7 @@
 """What the REST providers share: a keyed httpx client, and JSON with status codes mapped
 to the errors of market.errors."""
 
+import time
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -51,9 +52,16 @@ def bars_from(provider: str, symbol: str, rows: pd.DataFrame, unit: str, start: 
         raise BadPayload(provider, f"malformed bars for {symbol}: {type(exc).__name__}: {exc}") from exc
 
 
-def get_json(client: httpx.Client, provider: str, url: str, params: dict[str, Any]) -> Any:
+def get_json(client: httpx.Client, provider: str, url: str, params: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    return request_json(client, provider, "GET", url, params=params, headers=headers)
+
+
+def request_json(client: httpx.Client, provider: str, method: str, url: str, **kwargs: Any) -> Any:
+    """The JSON body of a request, with HTTP and transport failures mapped to market.errors
+    (429 -> RateLimited with the wait the server asked for, 401/403 -> NotConfigured, 404 ->
+    NoData, 5xx and timeouts -> Unavailable, other 4xx and non-JSON -> BadPayload)."""
     try:
-        response = client.get(url, params=params)
+        response = client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
         raise Unavailable(provider, f"timed out ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
@@ -76,8 +84,13 @@ def get_json(client: httpx.Client, provider: str, url: str, params: dict[str, An
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait: Retry-After, or X's x-rate-limit-reset (epoch seconds)."""
     try:
         return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return max(float(response.headers["x-rate-limit-reset"]) - time.time(), 0.0)
     except (KeyError, ValueError):
         return None
 
