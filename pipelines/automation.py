@@ -10,6 +10,7 @@ from pipelines.jobs import (
     backtest_job,
     base_rates_job,
     champion_job,
+    news_job,
     online_job,
     series_pipeline,
     training_job,
@@ -96,9 +97,15 @@ universe_refresh = dg.ScheduleDefinition(
 
 
 def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
-    """Retraining, online learning, the alert scanner and the nightly backtests, on the crons
-    of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON, TX_ALERT_CRON, TX_BACKTEST_CRON)."""
+    """Retraining, online learning, the alert scanner, news ingestion and the nightly
+    backtests, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON, TX_ALERT_CRON,
+    TX_NEWS_CRON, TX_BACKTEST_CRON)."""
     return [
+        dg.ScheduleDefinition(
+            name="news_ingest", job=news_job, cron_schedule=settings.news_cron, execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="New news and social items of the stored symbols, scored and stored for the sentiment layer.",
+        ),
         dg.ScheduleDefinition(
             name="nightly_backtests", job=backtest_job, cron_schedule=settings.backtest_cron, execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -20,12 +20,13 @@ from pipelines.jobs import (
     candles_job,
     champion_job,
     features_job,
+    news_job,
     online_job,
     series_pipeline,
     training_job,
     universe_pipeline,
 )
-from pipelines.resources import AppDatabase, MarketData, MlflowTracking
+from pipelines.resources import AppDatabase, MarketData, MlflowTracking, NewsFeeds
 from tx.settings import Settings, load_settings
 
 
@@ -40,6 +41,7 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.Conf
             stale_bars=settings.stale_bars,
         ),
         "frames": ParquetFrames(base_path=str(settings.frames_dir)),
+        "news_feeds": NewsFeeds(data_dir=str(settings.data_dir) if settings.data_dir else None, lookback_days=settings.news_lookback_days),
         "mlflow_tracking": MlflowTracking(tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
                                           threshold=settings.promotion_threshold, ui_url=f"http://{settings.host}:{settings.mlflow_port}"),
     }
@@ -50,7 +52,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job, training_job, online_job, champion_job,
-              alert_job, backtest_job],
+              alert_job, backtest_job, news_job],
         schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings)],
         sensors=[universe_sensor, champion_sensor],
         resources=resources(settings),

@@ -7,6 +7,7 @@ from assets.backtests import pattern_backtest, strategy_backtest, walk_forward_b
 from assets.candles import candles
 from assets.coverage import data_coverage
 from assets.features import features, labels, pattern_base_rates, pattern_heatmap, patterns
+from assets.sentiment import news
 from assets.training import champion_model, fused_model, online_model
 from pipelines.partitions import series_partitions
 
@@ -18,7 +19,7 @@ FEATURE_ASSETS = [features, patterns, labels]
 UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
 TRAINING_ASSETS = [fused_model]
 BACKTEST_ASSETS = [pattern_backtest, strategy_backtest, walk_forward_backtest]
-ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, *TRAINING_ASSETS, online_model, champion_model,
+ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, online_model, champion_model,
               *BACKTEST_ASSETS, alert_scan]
 
 candles_job = dg.define_asset_job(
@@ -74,4 +75,9 @@ alert_job = dg.define_asset_job(
     "alert_job",
     selection=dg.AssetSelection.assets(alert_scan),
     description="The alert scanner: the champion scores every stored series; confident calls become alerts.",
+)
+news_job = dg.define_asset_job(
+    "news_job",
+    selection=dg.AssetSelection.assets(news),
+    description="New news and social items of the stored symbols, scored and stored (the news_ingest schedule runs it).",
 )

@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy import Engine
 
-from market.chain import ProviderChain
+from market.chain import MarketConfig, ProviderChain
+from market.news import NewsSource, build_sources
 from store.db import make_engine
 from tx.settings import load_settings
 
@@ -61,3 +62,21 @@ class MlflowTracking(dg.ConfigurableResource):
 
     def model_url(self, name: str, version: str) -> str:
         return f"{self.ui_url}/#/models/{name}/versions/{version}"
+
+
+class NewsFeeds(dg.ConfigurableResource):
+    """The news and social sources (keys, addresses, retries and breakers from the
+    environment, TX_*) and the folder of your own news files (`<data_dir>/news`)."""
+
+    data_dir: str | None = None
+    lookback_days: float = 7.0
+
+    def sources(self) -> list[NewsSource]:
+        return build_sources(load_settings().news_config())
+
+    def guard_config(self) -> MarketConfig:
+        return load_settings().market_config()
+
+    def folder(self) -> Path | None:
+        path = Path(self.data_dir) / "news" if self.data_dir else None
+        return path if path is not None and path.is_dir() else None

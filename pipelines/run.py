@@ -12,7 +12,7 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import alert_job, backtest_job, base_rates_job, candles_job, features_job, training_job, universe_pipeline
+from pipelines.jobs import alert_job, backtest_job, base_rates_job, candles_job, features_job, news_job, training_job, universe_pipeline
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
@@ -100,6 +100,8 @@ def materialize_pipeline(
     per_series(features_job.name, "features, patterns, labels")  # labels: TX_LABEL_HORIZON (LabelConfig's default)
     progress("universe-wide assets ...")
     done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
+    progress("news and social items of the stored symbols (sources with keys, and <TX_DATA_DIR>/news files) ...")
+    done.append(_execute(defs.resolve_job_def(news_job.name), instance, "universe"))
     progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
     done.append(_execute(defs.resolve_job_def(training_job.name), instance, "universe", ops={"fused_model": {"config": training_run_config(settings)}}))
     progress("backtests: patterns, strategy (out-of-fold probabilities), walk-forward (retrained per window) ...")

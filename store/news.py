@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import transaction
@@ -89,3 +89,12 @@ def news_symbols(engine: Engine) -> list[str]:
     """Every symbol some stored item names."""
     with transaction(engine) as session:
         return list(session.execute(select(NewsSymbol.symbol).distinct().order_by(NewsSymbol.symbol)).scalars())
+
+
+def latest_published(engine: Engine) -> dict[str, datetime]:
+    """The newest publication time of each symbol's stored items."""
+    query = (select(NewsSymbol.symbol, func.max(NewsItem.published_at)).join(NewsItem, NewsSymbol.news_id == NewsItem.id)
+             .group_by(NewsSymbol.symbol))
+    with transaction(engine) as session:
+        return {symbol: pd.Timestamp(at).tz_localize("UTC").to_pydatetime() if pd.Timestamp(at).tzinfo is None else at
+                for symbol, at in session.execute(query).all()}

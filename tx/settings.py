@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 
 from market.chain import KNOWN as KNOWN_PROVIDERS
 from market.chain import MarketConfig
+from market.news import NewsConfig
 from store.db import DatabaseError, parse_url, redact
 from tx.errors import ConfigError
 
@@ -41,6 +42,16 @@ class Settings(BaseSettings):
     finnhub_api_key: str | None = Field(None, validation_alias=AliasChoices("TX_FINNHUB_API_KEY", "FINNHUB_API_KEY"))
     polygon_url: str = "https://api.polygon.io"
     finnhub_url: str = "https://finnhub.io"
+    newsapi_key: str | None = Field(None, validation_alias=AliasChoices("TX_NEWSAPI_KEY", "NEWSAPI_KEY"))
+    newsapi_url: str = "https://newsapi.org"
+    reddit_client_id: str | None = Field(None, validation_alias=AliasChoices("TX_REDDIT_CLIENT_ID", "REDDIT_CLIENT_ID"))
+    reddit_client_secret: str | None = Field(None, validation_alias=AliasChoices("TX_REDDIT_CLIENT_SECRET", "REDDIT_CLIENT_SECRET"))
+    reddit_url: str = "https://oauth.reddit.com"
+    reddit_auth_url: str = "https://www.reddit.com"
+    x_bearer_token: str | None = Field(None, validation_alias=AliasChoices("TX_X_BEARER_TOKEN", "X_BEARER_TOKEN"))
+    x_url: str = "https://api.twitter.com"
+    news_cron: str = Field("*/30 * * * *", description="News and social ingestion schedule (cron, UTC).")
+    news_lookback_days: float = Field(7.0, gt=0, description="How far back a symbol without stored news is fetched.")
     provider_timeout_s: float = Field(10.0, gt=0)
     provider_retries: int = Field(3, ge=1)
     cache_ttl_s: float = Field(60.0, ge=0)
@@ -200,6 +211,13 @@ class Settings(BaseSettings):
             synthetic_seed=self.synthetic_seed,
             synthetic_signal=self.synthetic_signal,
         )
+
+    def news_config(self) -> NewsConfig:
+        return NewsConfig(newsapi_key=self.newsapi_key, newsapi_url=self.newsapi_url, finnhub_key=self.finnhub_api_key,
+                          finnhub_url=self.finnhub_url, reddit_client_id=self.reddit_client_id,
+                          reddit_client_secret=self.reddit_client_secret, reddit_url=self.reddit_url,
+                          reddit_auth_url=self.reddit_auth_url, x_bearer_token=self.x_bearer_token, x_url=self.x_url,
+                          timeout_s=self.provider_timeout_s)
 
     @property
     def frames_dir(self) -> Path:

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 
 from features.sentiment import HALF_LIFE, aggregate_at, score, scores_of
 from serving.auth import require
+from serving.routers.health import providers_of
 from serving.routers.ml import SYMBOL
 from store.api_keys import Principal
 from store.news import add_news, load_news, news_symbols
@@ -90,6 +91,21 @@ def aggregate(request: Request, at: AwareDatetime | None = Query(None, descripti
     rows = [{"symbol": s, **_aggregate(load_news(engine, s, until=when.to_pydatetime()), when)} for s in news_symbols(engine)]
     rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0.0)))
     return {"as_of": iso(when), "half_life": HALF_LIFE, "symbols": rows}
+
+
+SOCIAL = ("x", "reddit")
+
+
+@router.get("/twitter-health", summary="Social providers (X, Reddit): configured, breaker state, last error and latency")
+def social_health(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    settings = request.app.state.settings
+    configured = {"x": bool(settings.x_bearer_token), "reddit": bool(settings.reddit_client_id and settings.reddit_client_secret)}
+    seen = {row["provider"]: row for row in providers_of(request)}
+    rows = [(seen.get(name) or {"provider": name, "state": "unknown", "calls": 0, "failures": 0, "last_error": None, "last_error_at": None,
+                                "last_success_at": None, "latency_ms": None, "updated_at": None}) | {"configured": configured[name]}
+            for name in SOCIAL]
+    return {"providers": rows, "note": "as the last news ingestion recorded them (the news asset, schedule news_ingest); "
+                                       "set TX_X_BEARER_TOKEN and TX_REDDIT_CLIENT_ID / TX_REDDIT_CLIENT_SECRET to enable them"}
 
 
 @router.get("/{symbol}", summary="A symbol's recent scored items and its point-in-time aggregate")

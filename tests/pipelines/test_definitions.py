@@ -59,7 +59,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    done, base, derived, universe, trained, backtested, scanned = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
+    done, base, derived, universe, ingested, trained, backtested, scanned = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
     assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6
@@ -67,6 +67,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     assert set(derived.assets) == {"features", "patterns", "labels"} and len(derived.checks) == 2 + 1
     assert all(passed for passed, _ in derived.checks.values())
     assert universe.assets["data_coverage"]["series"] == 1 and universe.assets["pattern_heatmap"]["series"] == 1
+    assert ingested.assets["news"]["stored"] == 0 and "not configured" in ingested.assets["news"]["sources"]  # no keys, no files
     fused = trained.assets["fused_model"]  # trained, registered in MLflow (on PostgreSQL too) and gated
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
