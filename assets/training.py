@@ -23,6 +23,7 @@ from training.tracking import FUSED_MODEL, champion_version, client
 from tx.settings import load_settings
 
 ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})
+RETRAIN_REASON = "tx/retrain_reason"  # run tag: why a retraining run was asked for
 TRAINING_INS = {"features": ALL_PARTITIONS, "labels": ALL_PARTITIONS, "pattern_base_rates": dg.AssetIn()}  # every stored series
 
 
@@ -44,7 +45,7 @@ class TrainingConfig(dg.Config):
                            deep_trials=self.deep_trials, deep_epochs=self.deep_epochs, seed=self.seed, accelerator=self.accelerator)
 
 
-def _series_from_key(key: str) -> Series:
+def series_from_key(key: str) -> Series:
     symbol, timeframe = key.split("|")  # MultiPartitionKey: dimensions in alphabetical order
     return Series(symbol, timeframe)
 
@@ -72,7 +73,7 @@ def stored_series(context: dg.AssetExecutionContext, app_db: AppDatabase, featur
                   labels: dict[str, pd.DataFrame], timeframes: str) -> list[SeriesData]:
     """The stored series of the wanted timeframes (every one when none has them) with their
     candles, features, labels and news, checked to line up."""
-    available = [_series_from_key(key) for key in sorted(set(features) & set(labels))]
+    available = [series_from_key(key) for key in sorted(set(features) & set(labels))]
     if not available:
         raise dg.Failure("no stored features and labels: materialize them first")
     chosen = choose_series(available, timeframes)
@@ -104,10 +105,14 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
     def progress(what: str, done: int, total: int) -> None:
         context.log.info(f"[{done}/{total}] {what}")
 
+    reason = context.run.tags.get(RETRAIN_REASON)  # set when the drift sensor asked for this run
+    if reason:
+        context.log.info(f"retraining because: {reason}")
     try:
         outcome = train_and_promote(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
                                     base_rates_table=pattern_base_rates, label_config=label_config, config=config.train_config(),
-                                    threshold=mlflow_tracking.threshold, progress=progress, say=context.log.info)
+                                    threshold=mlflow_tracking.threshold, progress=progress, say=context.log.info,
+                                    tags={"tx.retrain_reason": reason} if reason else None)
     except NotEnoughData as exc:  # a small universe is not an error of the pipeline: say why, register nothing
         context.log.warning(f"not trained: {exc}")
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"not trained: {exc}"),
@@ -116,6 +121,7 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
     folds = pd.DataFrame(trained.folds)
     layer_aucs = {name: round(trained.metrics[f"auc_{name}"], 4) for name in trained.model.layer_names}
     return dg.MaterializeResult(metadata=_decision_metadata(outcome, mlflow_tracking) | {
+        "retrain_reason": dg.MetadataValue.text(reason or "scheduled or manual"),
         "wf_auc_std": dg.MetadataValue.float(trained.metrics["wf_auc_std"]),
         "layer_auc": dg.MetadataValue.json(layer_aucs),
         "seconds": dg.MetadataValue.json({k: round(v, 1) for k, v in trained.seconds.items()}),

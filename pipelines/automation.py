@@ -10,6 +10,7 @@ from pipelines.jobs import (
     backtest_job,
     base_rates_job,
     champion_job,
+    monitoring_job,
     news_job,
     online_job,
     series_pipeline,
@@ -17,6 +18,7 @@ from pipelines.jobs import (
     universe_pipeline,
 )
 from pipelines.partitions import partition_key, symbols
+from assets.training import RETRAIN_REASON
 from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
 
@@ -97,10 +99,15 @@ universe_refresh = dg.ScheduleDefinition(
 
 
 def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
-    """Retraining, online learning, the alert scanner, news ingestion and the nightly
-    backtests, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON, TX_ALERT_CRON,
-    TX_NEWS_CRON, TX_BACKTEST_CRON)."""
+    """Retraining, online learning, the alert scanner, monitoring, news ingestion and the
+    nightly backtests, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON,
+    TX_ALERT_CRON, TX_DRIFT_CRON, TX_NEWS_CRON, TX_BACKTEST_CRON)."""
     return [
+        dg.ScheduleDefinition(
+            name="model_monitoring", job=monitoring_job, cron_schedule=settings.drift_cron, execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Drift report and live performance of the served model; retrain_on_drift reads them.",
+        ),
         dg.ScheduleDefinition(
             name="news_ingest", job=news_job, cron_schedule=settings.news_cron, execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -148,3 +155,38 @@ def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.S
         return dg.SkipReason(f"the champion is still version {version}")
     context.update_cursor(version)
     return dg.RunRequest(run_key=f"champion-{version}", tags={"tx/champion": version})
+
+
+def retrain_reasons(metadata: dict, settings: Settings) -> list[str]:
+    """Why the model_drift figures call for retraining (empty: they do not)."""
+    share, matured, live_auc = metadata.get("drift_share"), metadata.get("live_matured") or 0, metadata.get("live_auc")
+    reasons = []
+    if share is not None and share >= settings.drift_share_max:
+        drifted = metadata.get("drifted_columns") or []
+        reasons.append(f"feature drift: {share:.0%} of the features drifted (limit {settings.drift_share_max:.0%}): "
+                       f"{', '.join(drifted[:8])}{' ...' if len(drifted) > 8 else ''}")
+    if live_auc is not None and live_auc == live_auc and matured >= settings.live_min_matured and live_auc < settings.live_auc_min:
+        reasons.append(f"decay: live AUC {live_auc:.3f} < {settings.live_auc_min} over {matured} matured predictions")
+    return reasons
+
+
+@dg.asset_sensor(
+    asset_key=dg.AssetKey("model_drift"),
+    job=training_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After each drift report: retrain when the drifted share reaches TX_DRIFT_SHARE_MAX or the live AUC "
+    "falls below TX_LIVE_AUC_MIN (with TX_LIVE_MIN_MATURED predictions judged); the reason is the run's tx/retrain_reason tag.",
+)
+def retrain_on_drift(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) -> dg.RunRequest | dg.SkipReason:
+    materialization = asset_event.asset_materialization
+    metadata = {k: getattr(v, "value", v) for k, v in (materialization.metadata if materialization else {}).items()}
+    if "skipped" in metadata:
+        return dg.SkipReason(f"no drift report: {metadata['skipped']}")
+    reasons = retrain_reasons(metadata, load_settings())
+    if not reasons:
+        return dg.SkipReason(f"within limits: drift share {metadata.get('drift_share', 0):.0%}, live AUC {metadata.get('live_auc')} "
+                             f"over {metadata.get('live_matured', 0)} matured predictions")
+    return dg.RunRequest(run_key=f"drift-{asset_event.run_id}",
+                         tags={RETRAIN_REASON: "; ".join(reasons)[:4000], "tx/triggered_by": "retrain_on_drift",
+                               "tx/model_version": str(metadata.get("model_version", ""))})

@@ -7,6 +7,7 @@ from pipelines.automation import (
     champion_sensor,
     daily_scan,
     intraday_scan,
+    retrain_on_drift,
     training_schedules,
     universe_refresh,
     universe_sensor,
@@ -20,6 +21,7 @@ from pipelines.jobs import (
     candles_job,
     champion_job,
     features_job,
+    monitoring_job,
     news_job,
     online_job,
     series_pipeline,
@@ -52,9 +54,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job, training_job, online_job, champion_job,
-              alert_job, backtest_job, news_job],
+              alert_job, backtest_job, news_job, monitoring_job],
         schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings)],
-        sensors=[universe_sensor, champion_sensor],
+        sensors=[universe_sensor, champion_sensor, retrain_on_drift],
         resources=resources(settings),
     )
 

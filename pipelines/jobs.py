@@ -7,6 +7,7 @@ from assets.backtests import pattern_backtest, strategy_backtest, walk_forward_b
 from assets.candles import candles
 from assets.coverage import data_coverage
 from assets.features import features, labels, pattern_base_rates, pattern_heatmap, patterns
+from assets.monitoring import model_drift
 from assets.sentiment import news
 from assets.training import champion_model, fused_model, online_model
 from pipelines.partitions import series_partitions
@@ -20,7 +21,7 @@ UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
 TRAINING_ASSETS = [fused_model]
 BACKTEST_ASSETS = [pattern_backtest, strategy_backtest, walk_forward_backtest]
 ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, online_model, champion_model,
-              *BACKTEST_ASSETS, alert_scan]
+              model_drift, *BACKTEST_ASSETS, alert_scan]
 
 candles_job = dg.define_asset_job(
     "candles_job",
@@ -80,4 +81,10 @@ news_job = dg.define_asset_job(
     "news_job",
     selection=dg.AssetSelection.assets(news),
     description="New news and social items of the stored symbols, scored and stored (the news_ingest schedule runs it).",
+)
+monitoring_job = dg.define_asset_job(
+    "monitoring_job",
+    selection=dg.AssetSelection.assets(model_drift),
+    description="Drift report and live performance of the served model (the model_monitoring schedule runs it; "
+    "the retrain_on_drift sensor reads it).",
 )

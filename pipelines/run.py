@@ -12,7 +12,17 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import alert_job, backtest_job, base_rates_job, candles_job, features_job, news_job, training_job, universe_pipeline
+from pipelines.jobs import (
+    alert_job,
+    backtest_job,
+    base_rates_job,
+    candles_job,
+    features_job,
+    monitoring_job,
+    news_job,
+    training_job,
+    universe_pipeline,
+)
 from pipelines.partitions import partition_key, sync_symbols
 from tx.errors import TxError
 from tx.settings import Settings
@@ -104,6 +114,9 @@ def materialize_pipeline(
     done.append(_execute(defs.resolve_job_def(news_job.name), instance, "universe"))
     progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
     done.append(_execute(defs.resolve_job_def(training_job.name), instance, "universe", ops={"fused_model": {"config": training_run_config(settings)}}))
+    progress("monitoring: feature drift of the served model (evidently) and its live performance ...")
+    done.append(_execute(defs.resolve_job_def(monitoring_job.name), instance, "universe",
+                         ops={"model_drift": {"config": {"timeframes": settings.train_timeframes}}}))
     progress("backtests: patterns, strategy (out-of-fold probabilities), walk-forward (retrained per window) ...")
     done.append(_execute(defs.resolve_job_def(backtest_job.name), instance, "universe", ops=backtest_run_config(settings)))
     progress("alert scan with the champion ...")

@@ -35,6 +35,7 @@ def workers(settings: Settings) -> list[Worker]:
         Worker("alert scanner", "alert_job", ("dagster/schedule_name", "alert_scanner"), _interval(settings.alert_cron)),
         Worker("nightly backtests", "backtest_job", ("dagster/schedule_name", "nightly_backtests"), _interval(settings.backtest_cron)),
         Worker("news ingestion", "news_job", ("dagster/schedule_name", "news_ingest"), _interval(settings.news_cron)),
+        Worker("model monitoring", "monitoring_job", ("dagster/schedule_name", "model_monitoring"), _interval(settings.drift_cron)),
         Worker("online learning", "online_job", ("dagster/schedule_name", "online_learning"), _interval(settings.online_cron)),
         Worker("retraining", "training_job", ("dagster/schedule_name", "retraining"), _interval(settings.train_cron)),
         Worker("champion watch", "champion_job", ("dagster/sensor_name", "champion_sensor"), 60),

@@ -5,9 +5,12 @@ trained on (take-profit first = 1); until that label matures it is only counted 
 pending. Nothing here is a backtest: only predictions really served are scored.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
+from features import triple_barrier
 from training.metrics import auc
 
 BINS = np.linspace(0.0, 1.0, 11)
@@ -22,6 +25,14 @@ def judged(predictions: pd.DataFrame, labels: dict[tuple[str, str], pd.DataFrame
             label = frame["label"].reindex(pd.DatetimeIndex(rows["ts"])).to_numpy()
             y[rows.index] = np.where(np.isnan(label), np.nan, (label == 1).astype(float))
     return predictions.assign(y=y)
+
+
+def judged_by_labels(rows: pd.DataFrame, label_config: dict, candles_of: Callable[[str, str], pd.DataFrame]) -> pd.DataFrame:
+    """`rows` (symbol, timeframe, ts) with `y`: the label each bar matured to under the
+    model's label settings, from each series' candles (NaN while pending)."""
+    labels = {(s, tf): triple_barrier(candles_of(s, tf), **label_config)
+              for s, tf in rows[["symbol", "timeframe"]].drop_duplicates().itertuples(index=False)}
+    return judged(rows, labels)
 
 
 def _figures(rows: pd.DataFrame) -> dict:

@@ -103,16 +103,17 @@ def fit_series(series: list[SeriesData], *, base_rates_table: pd.DataFrame | Non
 def train_and_promote(
     series: list[SeriesData], *, tracking_uri: str, artifact_root: str, base_rates_table: pd.DataFrame | None = None,
     label_config: dict | None = None, config: TrainConfig = TrainConfig(), threshold: float = DEFAULT_THRESHOLD,
-    progress: Progress | None = None, say: Callable[[str], None] | None = None,
+    progress: Progress | None = None, say: Callable[[str], None] | None = None, tags: dict[str, str] | None = None,
 ) -> Outcome:
-    """Train on `series`, log and register a new `tx-fused` version, and run the gate on it."""
+    """Train on `series`, log and register a new `tx-fused` version (with `tags` on its run,
+    e.g. why it was retrained), and run the gate on it."""
     say = say or (lambda _: None)
     trained, data = fit_series(series, base_rates_table=base_rates_table, label_config=label_config, config=config,
                                progress=progress, say=say)
     first = series[0]
     example = to_model_input(first.candles.tail(600), first.symbol, first.timeframe)
     logged = log_training(trained, tracking_uri=tracking_uri, artifact_root=artifact_root, input_example=example,
-                          lineage=lineage(series, data), threshold=threshold)
+                          lineage=lineage(series, data) | (tags or {}), threshold=threshold)
     say(f"registered {FUSED_MODEL} v{logged.version} (run {logged.run_id})")
     champion_auc, candidate_auc, how = compare_with_champion(tracking_uri, series, trained)
     decision = gate(client(tracking_uri), FUSED_MODEL, logged.version, threshold,

@@ -29,6 +29,7 @@ from training.windows import CHANNELS
 EXPERIMENT = "tx-fused"
 ONLINE_EXPERIMENT = "tx-online"
 BACKTEST_EXPERIMENT = "tx-backtests"
+MONITORING_EXPERIMENT = "tx-monitoring"
 REQUIREMENTS = ("torch", "lightning", "scikit-learn", "imbalanced-learn", "pandas", "numpy", "TA-Lib", "numba",
                 "vaderSentiment", "mlflow", "cloudpickle", "pyarrow", "tx-platform")
 
@@ -63,7 +64,7 @@ def _requirements() -> list[str]:
     return pins
 
 
-def _open(tracking_uri: str, artifact_root: str, experiment: str):
+def open_experiment(tracking_uri: str, artifact_root: str, experiment: str):
     """(client, experiment) with the fluent API pointed at the same store."""
     mlflow_client = client(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
@@ -84,7 +85,7 @@ def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, inp
                  lineage: dict[str, str], threshold: float, experiment: str = EXPERIMENT,
                  registered_name: str = FUSED_MODEL) -> Logged:
     """Log `trained` as a new run and a new version of `registered_name` (never overwrites one)."""
-    mlflow_client, exp = _open(tracking_uri, artifact_root, experiment)
+    mlflow_client, exp = open_experiment(tracking_uri, artifact_root, experiment)
     model = trained.model
     tags = {WINDOW_TAG: trained.eval_window, "tx.git_commit": git_commit(), "tx.layers": ",".join(LAYERS),
             "tx.feature_set": feature_set_hash(list(model.layers["multitimeframe"].columns_), model.window, model.label_config),
@@ -129,7 +130,7 @@ def log_model(model, input_example: pd.DataFrame, registered_name: str = FUSED_M
 def log_online(update, *, base_version: str, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
                min_compared: int, experiment: str = ONLINE_EXPERIMENT, registered_name: str = FUSED_MODEL) -> Logged:
     """Log an online step as a run of `tx-online` and a new version of `registered_name`."""
-    mlflow_client, exp = _open(tracking_uri, artifact_root, experiment)
+    mlflow_client, exp = open_experiment(tracking_uri, artifact_root, experiment)
     tags = {WINDOW_TAG: update.window, "tx.online": "true", "tx.parent_version": base_version, "tx.git_commit": git_commit()}
     with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"online from v{base_version}", tags=tags) as run:
         mlflow.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared}
@@ -193,7 +194,7 @@ def log_backtest(name: str, *, tracking_uri: str, artifact_root: str, params: di
                  figures: dict[str, plt.Figure], tables: dict[str, pd.DataFrame], windows: list[Window] = ()) -> tuple[str, str]:
     """One run in experiment `tx-backtests` (plots and tables as artifacts), with a nested
     run per walk-forward window; returns (run id, experiment id)."""
-    _, exp = _open(tracking_uri, artifact_root, BACKTEST_EXPERIMENT)
+    _, exp = open_experiment(tracking_uri, artifact_root, BACKTEST_EXPERIMENT)
     with mlflow.start_run(experiment_id=exp.experiment_id, run_name=name, tags=tags | {"tx.git_commit": git_commit()}) as run:
         mlflow.log_params({k: str(v) for k, v in params.items()})
         mlflow.log_metrics(_finite(metrics))

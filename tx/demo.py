@@ -44,6 +44,9 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
                 shown = f"{meta.get('stored_bars', 0):>6} bars  {span.replace('  ', ' .. ') or 'none stored'}  from {meta.get('provider', '?')}"
             elif asset == "fused_model" and "skipped" in meta:
                 shown = meta["skipped"]
+            elif asset == "model_drift":
+                shown = meta.get("skipped") or (f"v{meta['model_version']}: {meta['drift_share']:.0%} of {meta['columns_compared']} features "
+                                                 f"drifted; live: {meta['live_matured']} matured predictions; report in MLflow")
             elif asset == "news":
                 shown = (f"{meta['fetched']} fetched, {meta['from_files']} from files: {meta['stored']} new, {meta['duplicates']} "
                          f"already stored, {meta['refused_rows']} file row(s) refused")

@@ -9,7 +9,8 @@ from serving.auth import require
 from serving.champion import NoChampion
 from serving.errors import ApiError
 from serving.frames import records
-from serving.routers.ml_ops import judged_by_labels
+from serving.routers.ml_ops import stored_candles
+from training.live import judged_by_labels
 from serving.routers.ml import SYMBOL
 from store.alerts import alert_frame, bar_time, dismiss_alert, get_alert, load_alerts
 from store.api_keys import Principal
@@ -36,7 +37,7 @@ def outcomes(request: Request) -> pd.DataFrame:
     except NoChampion:
         config = {}
     frame["ts"] = pd.to_datetime([bar_time(p) for p in frame["data_partition"]], utc=True)
-    y = judged_by_labels(request.app.state.engine, frame, config)["y"].to_numpy()
+    y = judged_by_labels(frame, config, stored_candles(request.app.state.engine))["y"].to_numpy()
     hit = np.where(frame["direction"] == "up", y == 1, y == 0)
     return frame.assign(outcome=np.where(np.isnan(y), "pending", np.where(hit, "hit", "miss")))
 

@@ -6,7 +6,6 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from features.labels import triple_barrier
 from pipelines.status import OrchestratorUnavailable, submit
 from serving.auth import require
 from serving.champion import NoChampion, Served
@@ -15,7 +14,7 @@ from serving.routers.ml import SeriesRequest, Timeframe, _scored, served
 from store.api_keys import Principal
 from store.candles import load_candles
 from store.predictions import load_predictions
-from training.live import judged, performance
+from training.live import judged_by_labels, performance
 from training.metrics import auc
 from training.tracking import FUSED_MODEL
 
@@ -90,12 +89,9 @@ def live_performance(request: Request, timeframe: Timeframe | None = None, perio
     config = model.model.label_config or {}
     return {"name": FUSED_MODEL, "served_version": model.version, "label_config": config, "period": period,
             "judged_by": "the triple-barrier label each prediction's bar matured to (take-profit first = 1)",
-            **performance(judged_by_labels(engine, predictions, config), period)}
+            **performance(judged_by_labels(predictions, config, stored_candles(engine)), period)}
 
 
-def judged_by_labels(engine, rows: pd.DataFrame, label_config: dict) -> pd.DataFrame:
-    """`rows` (symbol, timeframe, ts) with `y`: the label each bar matured to under the model's
-    label settings, from the stored candles (NaN while pending)."""
-    labels = {(s, tf): triple_barrier(load_candles(engine, s, tf), **label_config)
-              for s, tf in rows[["symbol", "timeframe"]].drop_duplicates().itertuples(index=False)}
-    return judged(rows, labels)
+def stored_candles(engine):
+    """The candles_of callable of training.live.judged_by_labels, on the app database."""
+    return lambda symbol, timeframe: load_candles(engine, symbol, timeframe)

@@ -52,6 +52,8 @@ def test_a_users_own_dagster_home_is_left_alone(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backend, monkeypatch, request):
+    """The whole default pipeline on one series, on both instance storages; on SQLite also a
+    forced drift that triggers a recorded retraining run."""
     if backend == "postgresql":
         monkeypatch.setenv("TX_POSTGRES_URL", request.getfixturevalue("pg_platform"))
         monkeypatch.delenv("MLFLOW_TRACKING_URI")
@@ -59,7 +61,8 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    done, base, derived, universe, ingested, trained, backtested, scanned = materialize_pipeline(settings, dagster, [series], progress=lambda _: None)
+    done, base, derived, universe, ingested, trained, monitored, backtested, scanned = materialize_pipeline(
+        settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
     assert all(passed for passed, _ in done.checks.values()) and len(done.checks) == 6
@@ -72,6 +75,8 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
     _check_backtests(backtested, settings)
+    drift = monitored.assets["model_drift"]  # the served (or newest) model's drift report, in MLflow
+    assert 0 <= drift["drift_share"] <= 1 and drift["drift_report"].endswith("/artifacts/drift_report.html")
     scan = scanned.assets["alert_scan"]  # the scanner ran last, with the champion if the gate made one
     assert scan["scanned"] == (1 if fused["promoted"] else 0)
     assert dagster.get_run_by_id(done.run_id).is_success
@@ -87,6 +92,8 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
             assert conn.execute(text("SELECT count(*) FROM event_logs WHERE run_id = :r"), {"r": done.run_id}).scalar() > 5
         pg.dispose()
         assert yaml.safe_load((settings.dagster_home_dir / "dagster.yaml").read_text())["storage"]["postgres"]
+    else:
+        _force_drift_and_retrain(settings, dagster, monkeypatch)
 
 
 def _check_backtests(backtested, settings) -> None:
@@ -118,6 +125,51 @@ def _check_backtests(backtested, settings) -> None:
     assert len(children) == len(windows) and all("auc_fused" in c.data.metrics for c in children)
     plots = [a.path for a in mlflow_client.list_artifacts(parent.info.run_id, "plots")]
     assert plots == ["plots/equity_drawdown_GOOGL_1d.png"]
+
+
+def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
+    """A regime change after the training window (five times the volatility, ten times the
+    volume): the drift report sees it, the sensor asks for a retraining run with the reason,
+    and the run records it in Dagster and MLflow."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.automation import retrain_on_drift
+    from pipelines.definitions import build_definitions
+    from pipelines.partitions import partition_key
+    from pipelines.run import _execute, training_run_config
+    from store.candles import upsert_candles
+
+    engine = make_engine(settings.app_database_url)
+    stored = load_candles(engine, "GOOGL", "1d")
+    rng = np.random.default_rng(1)
+    index = pd.bdate_range(stored.index[-1] + pd.Timedelta(days=1), periods=150, tz="UTC")
+    close = stored["close"].iloc[-1] * np.exp(np.cumsum(rng.normal(0.003, 0.06, len(index))))
+    open_ = close * np.exp(rng.normal(0, 0.02, len(index)))
+    shifted = pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.03, "low": np.minimum(open_, close) * 0.97,
+                            "close": close, "volume": stored["volume"].iloc[-150:].to_numpy() * 10}, index=index)
+    upsert_candles(engine, "GOOGL", "1d", shifted, "test")
+    engine.dispose()
+    monkeypatch.setenv("TX_DRIFT_SHARE_MAX", "0.3")
+    defs = build_definitions(settings)
+    _execute(defs.resolve_job_def("features_job"), dagster, "GOOGL:1d", partition_key(Series("GOOGL", "1d")))
+    report = _execute(defs.resolve_job_def("monitoring_job"), dagster, "universe").assets["model_drift"]
+    assert report["drift_share"] >= 0.3 and report["drifted_columns"], report
+    tick = retrain_on_drift.evaluate_tick(dg.build_sensor_context(instance=dagster, definitions=defs))
+    (request,) = tick.run_requests
+    reason = request.tags["tx/retrain_reason"]
+    assert reason.startswith("feature drift: ") and "limit 30%" in reason
+    run = defs.resolve_job_def("training_job").execute_in_process(
+        instance=dagster, tags=request.tags, run_config={"ops": {"fused_model": {"config": training_run_config(settings)}}})
+    assert run.success and dagster.get_run_by_id(run.run_id).tags["tx/retrain_reason"] == reason
+    retrained = run.asset_materializations_for_node("fused_model")[0].metadata
+    assert retrained["retrain_reason"].value == reason
+    mlflow_client = MlflowClient(settings.tracking_uri)
+    newest = max(mlflow_client.search_model_versions("name = 'tx-fused'"), key=lambda v: int(v.version))
+    assert mlflow_client.get_run(newest.run_id).data.tags["tx.retrain_reason"] == reason
+    again = retrain_on_drift.evaluate_tick(dg.build_sensor_context(instance=dagster, definitions=defs, cursor=tick.cursor))
+    assert not again.run_requests  # one report, one retraining run
 
 
 def test_a_failed_materialization_names_the_series_and_run(monkeypatch):
