@@ -346,7 +346,7 @@ def test_provider_worker_and_detailed_health(svc):
     assert providers["polygon"]["state"] == "open" and providers["polygon"]["last_error"] == "rate limited: 429"
     assert not providers["polygon"]["configured"] and providers["local"]["state"] == "unknown"  # configured, never called
     workers = call(svc, "GET", "/api/workers/health").json()
-    assert {w["job"] for w in workers["workers"]} == {"series_pipeline", "alert_job", "online_job", "training_job", "champion_job", "backtest_job", "news_job"}
+    assert {w["job"] for w in workers["workers"]} == {"series_pipeline", "alert_job", "online_job", "training_job", "champion_job", "backtest_job", "news_job", "monitoring_job"}
     online = next(w for w in workers["workers"] if w["job"] == "online_job")
     assert online["expected_every_s"] == 180 and online["state"] == "never ran" and online["last_run"] is None
     detailed = httpx.get(svc["url"] + "/health/detailed", timeout=30).json()
@@ -635,16 +635,16 @@ def test_sentiment_ingest_and_point_in_time_reads(svc):
     again = call(svc, "POST", "/api/sentiment/ingest", key="trade", json={"items": items[:2]}).json()
     assert again["stored"] == 0 and again["duplicates"] == 2
 
-    now = call(svc, "GET", f"/api/sentiment/{sym}", params={"at": "2026-03-10T00:00:00Z"}).json()
+    now = call(svc, "GET", f"/api/sentiment/{sym}", params={"at": "2026-03-06T00:00:00Z"}).json()
     assert [np.sign(i["score"]) for i in now["items"]] == [-1, 1] and now["aggregate"]["items_7d"] == 2  # newest first
     news = pd.DataFrame({"published_at": pd.to_datetime(["2026-03-02T14:00:00Z", "2026-03-04T09:30:00Z"]),
                          "score": [first["items"][0]["score"], first["items"][1]["score"]]})
-    expected = aggregate_at(news, pd.Timestamp("2026-03-10T00:00:00Z"))
+    expected = aggregate_at(news, pd.Timestamp("2026-03-06T00:00:00Z"))
     assert now["aggregate"]["score"] == pytest.approx(expected["sent_score"], abs=1e-3)
     before = call(svc, "GET", f"/api/sentiment/{sym}", params={"at": "2026-03-04T09:30:00Z"}).json()  # the downgrade is not out yet
     assert before["aggregate"]["score"] == pytest.approx(first["items"][0]["score"], abs=1e-4) and before["aggregate"]["items_7d"] == 1
     assert call(svc, "GET", "/api/sentiment/NOBODY").json()["aggregate"]["score"] is None
-    listed = {r["symbol"]: r for r in call(svc, "GET", "/api/sentiment/aggregate", params={"at": "2026-03-10T00:00:00Z"}).json()["symbols"]}
+    listed = {r["symbol"]: r for r in call(svc, "GET", "/api/sentiment/aggregate", params={"at": "2026-03-06T00:00:00Z"}).json()["symbols"]}
     assert listed[sym]["score"] == now["aggregate"]["score"] and "OTHER" in listed
 
     good = items[0] | {"text": "fresh text"}
