@@ -98,41 +98,28 @@ universe_refresh = dg.ScheduleDefinition(
 )
 
 
+def _utc(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone="UTC",
+                                 default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
+
+
 def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
     """Retraining, online learning, the alert scanner, monitoring, news ingestion and the
     nightly backtests, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON,
-    TX_ALERT_CRON, TX_DRIFT_CRON, TX_NEWS_CRON, TX_BACKTEST_CRON)."""
+    TX_ALERT_CRON, TX_DRIFT_CRON, TX_NEWS_CRON, TX_BACKTEST_CRON), in UTC."""
     return [
-        dg.ScheduleDefinition(
-            name="model_monitoring", job=monitoring_job, cron_schedule=settings.drift_cron, execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Drift report and live performance of the served model; retrain_on_drift reads them.",
-        ),
-        dg.ScheduleDefinition(
-            name="news_ingest", job=news_job, cron_schedule=settings.news_cron, execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="New news and social items of the stored symbols, scored and stored for the sentiment layer.",
-        ),
-        dg.ScheduleDefinition(
-            name="nightly_backtests", job=backtest_job, cron_schedule=settings.backtest_cron, execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Pattern, strategy and walk-forward backtests of every stored series, with plots in Dagster and MLflow.",
-        ),
-        dg.ScheduleDefinition(
-            name="alert_scanner", job=alert_job, cron_schedule=settings.alert_cron, execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Score every stored series with the champion; confident calls become de-duplicated alerts.",
-        ),
-        dg.ScheduleDefinition(
-            name="retraining", job=training_job, cron_schedule=settings.train_cron, execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Retrain the fused predictor on everything stored; the gate decides whether it becomes champion.",
-        ),
-        dg.ScheduleDefinition(
-            name="online_learning", job=online_job, cron_schedule=settings.online_cron, execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Fold newly matured labels into the champion (every 180 s by default); skips when none matured.",
-        ),
+        _utc("model_monitoring", monitoring_job, settings.drift_cron,
+             "Drift report and live performance of the served model; retrain_on_drift reads them."),
+        _utc("news_ingest", news_job, settings.news_cron,
+             "New news and social items of the stored symbols, scored and stored for the sentiment layer."),
+        _utc("nightly_backtests", backtest_job, settings.backtest_cron,
+             "Pattern, strategy and walk-forward backtests of every stored series, with plots in Dagster and MLflow."),
+        _utc("alert_scanner", alert_job, settings.alert_cron,
+             "Score every stored series with the champion; confident calls become de-duplicated alerts."),
+        _utc("retraining", training_job, settings.train_cron,
+             "Retrain the fused predictor on everything stored; the gate decides whether it becomes champion."),
+        _utc("online_learning", online_job, settings.online_cron,
+             "Fold newly matured labels into the champion (every 180 s by default); skips when none matured."),
     ]
 
 

@@ -179,21 +179,56 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
                 proc.kill()
 
 
-def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatch, tx_env):
+def _news_feeds(httpserver, folder: Path) -> dict[str, str]:
+    """A replayed NewsAPI (two recent articles about SYNA) and a news file with three years of
+    headlines for the synthetic series: what the demo's news phase ingests."""
+    import numpy as np
+
+    stamp = lambda days: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days * 86400))  # noqa: E731
+    articles = [{"source": {"name": "Wire"}, "title": "SYNA beats estimates", "description": "Shares surge.", "url": "u1",
+                 "publishedAt": stamp(2)},
+                {"source": {"name": "Wire"}, "title": "SYNA downgraded", "description": None, "url": "u2", "publishedAt": stamp(1)}]
+    from werkzeug import Response
+
+    httpserver.expect_request("/v2/everything").respond_with_handler(lambda request: Response(
+        json.dumps({"status": "ok", "articles": articles if request.args["q"] == "SYNA" else []}), content_type="application/json"))
+    rng = np.random.default_rng(0)
+    days = np.sort(rng.choice(np.arange(365 * 3), 300, replace=False))
+    words = ["beats estimates, shares surge", "misses estimates, shares plunge", "upgraded to outperform", "downgraded after the recall"]
+    (folder / "news").mkdir(parents=True)
+    rows = [f"{rng.choice(['SYNA', 'SYNB', 'SYNC'])},{(np.datetime64('2011-01-03T14:00') + np.timedelta64(int(d), 'D'))}Z,"
+            f'"Company {i} {rng.choice(words)}",desk' for i, d in enumerate(days)]
+    (folder / "news" / "history.csv").write_text("symbol,published_at,text,source\n" + "\n".join(rows) + "\n")
+    return {"TX_NEWSAPI_KEY": "k", "TX_NEWSAPI_URL": httpserver.url_for(""), "TX_DATA_DIR": str(folder)}
+
+
+def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatch, tx_env, httpserver, tmp_path):
     """From a clone to a champion: synthetic series with a planted momentum signal and labels
-    on its horizon; the gate promotes the fused model and says why. Then the demo's scan
-    raises alerts; a client subscribed to the live feed sees one, trades on it, closes the
-    trade and reads its attribution to the fused model's layers."""
+    on its horizon; the gate promotes the fused model and says why. The news phase ingests
+    a replayed provider and a news file, and the sentiment layer trains on them; the drift
+    report goes to MLflow. Then the demo's scan raises alerts; a client subscribed to the
+    live feed sees one, trades on it, closes the trade and reads its attribution to the
+    fused model's layers."""
     from websockets.sync.client import connect
+
+    from training.tracking import client
 
     from tx.processes import bentoml_server, wait_ready
 
     env = {"TX_PROVIDERS": "synthetic", "TX_UNIVERSE": "SYNA:1d,SYNB:1d,SYNC:1d", "TX_SYNTHETIC_SIGNAL": "0.5",
-           "TX_LABEL_HORIZON": "2", "TX_ALERT_CONFIDENCE": "0.55"}
+           "TX_LABEL_HORIZON": "2", "TX_ALERT_CONFIDENCE": "0.55", **_news_feeds(httpserver, tmp_path / "data")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     done = tx("demo", "--no-serve")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(r"news\s+universe\s+2 fetched, 300 from files: 302 new", done.stdout), done.stdout
+    assert re.search(r"model_drift\s+universe\s+v1: \d+% of \d+ features drifted; live: 0 matured predictions", done.stdout), done.stdout
+    mlflow_client = client(tx_env["MLFLOW_TRACKING_URI"])  # tracking and registry both (an earlier test may have set a global registry)
+    trained = mlflow_client.get_run(mlflow_client.get_model_version("tx-fused", "1").run_id)
+    assert re.match(r"\d+ training samples with news", trained.data.tags["tx.note.sentiment"])  # the sentiment layer learned from them
+    monitoring = mlflow_client.get_experiment_by_name("tx-monitoring")
+    (drift_run,) = mlflow_client.search_runs([monitoring.experiment_id])
+    assert "drift_report.html" in [a.path for a in mlflow_client.list_artifacts(drift_run.info.run_id)]
     assert re.search(r"gate: PROMOTED to champion -> tx-fused v1: wf_auc 0\.(6|7|8)\d{3} exceeds 0\.6 \(no champion yet\)", done.stdout), done.stdout
     assert "tx-fused v1  @challenger @champion" in done.stdout
     assert re.search(r"alert_scan\s+universe\s+3 series scored by v1: [1-3] alert\(s\) at confidence >= 0\.55", done.stdout), done.stdout

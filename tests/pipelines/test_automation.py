@@ -62,8 +62,11 @@ def test_universe_wide_assets_are_refreshed_after_the_daily_scan():
     by_name = {s.name: s for s in defs.schedules}
     assert by_name["base_rates_refresh"].job_name == "base_rates_job" and by_name["base_rates_refresh"].cron_schedule == "0 17 * * 1-5"
     assert by_name["universe_refresh"].job_name == "universe_pipeline"
-    utc = ("intraday_scan", "retraining", "online_learning", "alert_scanner", "nightly_backtests", "news_ingest")
-    market = {name: s for name, s in by_name.items() if name not in utc}
+    from pipelines.automation import training_schedules
+
+    ours = {s.name for s in training_schedules(load_settings())}  # the platform's own clocks run on UTC
+    assert {by_name[name].execution_timezone for name in ours} == {"UTC"}
+    market = {name: s for name, s in by_name.items() if name not in ours | {"intraday_scan"}}
     assert {s.execution_timezone for s in market.values()} == {"America/New_York"}
 
 

@@ -100,9 +100,8 @@ def _check_backtests(backtested, settings) -> None:
     """The three backtests ran on the trained version's out-of-sample predictions, stored a row
     each, logged MLflow runs (walk-forward: one child run per window) with equity plots, and
     show their plots in Dagster."""
-    from mlflow.tracking import MlflowClient
-
     from store.backtests import latest_backtest
+    from training.tracking import client
 
     meta = backtested.assets
     assert set(meta) == {"pattern_backtest", "strategy_backtest", "walk_forward_backtest"}
@@ -115,7 +114,7 @@ def _check_backtests(backtested, settings) -> None:
     assert rows["strategy"]["model_version"] == "1" and len(rows["strategy"]["inputs"]["probability"]) > 100
     windows = rows["walk_forward"]["result"]["windows"]
     assert len(windows) >= 2 and all(w["bars"] > 0 for w in windows)
-    mlflow_client = MlflowClient(settings.tracking_uri)
+    mlflow_client = client(settings.tracking_uri)
     experiment = mlflow_client.get_experiment_by_name("tx-backtests")
     runs = mlflow_client.search_runs([experiment.experiment_id])
     kinds = {r.data.tags.get("tx.backtest") for r in runs if "mlflow.parentRunId" not in r.data.tags}
@@ -133,13 +132,13 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     and the run records it in Dagster and MLflow."""
     import numpy as np
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
     from pipelines.automation import retrain_on_drift
     from pipelines.definitions import build_definitions
     from pipelines.partitions import partition_key
     from pipelines.run import _execute, training_run_config
     from store.candles import upsert_candles
+    from training.tracking import client
 
     engine = make_engine(settings.app_database_url)
     stored = load_candles(engine, "GOOGL", "1d")
@@ -165,7 +164,7 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     assert run.success and dagster.get_run_by_id(run.run_id).tags["tx/retrain_reason"] == reason
     retrained = run.asset_materializations_for_node("fused_model")[0].metadata
     assert retrained["retrain_reason"].value == reason
-    mlflow_client = MlflowClient(settings.tracking_uri)
+    mlflow_client = client(settings.tracking_uri)
     newest = max(mlflow_client.search_model_versions("name = 'tx-fused'"), key=lambda v: int(v.version))
     assert mlflow_client.get_run(newest.run_id).data.tags["tx.retrain_reason"] == reason
     again = retrain_on_drift.evaluate_tick(dg.build_sensor_context(instance=dagster, definitions=defs, cursor=tick.cursor))
