@@ -258,7 +258,7 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
                                       | {"windows": config.n_splits, "train_bars": config.train_bars},
                                       "metrics": report.runs["strategy"].metrics | {"wf_auc": trained.metrics["wf_auc"]},
                                       "result": report.as_dict() | {"windows": windows},
-                                      "inputs": {"time": probability.index, "probability": probability.to_numpy(), "windows": spans},
+                                      "inputs": {"time": probability.index, "probability": probability.to_numpy()},
                                       "mlflow_run_id": run_id, "dagster_run_id": context.run_id})
         rows += [{"series": f"{symbol}:{timeframe}", **w} for w in windows]
     plotted = list(results.items())[:PLOTTED]

@@ -21,7 +21,7 @@ from market.errors import BadPayload, NotConfigured
 from market.http import get_json, request_json
 
 USER_AGENT = "tx-platform/0.1 (news sentiment)"
-MAX_TEXT = 10_000
+MAX_TEXT = 10_000  # characters an item keeps: a headline or an article's lead, not a book
 
 
 @dataclass(frozen=True)

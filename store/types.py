@@ -1,7 +1,10 @@
-"""Column types shared by the models, and the one way timestamps leave as text."""
+"""Column types shared by the models, and the one way values leave as JSON (timestamps as ISO-8601 UTC)."""
 
+import math
 from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sqlalchemy import DateTime
@@ -39,3 +42,25 @@ def utcnow() -> datetime:
 def iso(value: datetime | pd.Timestamp | None) -> str | None:
     """ISO-8601 in UTC with a `Z` (None and NaT stay None): how every API answer writes a time."""
     return None if value is None or pd.isna(value) else pd.Timestamp(value).isoformat().replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe: NaN and infinities as null, numpy scalars as Python, times as ISO-8601 UTC,
+    frames as rows (PostgreSQL's JSON refuses NaN; nothing is silently dropped)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return plain(value.to_dict(orient="records"))
+    if isinstance(value, pd.Series | pd.Index | np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, pd.Timestamp | datetime):
+        return iso(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NaT:
+        return None
+    return value

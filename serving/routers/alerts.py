@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from serving.auth import require
 from serving.champion import NoChampion
 from serving.errors import ApiError
-from serving.frames import records
 from serving.routers.ml_ops import stored_candles
 from training.live import judged_by_labels
 from serving.routers.ml import SYMBOL
 from store.alerts import alert_frame, bar_time, dismiss_alert, get_alert, load_alerts
 from store.api_keys import Principal
+from store.types import plain
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
@@ -48,7 +48,7 @@ def history(request: Request, symbol: str | None = Query(None, pattern=SYMBOL), 
     frame = outcomes(request)
     if symbol is not None:
         frame = frame[frame["symbol"] == symbol]
-    rows = records(frame.iloc[::-1].head(limit).drop(columns="ts"))
+    rows = plain(frame.iloc[::-1].head(limit).drop(columns="ts"))
     return {"count": len(rows), "alerts": rows}
 
 

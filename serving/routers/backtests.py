@@ -14,7 +14,8 @@ from serving.errors import ApiError
 from serving.routers.ml import SYMBOL, SeriesRequest, Timeframe, candles_of
 from serving.routers.outcomes import pattern_name
 from store.api_keys import Principal
-from store.backtests import latest_backtest, plain
+from store.backtests import latest_backtest
+from store.types import plain
 from store.candles import load_candles
 from trading.backtest import BacktestInputError, run_backtest
 from trading.patterns import pattern_backtest

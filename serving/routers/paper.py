@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from serving.auth import require
 from serving.champion import NoChampion
 from serving.errors import ApiError
-from serving.frames import records
-from store.types import iso
+from store.types import iso, plain
 from serving.routers.ml import SYMBOL, SeriesRequest, _scored
 from store.api_keys import Principal
 from store.candles import coverage, last_price, load_candles
@@ -109,7 +108,7 @@ def _trades(request: Request, status: str | None = None, symbol: str | None = No
 def trades(request: Request, status: Literal["open", "closed"] | None = None, symbol: str | None = Query(None, pattern=SYMBOL),
            limit: int = Query(100, ge=1, le=10_000), _: Principal | None = Depends(require("read"))) -> dict:
     frame = _trades(request, status, symbol).iloc[::-1].head(limit)
-    return {"count": len(frame), "trades": records(frame)}
+    return {"count": len(frame), "trades": plain(frame)}
 
 
 @router.get("/paper-trades/stats", summary="Counts, win rate, P&L")
@@ -142,7 +141,7 @@ def trade(request: Request, trade_id: int = Path(ge=1), _: Principal | None = De
     row = trades_frame(request.app.state.engine, ACCOUNT, trade_id=trade_id)
     if row.empty:
         raise ApiError(404, f"no paper trade #{trade_id}")
-    return records(row)[0]
+    return plain(row)[0]
 
 
 @router.post("/paper-trades/{trade_id}/close", summary="Close an open paper trade at the current price")

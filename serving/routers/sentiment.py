@@ -5,14 +5,15 @@ Items are scored by VADER with the finance words of features/sentiment.py at ing
 stored once per (source, text) however often they arrive. An aggregate as of t uses only
 items published strictly before t, weighted by recency (features/sentiment.py)."""
 
-import re
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from features.sentiment import HALF_LIFE, aggregate_at, score, scores_of
+from market.news import MAX_TEXT
 from serving.auth import require
 from serving.routers.health import providers_of
 from serving.routers.ml import SYMBOL
@@ -22,26 +23,17 @@ from store.types import iso
 
 router = APIRouter(prefix="/api/sentiment", tags=["sentiment"])
 
-MAX_TEXT = 10_000  # characters: a headline or an article's lead, not a book
 CLOCK_SKEW = timedelta(minutes=5)  # items "published" later than this in the future are refused
 
 
 class NewsItemIn(BaseModel):
     symbol: str | None = Field(None, pattern=SYMBOL, description="the symbol the item is about (or `symbols`)")
-    symbols: list[str] | None = Field(None, max_length=20)
+    symbols: list[Annotated[str, Field(pattern=SYMBOL)]] | None = Field(None, max_length=20)
     published_at: AwareDatetime
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     source: str = Field("user", pattern=r"^[A-Za-z0-9._-]{1,32}$", description="where it came from (de-duplication is per source and text)")
     title: str | None = Field(None, max_length=1_000)
     url: str | None = Field(None, max_length=2_000)
-
-    @field_validator("symbols")
-    @classmethod
-    def _symbols(cls, value: list[str] | None) -> list[str] | None:
-        bad = [s for s in value or [] if not re.match(SYMBOL, s)]
-        if bad:
-            raise ValueError(f"not a symbol: {bad[:3]}")
-        return value
 
     @model_validator(mode="after")
     def _complete(self) -> "NewsItemIn":
