@@ -6,6 +6,7 @@ path the UI's "Materialize" button takes, so a run launched over HTTP is an ordi
 Dagster run: queued, logged and visible in the UI.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -91,6 +92,9 @@ def scheduler_heartbeat(settings: Settings) -> dict | None:
     return None if beat is None else {"last_heartbeat": _stamp(beat.timestamp), "age_s": round(datetime.now(UTC).timestamp() - beat.timestamp, 1)}
 
 
+log = logging.getLogger("tx.pipelines")
+
+
 class OrchestratorUnavailable(RuntimeError):
     """The Dagster webserver did not accept the run (not running, or the job is unknown)."""
 
@@ -102,8 +106,9 @@ def submit(settings: Settings, job: str, tags: dict[str, str], run_config: dict 
         return graphql.submit_job_execution(job, repository_location_name=LOCATION, repository_name=REPOSITORY,
                                             run_config=run_config or {}, tags=tags)
     except DagsterGraphQLClientError as exc:
+        log.warning("the Dagster webserver refused the %s run: %s", job, exc)  # its text may quote the whole GraphQL query
         raise OrchestratorUnavailable(f"the Dagster webserver at {settings.host}:{settings.dagster_port} did not take the "
-                                      f"{job} run ({exc.args[0] if exc.args else type(exc).__name__}); is `make run` up?") from None
+                                      f"{job} run ({type(exc).__name__}); is `make run` up?") from None
     except Exception as exc:  # connection refused, timeouts: requests/gql errors
         raise OrchestratorUnavailable(f"the Dagster webserver at {settings.host}:{settings.dagster_port} is unreachable "
                                       f"({type(exc).__name__}); `make run` starts it") from None

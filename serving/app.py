@@ -1,20 +1,22 @@
-"""The FastAPI app mounted in the BentoML service: the API of ../shared/API.md.
+"""The FastAPI app mounted in the BentoML service: the API of docs/API.md.
 
-BentoML serves Swagger UI at `/` (alias `/docs`), the OpenAPI spec with the mounted
-routes at `/docs.json` (alias `/swagger.json`) and Prometheus metrics at `/metrics`.
+The app serves its own OpenAPI document at `/docs.json` (alias `/swagger.json`) and the
+Swagger page at `/` (alias `/docs`), serving/openapi.py; BentoML serves Prometheus metrics
+at `/metrics` and its probes (`/livez`, `/readyz`).
 """
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from serving import errors, metrics
+from serving import errors, metrics, openapi
 from serving.auth import RateLimiter
 from serving.cache import ReadCache
 from serving.champion import Champion, online_head
 from serving.predictions import PredictionLog
 from serving.live import Hub
 from serving.live import router as live_router
-from serving.routers import alerts, backtests, docs, health, market, ml, ml_ops, outcomes, paper, patterns, scan, sentiment, signals, stats
+from serving.limits import BodyLimit
+from serving.routers import alerts, backtests, health, market, ml, ml_ops, outcomes, paper, patterns, scan, sentiment, signals, stats
 from store.db import make_engine
 from tx.settings import Settings, load_settings
 
@@ -23,7 +25,7 @@ LOCALHOST = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
 def create_app(settings: Settings | None = None, champion: Champion | None = None) -> FastAPI:
     settings = settings or load_settings()
-    app = FastAPI(title="TX Predictive Intelligence", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title=openapi.TITLE, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = make_engine(settings.app_database_url)
     app.state.limiter = RateLimiter()
@@ -38,7 +40,9 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=None if origins else LOCALHOST,
                        allow_methods=["GET", "POST"], allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"])
-    for module in (docs, health, ml, ml_ops, market, scan, patterns, signals, alerts, paper, stats, outcomes, backtests, sentiment):
+    app.add_middleware(BodyLimit)
+    for module in (health, ml, ml_ops, market, scan, patterns, signals, alerts, paper, stats, outcomes, backtests, sentiment):
         app.include_router(module.router)
     app.include_router(live_router)
+    openapi.install(app)
     return app

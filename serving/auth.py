@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable
 
 from cachetools import TTLCache
-from fastapi import Header, Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader
 
 from serving.errors import ApiError
 from store.api_keys import Principal, verify_key
@@ -38,6 +39,8 @@ class RateLimiter:
             hits.append(now)
 
 
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
+                       description="an API key: `tx api-key create --scope read|trade|admin`")
 _verified: TTLCache = TTLCache(maxsize=4096, ttl=30)  # a revoked key stops working within 30 s
 
 
@@ -60,7 +63,7 @@ def principal(state, key: str, scope: str) -> Principal:
 def require(scope: str) -> Callable[..., Principal | None]:
     # async: runs on the event loop, not a thread-pool hop per request (it only blocks on a
     # key not seen in the last 30 s, for one indexed lookup)
-    async def dependency(request: Request, x_api_key: str | None = Header(default=None, alias="X-API-Key")) -> Principal | None:
+    async def dependency(request: Request, x_api_key: str | None = Security(API_KEY)) -> Principal | None:
         state = request.app.state
         if x_api_key is None:
             if scope == "read" and state.settings.api_open_reads:
@@ -70,4 +73,5 @@ def require(scope: str) -> Callable[..., Principal | None]:
                                 f"(create one with `tx api-key create --scope {scope}`)")
         return principal(state, x_api_key, scope)
 
+    dependency.scope = scope  # type: ignore[attr-defined] - the spec documents it per operation (serving/openapi.py)
     return dependency

@@ -9,6 +9,8 @@ champion when it starts and polls the alias in the background.
 import bentoml
 
 from serving.app import create_app
+from serving.limits import JsonNotFound
+from tx.processes import die_with_server
 
 app = create_app()
 
@@ -19,8 +21,9 @@ class TX:
     """TX Predictive Intelligence service."""
 
     def __init__(self) -> None:
+        die_with_server()  # a worker whose arbiter is killed must not keep serving the port
         app.state.champion.start()
         app.state.online.start()
 
 
-app.state.openapi_spec = lambda: TX.openapi_spec.asdict()  # /swagger.json serves BentoML's spec
+TX.add_asgi_middleware(JsonNotFound)  # paths nothing serves answer in the one error shape

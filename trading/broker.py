@@ -178,11 +178,14 @@ class PaperBroker:
             trade = book.trade(trade_id)
             if trade is None:
                 raise LookupError(f"no paper trade #{trade_id}")
-            done = book.order_by_key(key) if key else None
+            done = book.order_by_key(key or f"close-{trade_id}")
             if done is not None:  # a retried close answers with the trade it closed
-                if trade.exit_order_id == done.id:
+                if trade.exit_order_id != done.id:
+                    raise IdempotencyConflict(f"Idempotency-Key {key!r} was used for another order (#{done.id})" if key else
+                                              f"the default key close-{trade_id} was used for another order (#{done.id}): "
+                                              "send an Idempotency-Key")
+                if key:
                     return trade_row(trade)
-                raise IdempotencyConflict(f"Idempotency-Key {key!r} was used for another order (#{done.id})")
             if trade.status != "open":
                 raise OrderRejected(f"paper trade #{trade_id} is already {trade.status}")
             side = -1 if trade.side == "long" else 1

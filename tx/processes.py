@@ -1,20 +1,50 @@
-"""Start the platform's servers as child processes, wait until they answer, stop them cleanly."""
+"""Start the platform's servers as child processes, wait until they answer, stop them and
+every process they started.
+
+A server is not one process group: BentoML's arbiter (circus) starts each worker with
+`setsid()`, in a session and group of its own, so signalling the server's group misses the
+workers, and a worker whose arbiter is killed keeps serving on the port. So a `Server`
+follows its process tree while it runs (`psutil`, every `FOLLOW_S`), and `stop_all` stops the
+server, then every recorded descendant still alive, SIGKILL past the grace; that holds when the
+server died first and left its workers orphaned. On Linux two ties hold without us: the
+server gets SIGTERM when the process that started it dies (`tx run` killed), and a BentoML
+worker when its arbiter dies (`die_with_server`, called by the service).
+"""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tx.errors import TxError
 from tx.settings import ROOT
 
 BIN = Path(sys.executable).parent  # the venv's console scripts
+FOLLOW_S = 1.0  # how often a running server's process tree is recorded
+SERVER_PID_ENV = "TX_SERVER_PID"  # in a server's environment: the pid of the server process tx started
+PR_SET_PDEATHSIG = 1
+
+# Runs in the child between fork and the server's exec (which keeps the pid), stdlib only:
+# ask Linux for SIGTERM when the starting process dies, and tell the server's descendants
+# which pid is their server. argv: the starting pid (0: no tie), then the server's argv.
+LAUNCH = f"""
+import ctypes, os, signal, sys
+parent, argv = int(sys.argv[1]), sys.argv[2:]
+if parent and sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl({PR_SET_PDEATHSIG}, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        sys.exit("tx.processes: the process that started this server is gone")
+os.environ["{SERVER_PID_ENV}"] = str(os.getpid())
+os.execvp(argv[0], argv)
+"""
 
 
 class ServerError(TxError):
@@ -31,18 +61,29 @@ class Server:
     log: Path | None = None
     cwd: Path = ROOT
     proc: subprocess.Popen | None = None
+    _tree: dict[int, psutil.Process] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _done: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def start(self) -> None:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 (closed below, the child keeps its copy)
-        # A session of its own: Ctrl-C in the terminal reaches us only, and we stop the
-        # children in order, each with its whole process group (workers, daemons).
+        # Linux signals a child's death wish when the *thread* that started it ends: tie the
+        # server to us only when that thread is the main one, which ends with the process.
+        parent = os.getpid() if threading.current_thread() is threading.main_thread() else 0
+        # A session of its own: Ctrl-C in the terminal reaches us only, and we stop the servers
+        # in order, each with every process it started.
         try:
             self.proc = subprocess.Popen(
-                self.argv, cwd=self.cwd, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                [sys.executable, "-I", "-S", "-c", LAUNCH, str(parent), *self.argv],
+                cwd=self.cwd, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()
+        with self._lock:
+            self._tree = {}
+        self._done = threading.Event()
+        threading.Thread(target=self._follow, args=(self.proc, self._done), name=f"follow {self.name}", daemon=True).start()
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -53,31 +94,135 @@ class Server:
         except httpx.HTTPError:
             return False
 
-    def signal(self, sig: int) -> None:
-        """Signal the server's whole process group (its workers and daemons too)."""
+    def _follow(self, proc: subprocess.Popen, done: threading.Event) -> None:
+        while not done.wait(FOLLOW_S) and proc.poll() is None:
+            self.record()
+
+    def record(self) -> list[psutil.Process]:
+        """Record the server's live descendants (workers started since are found on the next
+        call); returns every recorded process still alive, including those the server no
+        longer owns (it died and they were re-parented)."""
+        if self.running():
+            try:
+                found = psutil.Process(self.proc.pid).children(recursive=True)
+            except psutil.Error:
+                found = []
+            with self._lock:
+                self._tree.update((p.pid, p) for p in found)
+        with self._lock:
+            for pid in [pid for pid, p in self._tree.items() if not _alive(p)]:
+                del self._tree[pid]
+            return list(self._tree.values())
+
+    def descendants(self) -> list[psutil.Process]:
+        """The recorded descendants still alive (without looking for new ones)."""
+        with self._lock:
+            return [p for p in self._tree.values() if _alive(p)]
+
+    def signal_group(self, sig: int) -> None:
+        """Signal the server's own process group (not the workers BentoML puts in groups of
+        their own)."""
         if self.running():
             try:
                 os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
                 pass
 
+    def signal(self, sig: int) -> None:
+        """Signal the server's process group and every descendant recorded (a BentoML worker
+        is in a group of its own), whether or not the server still runs."""
+        self.signal_group(sig)
+        for proc in self.descendants():
+            try:
+                proc.send_signal(sig)  # refuses a pid reused since it was recorded
+            except psutil.Error:
+                pass
+
     def stop(self, grace_s: float = 20) -> None:
         stop_all([self], grace_s)
 
 
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def stop_all(servers: list["Server"], grace_s: float = 20) -> None:
-    """SIGTERM every server at once, wait up to `grace_s`, then SIGKILL what is left."""
-    for server in servers:
-        server.signal(signal.SIGTERM)
+    """Stop every server and every process it started; returns when none is left.
+
+    SIGTERM (and SIGCONT) each server's process group; while a server stops its workers
+    itself, keep recording its tree (a worker it respawns meanwhile is stopped too); once a
+    server has exited, SIGTERM the recorded descendants it left (all of them when it was dead
+    already: killed, its workers orphaned). Past `grace_s`, freeze a server still running
+    (SIGSTOP: it starts nothing more), record its tree once more, and SIGKILL every process
+    left. Only recorded descendants can be stopped once their server is dead: one started
+    less than `FOLLOW_S` before its server was killed can be missed (a BentoML worker then
+    still dies with its server, by `die_with_server`)."""
+    started = [s for s in servers if s.proc is not None]
+    for server in started:
+        server.record()
+        # the server alone first: signalled at once, a worker could die before its arbiter
+        # begins to stop, and be respawned
+        server.signal_group(signal.SIGTERM)
+        server.signal_group(signal.SIGCONT)  # a stopped process acts on SIGTERM only once continued
     deadline = time.monotonic() + grace_s
-    for server in servers:
-        if server.proc is None:
-            continue
+    orphans_signalled: list[Server] = []
+    while True:
+        left = False
+        for server in started:
+            if server.running():
+                server.record()
+                left = True
+            elif server.record():
+                left = True
+                if not any(s is server for s in orphans_signalled):
+                    orphans_signalled.append(server)
+                    server.signal(signal.SIGTERM)
+                    server.signal(signal.SIGCONT)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for server in started:
+        if server.running():
+            try:
+                os.kill(server.proc.pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+            server.record()
+        server.signal(signal.SIGKILL)
+    for server in started:
+        server._done.set()
         try:
-            server.proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            server.signal(signal.SIGKILL)
             server.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        psutil.wait_procs(server.descendants(), timeout=5)
+
+
+def die_with_server() -> None:
+    """In a worker of a server tx started (a BentoML worker: its parent is the server's
+    arbiter), ask Linux for SIGTERM when the server dies, so that no worker outlives it even
+    when nobody stops it (`kill -9` of the server or of its group). Elsewhere it does nothing:
+    not on Linux, not in a server tx did not start, not in the server itself. A worker whose
+    server died while it was starting exits at once."""
+    server = os.environ.get(SERVER_PID_ENV, "")
+    if not sys.platform.startswith("linux") or not server.isdigit() or int(server) == os.getpid():
+        return
+    if os.getppid() == int(server):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() == int(server):
+            return
+    else:
+        try:
+            if _alive(psutil.Process(int(server))):
+                return  # started further down the server's tree, not by the server: not a worker
+        except psutil.Error:
+            pass
+    raise SystemExit(f"the server (pid {server}) that started this worker is gone")
 
 
 def free_port() -> int:

@@ -1,42 +1,80 @@
-"""Health routes: `/health` answers without touching any store; `/health/detailed` checks
-each; the providers' and background workers' health as the pipeline last recorded it."""
+"""Health routes: `/health` answers without touching any store (open, for liveness probes);
+`/health/detailed` (a read key) checks each store at once, each within CHECK_TIMEOUT_S, and
+says ok or down with a generic reason — never a host, port, database name or driver message
+(those go to the service log); the providers' and background workers' health as the pipeline
+last recorded it."""
 
+import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Late
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
 from pipelines.status import scheduler_heartbeat, worker_health
 from serving.auth import require
+from serving.deps import STARTED, providers_of
+from serving.errors import RETRY_AFTER_S
+from serving.schemas.common import AUTH, ErrorBody, errors
+from serving.schemas.health import HealthReport, Liveness, Providers, WorkersHealth
 from store.api_keys import Principal
-from store.provider_status import load_provider_status
-from store.types import iso
 from training.tracking import TrackingError, client
 
-STARTED = time.time()
+log = logging.getLogger("tx.serving")
 router = APIRouter(tags=["health"])
+CHECK_TIMEOUT_S = 4.0  # the longest the detailed report waits for its checks (they run at once; a cold Dagster instance takes ~2 s)
+_checks = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")  # a check that hangs past its time finishes here, unawaited
+
+DEGRADED = {"model": HealthReport | ErrorBody,
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+            "description": "A store is down: the same report with status `degraded` (or, when the key itself cannot be checked "
+                           "because the app database is down, the error shape)"}
 
 
-@router.get("/health")
+@router.get("/health", response_model=Liveness, summary="Liveness: fast, no store touched, no key needed")
 def liveness() -> dict:
     """Liveness: fast, no dependencies touched."""
     return {"status": "ok", "uptime_s": round(time.time() - STARTED, 3)}
 
 
-def _timed(check) -> dict:
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, PoolTimeout | DBAPIError | TrackingError | OSError):  # OSError: refused, reset, timed out
+        return "unreachable"
+    return "failed"
+
+
+def _run_checks(checks: dict) -> dict[str, dict]:
+    """Each check at once; one that does not finish within CHECK_TIMEOUT_S is `down: timed out`."""
+    started = time.perf_counter()
+    futures = {name: _checks.submit(_timed, name, check) for name, check in checks.items()}
+    out = {}
+    for name, future in futures.items():
+        try:
+            out[name] = future.result(timeout=max(0.0, CHECK_TIMEOUT_S - (time.perf_counter() - started)))
+        except Late:
+            future.cancel()  # still queued behind hung checks: drop it rather than run it for nobody
+            log.warning("health check %s did not answer within %.0f s", name, CHECK_TIMEOUT_S)
+            out[name] = {"status": "down", "latency_ms": None, "reason": "timed out"}
+    return out
+
+
+def _timed(name: str, check) -> dict:
     started = time.perf_counter()
     try:
         detail = check()
-        return {"status": "ok", "latency_ms": round(1000 * (time.perf_counter() - started), 2), **(detail or {})}
-    except Exception as exc:  # a failing store is reported, not raised
-        return {"status": "down", "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+    except Exception as exc:  # a failing store is reported, not raised; its details go to the log only
+        log.warning("health check %s failed: %s", name, str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        return {"status": "down", "latency_ms": round(1000 * (time.perf_counter() - started), 2), "reason": _reason(exc)}
+    return {"status": "ok", "latency_ms": round(1000 * (time.perf_counter() - started), 2), "reason": None, **(detail or {})}
 
 
-@router.get("/health/detailed")
-def detailed(request: Request) -> JSONResponse:
-    """Each store and the served model; 503 when a store is down (load balancers read the code)."""
+@router.get("/health/detailed", response_model=HealthReport, summary="Each store, the served model, providers and the scheduler",
+            responses={**errors(*AUTH), 503: DEGRADED})
+def detailed(request: Request, _: Principal | None = Depends(require("read"))) -> JSONResponse:
+    """Each store and the served model; 503 (with Retry-After) when a store is down — load balancers read the code."""
     state = request.app.state
 
     def app_db() -> None:
@@ -44,45 +82,31 @@ def detailed(request: Request) -> JSONResponse:
             conn.execute(text("SELECT 1"))
 
     def mlflow() -> None:
-        try:
-            client(state.settings.tracking_uri)
-        except TrackingError as exc:
-            raise RuntimeError(str(exc)) from None
+        client(state.settings.tracking_uri)
 
+    checked = _run_checks({"app_database": app_db, "mlflow": mlflow, "providers": lambda: {"providers": providers_of(request)},
+                           "scheduler": lambda: {"heartbeat": scheduler_heartbeat(state.settings)}})
+    stores = {"app_database": checked["app_database"], "mlflow": checked["mlflow"]}
+    healthy = all(s["status"] == "ok" for s in stores.values())
+    providers = checked["providers"] if healthy else {"status": "unknown", "latency_ms": None, "reason": "the app database is down"}
     champion = state.champion
     served = champion.served
+    last_error = champion.last_error.split(":", 1)[0] if champion.last_error else None  # "MLflow unreachable", not the driver's text
     model = {"status": "ok" if served else "none", "name": "tx-fused", "version": served.version if served else None,
-             "loaded_at": served.loaded_at if served else None, "last_poll": champion.last_poll, "last_error": champion.last_error,
+             "loaded_at": served.loaded_at if served else None, "last_poll": champion.last_poll, "last_error": last_error,
              "poll_s": champion.poll_s}
-    stores = {"app_database": _timed(app_db), "mlflow": _timed(mlflow)}
-    healthy = all(s["status"] == "ok" for s in stores.values())
-    providers = _timed(lambda: {"providers": providers_of(request)}) if healthy else {"status": "unknown"}
-    scheduler = _timed(lambda: {"heartbeat": scheduler_heartbeat(state.settings)})
-    return JSONResponse({"status": "ok" if healthy else "degraded", "uptime_s": round(time.time() - STARTED, 3), "stores": stores,
-                         "model": model, "providers": providers, "scheduler": scheduler}, status_code=200 if healthy else 503)
+    report = {"status": "ok" if healthy else "degraded", "uptime_s": round(time.time() - STARTED, 3), "stores": stores,
+              "model": model, "providers": providers, "scheduler": checked["scheduler"]}
+    return JSONResponse(report, status_code=200 if healthy else 503, headers=None if healthy else {"Retry-After": str(RETRY_AFTER_S)})
 
 
-def providers_of(request: Request) -> list[dict]:
-    """Configured providers in fallback order, with what the last fetch recorded (or `unknown`)."""
-    settings = request.app.state.settings
-    seen = {r["provider"]: r for r in load_provider_status(request.app.state.engine).to_dict(orient="records")}
-    out = []
-    for name in [*settings.provider_names, *sorted(set(seen) - set(settings.provider_names))]:
-        r = seen.get(name)
-        out.append({"provider": name, "configured": name in settings.provider_names,
-                    "state": r["state"] if r else "unknown", "calls": r["calls"] if r else 0, "failures": r["failures"] if r else 0,
-                    "last_error": r["last_error"] if r else None, "last_error_at": iso(r["last_error_at"]) if r else None,
-                    "last_success_at": iso(r["last_success_at"]) if r else None,
-                    "latency_ms": None if not r or pd.isna(r["last_latency_ms"]) else round(r["last_latency_ms"], 2),
-                    "updated_at": iso(r["updated_at"]) if r else None})
-    return out
-
-
-@router.get("/api/provider-health", summary="Per provider: circuit-breaker state, last error, latency (as the last fetch saw them)")
+@router.get("/api/provider-health", summary="Per provider: circuit-breaker state, last error, latency (as the last fetch saw them)",
+            response_model=Providers, responses=errors(*AUTH))
 def provider_health(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     return {"providers": providers_of(request)}
 
 
-@router.get("/api/workers/health", summary="Background jobs (scans, online learning, retraining): last run, status, lag")
+@router.get("/api/workers/health", summary="Background jobs (scans, online learning, retraining): last run, status, lag",
+            response_model=WorkersHealth, responses=errors(*AUTH))
 def workers_health(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     return worker_health(request.app.state.settings)

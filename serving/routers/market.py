@@ -1,36 +1,38 @@
-"""Market data reads: candles, snapshots, the universe and its coverage."""
+"""Market data reads: candles, snapshots, the universe and its coverage.
+
+Every read here is answered from the per-worker cache (serving/deps.py `cached`) as
+ready-made JSON; the models of serving/schemas/market.py document those answers."""
 
 from datetime import datetime
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from features.indicators import indicators
 from market.quality import missing_bars
-from market.universe import TIMEFRAMES, timeframe_delta
+from market.universe import timeframe_delta
 from serving.auth import require
+from serving.deps import cached
 from serving.errors import ApiError
-from serving.routers.ml import SYMBOL, Timeframe
+from serving.schemas.common import AUTH, SYMBOL, Instant, Timeframe, described, errors
+from serving.schemas.market import MAX_BARS, Candles, DataCoverage, Intraday, MarketData, Snapshot, Symbols
 from store.api_keys import Principal
 from store.candles import coverage, load_candles, providers_by_series
-from store.types import iso
+from store.types import iso, plain
 
-router = APIRouter(prefix="/api", tags=["market"])
-INTRADAY = tuple(t for t in TIMEFRAMES if t not in ("1d", "1w"))
-MAX_BARS = 10_000
-
-
-def cached(request: Request, build) -> Response:
-    """A market-data read from this worker's short-lived cache (serving/cache.py)."""
-    return request.app.state.reads.response(request, build)
+router = APIRouter(prefix="/api", tags=["market"], responses=errors(*AUTH))
+INVALID = "Invalid input (`invalid_request`): the message names the field and why"
+STORED = described({404: "No stored candles for that symbol and timeframe (the message lists what is stored)"})
+WINDOWED = STORED | described({422: f"{INVALID}; `start` after `end`: `bad_window`"})
+WINDOW = "only bars at or after `start` and at or before `end` (ISO-8601 with a time zone)"
 
 
 def _bars(request: Request, symbol: str, timeframe: str, start: datetime | None, end: datetime | None, limit: int) -> pd.DataFrame:
     if start is not None and end is not None and start > end:
-        raise ApiError(422, "start is after end")
+        raise ApiError(422, f"start is after end ({iso(start)} > {iso(end)})", "bad_window", field="start")
     engine = request.app.state.engine
     frame = load_candles(engine, symbol, timeframe, start=start, end=end, last=limit)
     if frame.empty:
@@ -51,25 +53,27 @@ def _history(request: Request, symbol: str, timeframe: str, start, end, limit) -
     return {"symbol": symbol, "timeframe": timeframe, "count": len(frame), "candles": _rows(frame)}
 
 
-@router.get("/candles/{symbol}", summary="OHLCV bars, oldest first (the latest `limit` within start..end)")
-def candles(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", start: AwareDatetime | None = None,
-            end: AwareDatetime | None = None, limit: int = Query(500, ge=1, le=MAX_BARS),
-            _: Principal | None = Depends(require("read"))) -> Response:
+@router.get("/candles/{symbol}", summary="OHLCV bars, oldest first (the latest `limit` within start..end)",
+            response_model=Candles, responses=WINDOWED)
+def candles(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]), timeframe: Timeframe = "1d",
+            start: Instant | None = Query(None, description=WINDOW), end: Instant | None = Query(None, description=WINDOW),
+            limit: int = Query(500, ge=1, le=MAX_BARS), _: Principal | None = Depends(require("read"))) -> Response:
     return cached(request, lambda: _history(request, symbol, timeframe, start, end, limit))
 
 
-@router.get("/historical/{symbol}", summary="Daily history")
-def historical(request: Request, symbol: str = Path(pattern=SYMBOL), start: AwareDatetime | None = None, end: AwareDatetime | None = None,
+@router.get("/historical/{symbol}", summary="Daily history", response_model=Candles, responses=WINDOWED)
+def historical(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]),
+               start: Instant | None = Query(None, description=WINDOW), end: Instant | None = Query(None, description=WINDOW),
                limit: int = Query(2_500, ge=1, le=MAX_BARS), _: Principal | None = Depends(require("read"))) -> Response:
     return cached(request, lambda: _history(request, symbol, "1d", start, end, limit))
 
 
-@router.get("/intraday/{symbol}", summary="Intraday history (1m .. 4h)")
-def intraday(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: str = "1h", start: AwareDatetime | None = None,
-             end: AwareDatetime | None = None, limit: int = Query(1_000, ge=1, le=MAX_BARS),
-             _: Principal | None = Depends(require("read"))) -> Response:
-    if timeframe not in INTRADAY:
-        raise ApiError(422, f"timeframe: intraday is one of {', '.join(INTRADAY)}; daily history is /api/historical/{symbol}")
+@router.get("/intraday/{symbol}", summary="Intraday history (1m .. 4h)", response_model=Candles, responses=WINDOWED)
+def intraday(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]),
+             # Annotated, so that FastAPI keeps the type's own validator (its message names the intraday timeframes)
+             timeframe: Annotated[Intraday, Query(description="an intraday timeframe; daily history is /api/historical/{symbol}")] = "1h",
+             start: Instant | None = Query(None, description=WINDOW), end: Instant | None = Query(None, description=WINDOW),
+             limit: int = Query(1_000, ge=1, le=MAX_BARS), _: Principal | None = Depends(require("read"))) -> Response:
     return cached(request, lambda: _history(request, symbol, timeframe, start, end, limit))
 
 
@@ -87,24 +91,25 @@ def snapshot(frame: pd.DataFrame, timeframe: str) -> dict:
     return out
 
 
-@router.get("/market/{symbol}", summary="Latest snapshot: last price, change, volume, volatility")
-def market(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> Response:
+@router.get("/market/{symbol}", summary="Latest snapshot: last price, change, volume, volatility", response_model=Snapshot,
+            responses=STORED)
+def market(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> Response:
     def build() -> dict:
-        return {"symbol": symbol, "timeframe": timeframe, **snapshot(_bars(request, symbol, timeframe, None, None, 21), timeframe)}
+        return plain({"symbol": symbol, "timeframe": timeframe, **snapshot(_bars(request, symbol, timeframe, None, None, 21), timeframe)})
     return cached(request, build)
 
 
-@router.get("/market-data/{symbol}", summary="Snapshot plus the latest indicators")
-def market_data(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> Response:
+@router.get("/market-data/{symbol}", summary="Snapshot plus the latest indicators", response_model=MarketData, responses=STORED)
+def market_data(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]), timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> Response:
     def build() -> dict:
         frame = _bars(request, symbol, timeframe, None, None, 300)
         last = indicators(frame).iloc[-1]
-        return {"symbol": symbol, "timeframe": timeframe, **snapshot(frame.tail(21), timeframe),
-                "indicators": {k: None if pd.isna(v) else round(float(v), 6) for k, v in last.items()}}
+        return plain({"symbol": symbol, "timeframe": timeframe, **snapshot(frame.tail(21), timeframe),
+                      "indicators": {k: None if pd.isna(v) else round(float(v), 6) for k, v in last.items()}})
     return cached(request, build)
 
 
-@router.get("/symbols", summary="The stored universe: symbols, their timeframes and data spans")
+@router.get("/symbols", summary="The stored universe: symbols, their timeframes and data spans", response_model=Symbols)
 def symbols(request: Request, _: Principal | None = Depends(require("read"))) -> Response:
     def build() -> dict:
         stored = coverage(request.app.state.engine)
@@ -114,7 +119,7 @@ def symbols(request: Request, _: Principal | None = Depends(require("read"))) ->
     return cached(request, build)
 
 
-@router.get("/data-coverage", summary="Symbol x timeframe coverage: bars, span, gaps, providers")
+@router.get("/data-coverage", summary="Symbol x timeframe coverage: bars, span, gaps, providers", response_model=DataCoverage)
 def data_coverage(request: Request, _: Principal | None = Depends(require("read"))) -> Response:
     def build() -> dict:
         engine = request.app.state.engine

@@ -1,28 +1,27 @@
 """The model's life beyond one prediction: training runs, the online line, live performance."""
 
 from collections import Counter
+from typing import Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
 
 from pipelines.status import OrchestratorUnavailable, submit
 from serving.auth import require
-from serving.champion import NoChampion, Served
+from serving.deps import model_of, scored, stored_candles
 from serving.errors import ApiError
-from serving.routers.ml import SeriesRequest, Timeframe, _scored, served
+from serving.schemas.common import AUTH, Timeframe, errors
+from serving.schemas.ml import Launched, LivePerformance, OnlineScore, OnlineStatus, TrainRequest
+from serving.schemas.series import SeriesRequest
 from store.api_keys import Principal
-from store.candles import load_candles
 from store.predictions import load_predictions
+from store.types import plain
 from training.live import judged_by_labels, performance
 from training.metrics import auc
 from training.tracking import FUSED_MODEL
 
-router = APIRouter(prefix="/api/ml", tags=["ml"])
-
-
-class TrainRequest(BaseModel):
-    note: str | None = Field(None, max_length=200, description="recorded as a run tag")
+router = APIRouter(prefix="/api/ml", tags=["ml"], responses=errors(*AUTH))
+ORCHESTRATOR_RETRY_S = 30  # how long a client should wait for the Dagster webserver to come up
 
 
 def _launch(request: Request, job: str, who: Principal | None, note: str | None = None) -> dict:
@@ -32,46 +31,43 @@ def _launch(request: Request, job: str, who: Principal | None, note: str | None 
     settings = request.app.state.settings
     try:
         run_id = submit(settings, job, tags)
-    except OrchestratorUnavailable as exc:
-        raise ApiError(503, str(exc), "orchestrator_unavailable") from None
+    except OrchestratorUnavailable as exc:  # its message is one short line: where, and `make run`
+        raise ApiError(503, str(exc), "orchestrator_unavailable", headers={"Retry-After": str(ORCHESTRATOR_RETRY_S)}) from None
     return {"job": job, "run_id": run_id, "status": "submitted",
             "dagster_url": f"http://{settings.host}:{settings.dagster_port}/runs/{run_id}"}
 
 
-@router.post("/train", status_code=202, summary="Launch a training run through Dagster (admin); the gate decides promotion")
+@router.post("/train", status_code=202, response_model=Launched, response_model_exclude_unset=True, responses=errors(413),
+             summary="Launch a training run through Dagster (admin); the gate decides promotion. 503 while no Dagster webserver runs")
 def train(request: Request, body: TrainRequest | None = None, who: Principal | None = Depends(require("admin"))) -> dict:
     return _launch(request, "training_job", who, body.note if body else None)
 
 
-@router.post("/online-update", status_code=202,
-             summary="Fold newly matured outcomes into the online line (launches the online job through Dagster)")
+@router.post("/online-update", status_code=202, response_model=Launched,
+             summary="Fold newly matured outcomes into the online line (launches the online job through Dagster; "
+                     "503 while no Dagster webserver runs)")
 def online_update(request: Request, who: Principal | None = Depends(require("trade"))) -> dict:
     return {**_launch(request, "online_job", who),
             "what": "the online job reads the labels that matured in the stored candles since the line last learned, "
                     "takes a warm-started stacker step and puts the new version through the gate"}
 
 
-async def online_model(request: Request) -> Served:
-    try:
-        return request.app.state.online.current()
-    except NoChampion as exc:
-        raise ApiError(503, str(exc), "no_model") from None
+@router.post("/online-predict", summary="Score with the head of the online line (the newest version)", response_model=OnlineScore,
+             response_model_exclude_unset=True, responses=errors(404, 409, 413))
+def online_predict(request: Request, body: SeriesRequest, _: Principal | None = Depends(require("read"))) -> dict:
+    return {**scored(request, body, model_of(request, "online"), "online_predict"), "line": "online"}
 
 
-@router.post("/online-predict", summary="Score with the head of the online line (the newest version)")
-def online_predict(request: Request, body: SeriesRequest, model: Served = Depends(online_model),
-                   _: Principal | None = Depends(require("read"))) -> dict:
-    return {**_scored(request, body, model, "online_predict"), "line": "online"}
-
-
-@router.get("/online-status", summary="The online line: samples seen, last update, prequential AUC")
-def online_status(model: Served = Depends(online_model), _: Principal | None = Depends(require("read"))) -> dict:
+@router.get("/online-status", summary="The online line: samples seen, last update, prequential AUC", response_model=OnlineStatus,
+            response_model_exclude_unset=True)
+def online_status(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    model = model_of(request, "online")
     m = model.model
     history = m.online if m.online is not None else pd.DataFrame(columns=["time", "series", "y", "p", "scored_by"])
     out = {"name": FUSED_MODEL, "version": model.version, "loaded_at": model.loaded_at, "base_version": model.tags.get("tx.parent_version"),
            "samples_seen": len(history), "trained_through": m.trained_through, "knowledge_cutoff": m.knowledge_cutoff,
            "prequential_auc": None, "by_series": dict(Counter(history["series"])) if len(history) else {},
-           "metrics": model.metrics}
+           "metrics": plain(model.metrics)}
     if len(history):
         a = auc(history["y"].to_numpy(), history["p"].to_numpy())
         out["prequential_auc"] = None if pd.isna(a) else round(a, 4)
@@ -79,19 +75,16 @@ def online_status(model: Served = Depends(online_model), _: Principal | None = D
     return out
 
 
-@router.get("/performance", summary="Live performance of served predictions whose labels have matured")
-def live_performance(request: Request, timeframe: Timeframe | None = None, period: str = Query("M", pattern="^(D|W|M|Q)$"),
-                     model: Served = Depends(served), _: Principal | None = Depends(require("read"))) -> dict:
+@router.get("/performance", summary="Live performance of served predictions whose labels have matured", response_model=LivePerformance)
+def live_performance(request: Request, timeframe: Timeframe | None = None,
+                     period: Literal["D", "W", "M", "Q"] = Query("M", description="D, W, M or Q: the periods of `over_time`"),
+                     _: Principal | None = Depends(require("read"))) -> dict:
+    model = model_of(request)
     engine = request.app.state.engine
     predictions = load_predictions(engine, FUSED_MODEL)
     if timeframe is not None:
         predictions = predictions[predictions["timeframe"] == timeframe]
     config = model.model.label_config or {}
-    return {"name": FUSED_MODEL, "served_version": model.version, "label_config": config, "period": period,
-            "judged_by": "the triple-barrier label each prediction's bar matured to (take-profit first = 1)",
-            **performance(judged_by_labels(predictions, config, stored_candles(engine)), period)}
-
-
-def stored_candles(engine):
-    """The candles_of callable of training.live.judged_by_labels, on the app database."""
-    return lambda symbol, timeframe: load_candles(engine, symbol, timeframe)
+    return plain({"name": FUSED_MODEL, "served_version": model.version, "label_config": config, "period": period,
+                  "judged_by": "the triple-barrier label each prediction's bar matured to (take-profit first = 1)",
+                  **performance(judged_by_labels(predictions, config, stored_candles(engine)), period)})

@@ -5,48 +5,32 @@ from typing import Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from pydantic import BaseModel, Field, model_validator
 
 from serving.auth import require
 from serving.champion import NoChampion
+from serving.deps import broker, price_of, scored
 from serving.errors import ApiError
-from store.types import iso, plain
-from serving.routers.ml import SYMBOL, SeriesRequest, _scored
+from serving.schemas.common import AUTH, MAX_ID, Symbol, errors
+from serving.schemas.paper import (IDEMPOTENCY_DOC, IDEMPOTENCY_KEY, Attribution, OrderAnswer, OrderIn, Performance, Portfolio, TradeList,
+                                   TradeRow, TradeStats)
+from serving.schemas.series import SeriesRequest
 from store.api_keys import Principal
-from store.candles import coverage, last_price, load_candles
+from store.candles import coverage, load_candles
 from store.paper import account_state, fills_frame, trades_frame
-from trading.broker import ACCOUNT, IdempotencyConflict, Order, OrderRejected, PaperBroker, paper_broker
+from store.types import iso, plain
+from trading.broker import ACCOUNT, IdempotencyConflict, Order, OrderRejected
 from trading.performance import attribution, equity_curve, figures, trade_stats
 
-router = APIRouter(prefix="/api", tags=["paper trading"])
+router = APIRouter(prefix="/api", tags=["paper trading"], responses=errors(*AUTH))
 
-
-class OrderIn(BaseModel):
-    symbol: str = Field(pattern=SYMBOL)
-    side: Literal["buy", "sell"]
-    quantity: float = Field(gt=0, le=1e9)
-    type: Literal["market", "limit"] = "market"
-    limit_price: float | None = Field(None, gt=0)
-
-    @model_validator(mode="after")
-    def _limit(self) -> "OrderIn":
-        if (self.type == "limit") != (self.limit_price is not None):
-            raise ValueError("a limit order needs `limit_price`; a market order takes none")
-        return self
-
-
-def broker(request: Request) -> PaperBroker:
-    return paper_broker(request.app.state.engine, request.app.state.settings)
-
-
-def price_of(request: Request):
-    def lookup(symbol: str) -> float:
-        found = last_price(request.app.state.engine, symbol)
-        if found is None:
-            stored = ", ".join(sorted(set(coverage(request.app.state.engine)["symbol"]))) or "none"
-            raise ApiError(404, f"no stored candles for {symbol}: nothing to price it with; stored symbols: {stored}")
-        return found[0]
-    return lookup
+TRADE_ID = Path(ge=1, le=MAX_ID, description="a paper trade's id (`id` of an execute answer or a listed trade)")
+# the trade an execute opened (or closed) can be read and closed: links for clients and stateful fuzzers
+TRADE_LINKS = {
+    "GetTrade": {"operationRef": "#/paths/~1api~1paper-trades~1{trade_id}/get", "parameters": {"trade_id": "$response.body#/id"},
+                 "description": "the lot this order opened (or closed)"},
+    "CloseTrade": {"operationRef": "#/paths/~1api~1paper-trades~1{trade_id}~1close/post", "parameters": {"trade_id": "$response.body#/id"},
+                   "description": "close the lot this order opened"},
+}
 
 
 def entry_context(request: Request, symbol: str) -> dict:
@@ -58,30 +42,40 @@ def entry_context(request: Request, symbol: str) -> dict:
     stored = [r.timeframe for r in coverage(request.app.state.engine).itertuples() if r.symbol == symbol]
     timeframe = "1d" if "1d" in stored else stored[0]  # the symbol is stored: execute checked its price first
     try:
-        scored = _scored(request, SeriesRequest(symbol=symbol, timeframe=timeframe), model, "paper_entry")
+        view = scored(request, SeriesRequest(symbol=symbol, timeframe=timeframe), model, "paper_entry")
     except ApiError:
         return {"model_version": model.version}
-    return {"model_version": scored["model_version"], "layers": {k: v["contribution"] for k, v in scored["layers"].items()},
-            "probability": scored["probability"]}
+    return {"model_version": view["model_version"], "layers": {k: v["contribution"] for k, v in view["layers"].items()},
+            "probability": view["probability"]}
 
 
-@router.post("/paper-trade/execute", summary="Place a paper order; the same Idempotency-Key never fills twice")
-def execute(request: Request, body: OrderIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128),
+@router.post("/paper-trade/execute", summary="Place a paper order; the same Idempotency-Key never fills twice", response_model=OrderAnswer,
+             responses={**errors(404, 409), 200: {"links": TRADE_LINKS}})
+def execute(request: Request, body: OrderIn,
+            idempotency_key: str = Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=IDEMPOTENCY_KEY,
+                                          description=IDEMPOTENCY_DOC),
             _: Principal | None = Depends(require("trade"))) -> dict:
-    if not idempotency_key:
-        raise ApiError(400, "send an Idempotency-Key header (any unique string per order) so a retried request never fills twice")
+    """404: no stored candles to price the symbol. 409: the Idempotency-Key was used for another order.
+    422 `bad_order`: a limit order without `limit_price` or a market order with one; `order_rejected`:
+    the broker refused it (insufficient margin, short selling off)."""
+    if (body.type == "limit") != (body.limit_price is not None):
+        raise ApiError(422, "a limit order needs `limit_price`; a market order takes none", "bad_order", field="limit_price")
     price_of(request)(body.symbol)  # an unknown symbol is a 404 before anything is written
     try:
         return broker(request).execute(Order(body.symbol, body.side, body.quantity, body.type, body.limit_price), idempotency_key,
                                        context=entry_context(request, body.symbol))
     except IdempotencyConflict as exc:
-        raise ApiError(409, str(exc)) from None
+        raise ApiError(409, str(exc), field="Idempotency-Key") from None
     except OrderRejected as exc:
         raise ApiError(422, str(exc), "order_rejected") from None
+    except LookupError as exc:  # a held symbol lost its stored candles: nothing to mark it with
+        raise ApiError(404, str(exc)) from None
 
 
-@router.get("/paper-trade/portfolio", summary="Cash, positions at the last stored price, equity, exposure")
+@router.get("/paper-trade/portfolio", summary="Cash, positions at the last stored price, equity, exposure", response_model=Portfolio,
+            responses=errors(404))
 def portfolio(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
+    """404: a held symbol has no stored candles left to price it with."""
     s = request.app.state.settings
     state = account_state(request.app.state.engine, ACCOUNT)
     cash, initial, held = state if state else (s.paper_cash, s.paper_cash, {})
@@ -104,19 +98,22 @@ def _trades(request: Request, status: str | None = None, symbol: str | None = No
     return trades_frame(request.app.state.engine, ACCOUNT, status=status, symbol=symbol)
 
 
-@router.get("/paper-trades", summary="Paper trades (lots), newest first")
-def trades(request: Request, status: Literal["open", "closed"] | None = None, symbol: str | None = Query(None, pattern=SYMBOL),
+@router.get("/paper-trades", summary="Paper trades (lots), newest first", response_model=TradeList,
+            responses={200: {"links": {name: link | {"parameters": {"trade_id": "$response.body#/trades/0/id"},
+                                                     "description": "the newest trade listed"} for name, link in TRADE_LINKS.items()}}})
+def trades(request: Request, status: Literal["open", "closed"] | None = None, symbol: Symbol | None = Query(None),
            limit: int = Query(100, ge=1, le=10_000), _: Principal | None = Depends(require("read"))) -> dict:
     frame = _trades(request, status, symbol).iloc[::-1].head(limit)
     return {"count": len(frame), "trades": plain(frame)}
 
 
-@router.get("/paper-trades/stats", summary="Counts, win rate, P&L")
+@router.get("/paper-trades/stats", summary="Counts, win rate, P&L", response_model=TradeStats)
 def stats(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     return trade_stats(_trades(request))
 
 
-@router.get("/paper-trades/performance", summary="Return, Sharpe, Sortino, max drawdown, win rate, profit factor, equity curve")
+@router.get("/paper-trades/performance", summary="Return, Sharpe, Sortino, max drawdown, win rate, profit factor, equity curve",
+            response_model=Performance, response_model_exclude_unset=True)
 def performance(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     engine = request.app.state.engine
     s = request.app.state.settings
@@ -131,27 +128,32 @@ def performance(request: Request, _: Principal | None = Depends(require("read"))
             "equity_curve": [{"time": iso(t), "equity": round(float(v), 6)} for t, v in curve.items()]}
 
 
-@router.get("/paper-trades/attribution", summary="Closed trades' P&L attributed to the fused model's layers at entry")
+@router.get("/paper-trades/attribution", summary="Closed trades' P&L attributed to the fused model's layers at entry",
+            response_model=Attribution)
 def layer_attribution(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     return attribution(_trades(request, "closed"))
 
 
-@router.get("/paper-trades/{trade_id}", summary="One paper trade")
-def trade(request: Request, trade_id: int = Path(ge=1), _: Principal | None = Depends(require("read"))) -> dict:
+@router.get("/paper-trades/{trade_id}", summary="One paper trade", response_model=TradeRow, responses=errors(404))
+def trade(request: Request, trade_id: int = TRADE_ID, _: Principal | None = Depends(require("read"))) -> dict:
     row = trades_frame(request.app.state.engine, ACCOUNT, trade_id=trade_id)
     if row.empty:
         raise ApiError(404, f"no paper trade #{trade_id}")
     return plain(row)[0]
 
 
-@router.post("/paper-trades/{trade_id}/close", summary="Close an open paper trade at the current price")
-def close(request: Request, trade_id: int = Path(ge=1), idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=128),
+@router.post("/paper-trades/{trade_id}/close", summary="Close an open paper trade at the current price", response_model=TradeRow,
+             responses=errors(404, 409))
+def close(request: Request, trade_id: int = TRADE_ID,
+          idempotency_key: str | None = Header(None, alias="Idempotency-Key", min_length=1, max_length=128, pattern=IDEMPOTENCY_KEY,
+                                               description="optional: a retried close with the same key answers with the trade it closed"),
           _: Principal | None = Depends(require("trade"))) -> dict:
+    """404: no such trade. 409: the trade is already closed, or the Idempotency-Key was used for another order."""
     try:
         return broker(request).close(trade_id, key=idempotency_key)
     except LookupError as exc:
         raise ApiError(404, str(exc)) from None
     except IdempotencyConflict as exc:
-        raise ApiError(409, str(exc)) from None
+        raise ApiError(409, str(exc), field="Idempotency-Key") from None
     except OrderRejected as exc:
         raise ApiError(409, str(exc), "conflict") from None

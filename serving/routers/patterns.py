@@ -3,9 +3,11 @@ with the fused model's view), stored detections, the heatmap, point-in-time conf
 outcomes and per-pattern performance, explanation, validation and a one-pattern backtest.
 
 A detection's outcome is the close `horizon` bars later, signed by its direction
-(trading/patterns.py); confidences follow features/patterns.py, point in time."""
+(trading/patterns.py); confidences follow features/patterns.py, point in time. Request and
+answer models: serving/schemas/patterns.py."""
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 from functools import cache
 
 import numpy as np
@@ -14,16 +16,18 @@ import talib.abstract
 from cachetools import LRUCache
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field
 
 from features.patterns import HORIZON, PATTERNS, PRIOR, PRIOR_STRENGTH, BaseRates, detections, raw_patterns
 from market.files import bundled
 from serving.auth import require
-from serving.champion import NoChampion, Served
+from serving.champion import NoChampion
+from serving.deps import cached, candles_of, model_of
 from serving.errors import ApiError
-from serving.routers.market import cached
-from serving.routers.ml import SYMBOL, SeriesRequest, Timeframe, candles_of, served
-from serving.routers.outcomes import pattern_name
+from serving.schemas.common import AUTH, SYMBOL, Timeframe, described, errors
+from serving.schemas.patterns import (DetectRequest, EnhancedDetections, ExplainRequest, MAX_HORIZON, PatternBacktest,
+                                      PatternBacktestRequest, PatternConfidences, PatternDetections, PatternExplanation,
+                                      PatternHeatmap, PatternHistory, PatternList, PatternName, PatternPerformance,
+                                      PatternPerformanceSummary, PatternValidation, StoredDetections, ValidateRequest)
 from store.api_keys import Principal
 from store.candles import coverage, load_candles
 from store.outcomes import load_outcomes
@@ -31,7 +35,11 @@ from store.patterns import load_detections
 from store.types import iso
 from trading.patterns import detection_returns, pattern_performance
 
-router = APIRouter(prefix="/api", tags=["patterns"])
+router = APIRouter(prefix="/api", tags=["patterns"], responses=errors(*AUTH))
+INVALID = "Invalid input (`invalid_request`): the message names the field and why"
+STORED = "No stored candles for that symbol and timeframe"
+SERIES = {404: STORED, 409: "Too few stored bars for the computation (`too_few_bars`)",
+          422: f"{INVALID}; candles given out of order or inconsistent (`bad_candles`)"}
 
 
 @cache
@@ -51,10 +59,6 @@ def catalogue() -> list[dict]:
     return out
 
 
-class DetectRequest(SeriesRequest):
-    last_bars: int = Field(50, ge=1, le=5_000, description="report detections in the last n bars")
-
-
 def _rates(request: Request) -> BaseRates | float:
     """The served model's pooled rates, point in time; before any model, a flat 0.5."""
     try:
@@ -69,12 +73,13 @@ def _rows(found: pd.DataFrame) -> list[dict]:
             for r in found.itertuples()]
 
 
-@router.get("/patterns/list", summary="Supported patterns with their names and directions")
+@router.get("/patterns/list", summary="Supported patterns with their names and directions", response_model=PatternList)
 def pattern_list(_: Principal | None = Depends(require("read"))) -> dict:
     return {"patterns": catalogue()}
 
 
-@router.post("/detect", summary="Candlestick patterns in given or stored candles, with point-in-time confidences")
+@router.post("/detect", summary="Candlestick patterns in given or stored candles, with point-in-time confidences",
+             response_model=PatternDetections, responses=described(SERIES))
 def detect(request: Request, body: DetectRequest, _: Principal | None = Depends(require("read"))) -> dict:
     candles, _news = candles_of(request, body)
     found = detections(candles, body.timeframe, prior=_rates(request))
@@ -82,16 +87,7 @@ def detect(request: Request, body: DetectRequest, _: Principal | None = Depends(
     return {"symbol": body.symbol, "timeframe": body.timeframe, "bars": len(candles), "detections": _rows(found)}
 
 
-@router.get("/patterns/{symbol}", summary="Recent stored detections of a symbol (the patterns asset writes them)")
-def stored_patterns(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d",
-                    limit: int = Query(50, ge=1, le=5_000), _: Principal | None = Depends(require("read"))) -> Response:
-    def build() -> dict:
-        found = load_detections(request.app.state.engine, symbol, timeframe)
-        return {"symbol": symbol, "timeframe": timeframe, "detections": _rows(found.tail(limit))}
-    return cached(request, build)
-
-
-@router.get("/pattern-heatmap", summary="Detections per symbol x timeframe x pattern over the recent window")
+@router.get("/pattern-heatmap", summary="Detections per symbol x timeframe x pattern over the recent window", response_model=PatternHeatmap)
 def heatmap(request: Request, days: int = Query(365, ge=1, le=36_500), _: Principal | None = Depends(require("read"))) -> Response:
     def build() -> dict:
         found = load_detections(request.app.state.engine)
@@ -105,7 +101,7 @@ def heatmap(request: Request, days: int = Query(365, ge=1, le=36_500), _: Princi
 
 # -- outcomes, confidences, performance ------------------------------------------------
 
-Horizon = Query(HORIZON, ge=1, le=500, description="bars after the detection that decide its outcome")
+Horizon = Query(HORIZON, ge=1, le=MAX_HORIZON, description="bars after the detection that decide its outcome")
 _returns: LRUCache = LRUCache(maxsize=256)
 
 
@@ -125,7 +121,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     for row in out:
         for k, v in row.items():
             if isinstance(v, float):
-                row[k] = round(v, 6)
+                row[k] = round(v, 6) if math.isfinite(v) else None  # a t-statistic of identical returns is infinite
             elif isinstance(v, pd.Timestamp):
                 row[k] = iso(v)
         if "ts" in row:
@@ -133,9 +129,10 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-@router.get("/pattern-performance", summary="Per pattern and timeframe over the stored series: count, win rate, mean return, t-statistic")
+@router.get("/pattern-performance", summary="Per pattern and timeframe over the stored series: count, win rate, mean return, t-statistic",
+            response_model=PatternPerformance, responses=described({404: STORED}))
 def performance(request: Request, symbol: str | None = Query(None, pattern=SYMBOL), timeframe: Timeframe | None = None,
-                horizon: int = Horizon, min_count: int = Query(1, ge=1), _: Principal | None = Depends(require("read"))) -> dict:
+                horizon: int = Horizon, min_count: int = Query(1, ge=1, le=1_000_000), _: Principal | None = Depends(require("read"))) -> dict:
     series = coverage(request.app.state.engine)
     if symbol is not None:
         series = series[series["symbol"] == symbol]
@@ -149,7 +146,8 @@ def performance(request: Request, symbol: str | None = Query(None, pattern=SYMBO
     return {"horizon": horizon, "series": [f"{r.symbol}:{r.timeframe}" for r in series.itertuples()], "patterns": _records(table)}
 
 
-@router.get("/pattern-performance/summary", summary="Win rates per pattern from the outcomes clients logged (/api/outcomes/log)")
+@router.get("/pattern-performance/summary", summary="Win rates per pattern from the outcomes clients logged (/api/outcomes/log)",
+            response_model=PatternPerformanceSummary)
 def performance_summary(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     logged = load_outcomes(request.app.state.engine)
     logged = logged[logged["pattern"].notna()]
@@ -161,19 +159,22 @@ def performance_summary(request: Request, _: Principal | None = Depends(require(
     return {"outcomes": len(logged), "patterns": _records(table.astype({"hits": int}))}
 
 
-@router.get("/patterns/history/{symbol}", summary="Stored series' detections with their outcomes (pending until `horizon` bars passed)")
-def history(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", pattern: str | None = None,
+@router.get("/patterns/history/{symbol}", summary="Stored series' detections with their outcomes (pending until `horizon` bars passed)",
+            response_model=PatternHistory, responses=described({404: STORED}))
+def history(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]), timeframe: Timeframe = "1d",
+            pattern: PatternName | None = Query(None, description="only this pattern: a TA-Lib name (CDLENGULFING) or key (engulfing)"),
             horizon: int = Horizon, limit: int = Query(100, ge=1, le=5_000), _: Principal | None = Depends(require("read"))) -> dict:
     rows = _series_returns(request, symbol, timeframe, horizon)
     if pattern is not None:
-        rows = rows[rows["pattern"] == pattern_name(pattern)]
+        rows = rows[rows["pattern"] == pattern]
     rows = rows.tail(limit).assign(direction=lambda f: np.where(f["direction"] > 0, "bullish", "bearish"),
                                    outcome=lambda f: np.where(f["hit"].isna(), "pending", np.where(f["hit"] == 1, "hit", "miss")))
     return {"symbol": symbol, "timeframe": timeframe, "horizon": horizon, "detections": _records(rows.drop(columns="hit"))}
 
 
-@router.get("/patterns/confidence/{symbol}", summary="Point-in-time confidence each pattern would carry if detected at the next bar")
-def confidence(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d", horizon: int = Horizon,
+@router.get("/patterns/confidence/{symbol}", summary="Point-in-time confidence each pattern would carry if detected at the next bar",
+            response_model=PatternConfidences, responses=described({404: STORED}))
+def confidence(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]), timeframe: Timeframe = "1d", horizon: int = Horizon,
                _: Principal | None = Depends(require("read"))) -> dict:
     rows = _series_returns(request, symbol, timeframe, horizon)
     last = load_candles(request.app.state.engine, symbol, timeframe, last=1).index[-1]
@@ -192,25 +193,19 @@ def confidence(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: 
             "prior_strength": PRIOR_STRENGTH, "patterns": out}
 
 
-class PatternRequest(SeriesRequest):
-    pattern: str = Field(description="TA-Lib name (CDLENGULFING) or key (engulfing)")
-    timestamp: AwareDatetime | None = Field(None, description="the bar of the detection (default: the latest detection)")
-    horizon: int = Field(HORIZON, ge=1, le=500)
-
-
-def _bar(candles: pd.DataFrame, when: AwareDatetime) -> int:
+def _bar(candles: pd.DataFrame, when: datetime) -> int:
     at = candles.index.get_indexer([pd.Timestamp(when).tz_convert("UTC")])[0]
     if at < 0:
-        raise ApiError(422, f"no bar at {iso(pd.Timestamp(when))} in the candles ({iso(candles.index[0])} .. {iso(candles.index[-1])})")
+        raise ApiError(422, f"no bar at {iso(pd.Timestamp(when))} in the candles ({iso(candles.index[0])} .. {iso(candles.index[-1])})",
+                       "no_such_bar", field="timestamp")
     return int(at)
 
 
-@router.post("/patterns/validate", summary="Check a claimed pattern at a bar against TA-Lib on the candles")
-def validate(request: Request, body: PatternRequest, _: Principal | None = Depends(require("read"))) -> dict:
+@router.post("/patterns/validate", summary="Check a claimed pattern at a bar against TA-Lib on the candles", response_model=PatternValidation,
+             responses=described(SERIES | {422: f"{SERIES[422]}; a timestamp that is no bar of the candles (`no_such_bar`)"}))
+def validate(request: Request, body: ValidateRequest, _: Principal | None = Depends(require("read"))) -> dict:
     candles, _news = candles_of(request, body, last=None)
-    name = pattern_name(body.pattern)
-    if body.timestamp is None:
-        raise ApiError(422, "timestamp: give the bar the pattern is claimed at")
+    name = body.pattern
     at = _bar(candles, body.timestamp)
     row = raw_patterns(candles)[PATTERNS.index(name)]
     near = np.flatnonzero(row[max(0, at - 5): at + 6]) + max(0, at - 5)
@@ -220,10 +215,13 @@ def validate(request: Request, body: PatternRequest, _: Principal | None = Depen
             "nearby": [{"timestamp": iso(candles.index[i]), "direction": "bullish" if row[i] > 0 else "bearish"} for i in near if i != at]}
 
 
-@router.post("/patterns/explain", summary="A detection in plain language: what the pattern is, its track record here, what followed")
-def explain(request: Request, body: PatternRequest, _: Principal | None = Depends(require("read"))) -> dict:
+@router.post("/patterns/explain", summary="A detection in plain language: what the pattern is, its track record here, what followed",
+             response_model=PatternExplanation,
+             responses=described(SERIES | {404: f"{STORED}, or the pattern is not detected there",
+                                           422: f"{SERIES[422]}; a timestamp that is no bar of the candles (`no_such_bar`)"}))
+def explain(request: Request, body: ExplainRequest, _: Principal | None = Depends(require("read"))) -> dict:
     candles, _news = candles_of(request, body, last=None)
-    name = pattern_name(body.pattern)
+    name = body.pattern
     rows = detection_returns(candles, body.horizon)
     mine = rows[rows["pattern"] == name].reset_index(drop=True)
     if body.timestamp is not None:
@@ -257,17 +255,14 @@ def explain(request: Request, body: PatternRequest, _: Principal | None = Depend
             "explanation": " ".join(words)}
 
 
-class PatternBacktest(SeriesRequest):
-    pattern: str
-    horizon: int = Field(HORIZON, ge=1, le=500)
-
-
-@router.post("/patterns/backtest", summary="Backtest one pattern: enter at each detection's close, exit `horizon` bars later")
-def backtest(request: Request, body: PatternBacktest, _: Principal | None = Depends(require("read"))) -> dict:
+@router.post("/patterns/backtest", summary="Backtest one pattern: enter at each detection's close, exit `horizon` bars later",
+             response_model=PatternBacktest,
+             responses=described(SERIES | {422: f"{SERIES[422]}; a horizon not shorter than the series (`short_series`)"}))
+def backtest(request: Request, body: PatternBacktestRequest, _: Principal | None = Depends(require("read"))) -> dict:
     candles, _news = candles_of(request, body, last=None)
-    name = pattern_name(body.pattern)
+    name = body.pattern
     if body.horizon >= len(candles):
-        raise ApiError(422, f"horizon {body.horizon} is not shorter than the {len(candles)} bars given")
+        raise ApiError(422, f"horizon {body.horizon} is not shorter than the {len(candles)} bars given", "short_series", field="horizon")
     rows = detection_returns(candles, body.horizon)
     rows = rows[rows["pattern"] == name]
     stats = pattern_performance(rows) if len(rows) else pd.DataFrame()
@@ -278,9 +273,22 @@ def backtest(request: Request, body: PatternBacktest, _: Principal | None = Depe
             "trades": _records(trades.assign(direction=np.where(trades["direction"] > 0, "long", "short")).drop(columns=["pattern", "hit"]))}
 
 
-@router.post("/detect-enhanced", summary="Detections with the fused model's probability at each detection bar")
-def detect_enhanced(request: Request, body: DetectRequest, model: Served = Depends(served),
-                    _: Principal | None = Depends(require("read"))) -> dict:
+# after the static /patterns/... paths: /api/patterns/backtest is theirs (OPTIONS answers Allow: POST), and
+# GET /api/patterns/backtest reads the stored detections of a symbol named "backtest" (none: an empty list)
+@router.get("/patterns/{symbol}", summary="Recent stored detections of a symbol (the patterns asset writes them)",
+            response_model=StoredDetections)
+def stored_patterns(request: Request, symbol: str = Path(pattern=SYMBOL, examples=["GOOGL"]), timeframe: Timeframe = "1d",
+                    limit: int = Query(50, ge=1, le=5_000), _: Principal | None = Depends(require("read"))) -> Response:
+    def build() -> dict:
+        found = load_detections(request.app.state.engine, symbol, timeframe)
+        return {"symbol": symbol, "timeframe": timeframe, "detections": _rows(found.tail(limit))}
+    return cached(request, build)
+
+
+@router.post("/detect-enhanced", summary="Detections with the fused model's probability at each detection bar",
+             response_model=EnhancedDetections, responses=described(SERIES))
+def detect_enhanced(request: Request, body: DetectRequest, _: Principal | None = Depends(require("read"))) -> dict:
+    model = model_of(request)  # after validation: a malformed body is a 422 whatever the model state
     candles, news = candles_of(request, body)
     found = detections(candles, body.timeframe, prior=model.model.base_rates())
     found = found[found["ts"] >= candles.index[-min(body.last_bars, len(candles))]]

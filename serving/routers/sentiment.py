@@ -5,56 +5,48 @@ Items are scored by VADER with the finance words of features/sentiment.py at ing
 stored once per (source, text) however often they arrive. An aggregate as of t uses only
 items published strictly before t, weighted by recency (features/sentiment.py)."""
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from datetime import UTC, datetime
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from features.sentiment import HALF_LIFE, aggregate_at, score, scores_of
-from market.news import MAX_TEXT
 from serving.auth import require
-from serving.routers.health import providers_of
-from serving.routers.ml import SYMBOL
+from serving.deps import providers_of
+from serving.errors import ApiError
+from serving.schemas.common import AUTH, SYMBOL, Instant, errors
+from serving.schemas.sentiment import CLOCK_SKEW, AllAggregates, IngestRequest, Ingested, SocialHealth, SymbolSentiment
 from store.api_keys import Principal
 from store.news import add_news, load_news, news_symbols
 from store.types import iso
 
-router = APIRouter(prefix="/api/sentiment", tags=["sentiment"])
-
-CLOCK_SKEW = timedelta(minutes=5)  # items "published" later than this in the future are refused
-
-
-class NewsItemIn(BaseModel):
-    symbol: str | None = Field(None, pattern=SYMBOL, description="the symbol the item is about (or `symbols`)")
-    symbols: list[Annotated[str, Field(pattern=SYMBOL)]] | None = Field(None, max_length=20)
-    published_at: AwareDatetime
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
-    source: str = Field("user", pattern=r"^[A-Za-z0-9._-]{1,32}$", description="where it came from (de-duplication is per source and text)")
-    title: str | None = Field(None, max_length=1_000)
-    url: str | None = Field(None, max_length=2_000)
-
-    @model_validator(mode="after")
-    def _complete(self) -> "NewsItemIn":
-        if not self.symbol and not self.symbols:
-            raise ValueError("an item needs `symbol` or `symbols`")
-        if not self.text.strip():
-            raise ValueError("text is blank")
-        if self.published_at > datetime.now(UTC) + CLOCK_SKEW:
-            raise ValueError(f"published_at {self.published_at.isoformat()} is in the future")
-        return self
-
-    def all_symbols(self) -> list[str]:
-        return sorted({s.upper() for s in [self.symbol, *(self.symbols or [])] if s})
+router = APIRouter(prefix="/api/sentiment", tags=["sentiment"], responses=errors(*AUTH))
+AS_OF = "as of this time (default: now); ISO-8601 with a time zone, 1900-2200"
 
 
-class IngestRequest(BaseModel):
-    items: list[NewsItemIn] = Field(min_length=1, max_length=1_000)
+def _refusal(body: IngestRequest) -> ApiError | None:
+    """What the schema cannot say: every item names a symbol, has text, and is not from the future."""
+    latest = datetime.now(UTC) + CLOCK_SKEW
+    for i, item in enumerate(body.items):
+        where = f"items.{i}"
+        if not item.symbol and not item.symbols:
+            return ApiError(422, f"{where}: an item needs `symbol` or `symbols`", "no_symbol", field=f"{where}.symbol")
+        if not item.text.strip():
+            return ApiError(422, f"{where}.text: text is blank", "blank_text", field=f"{where}.text")
+        if item.published_at > latest:
+            return ApiError(422, f"{where}.published_at: published_at {item.published_at.isoformat()} is in the future",
+                            "in_the_future", field=f"{where}.published_at")
+    return None
 
 
-@router.post("/ingest", summary="Store and score user-supplied items; the same source and text again is stored once")
+@router.post("/ingest", summary="Store and score user-supplied items; the same source and text again is stored once",
+             response_model=Ingested)
 def ingest(request: Request, body: IngestRequest, _: Principal | None = Depends(require("trade"))) -> dict:
+    """422 `no_symbol`, `blank_text`, `in_the_future`: an item names no symbol, has only blanks, or is
+    published more than 5 minutes ahead of the service's clock. A refused batch stores nothing."""
+    refused = _refusal(body)
+    if refused is not None:
+        raise refused
     scores = score(item.text for item in body.items)
     rows = [{"source": item.source, "published_at": item.published_at, "text": item.text.strip(), "title": item.title,
              "url": item.url, "symbols": item.all_symbols(), "sentiment": float(s)} for item, s in zip(body.items, scores, strict=True)]
@@ -75,8 +67,8 @@ def _aggregate(news: pd.DataFrame, at: pd.Timestamp) -> dict:
             "weight": round(figures["sent_weight"], 4), "items_7d": int(figures["sent_items_7d"])}
 
 
-@router.get("/aggregate", summary="Point-in-time sentiment of every symbol with news")
-def aggregate(request: Request, at: AwareDatetime | None = Query(None, description="as of this time (default: now)"),
+@router.get("/aggregate", summary="Point-in-time sentiment of every symbol with news", response_model=AllAggregates)
+def aggregate(request: Request, at: Instant | None = Query(None, description=AS_OF),
               _: Principal | None = Depends(require("read"))) -> dict:
     when = _as_of(at)
     engine = request.app.state.engine
@@ -88,7 +80,8 @@ def aggregate(request: Request, at: AwareDatetime | None = Query(None, descripti
 SOCIAL = ("x", "reddit")
 
 
-@router.get("/twitter-health", summary="Social providers (X, Reddit): configured, breaker state, last error and latency")
+@router.get("/twitter-health", summary="Social providers (X, Reddit): configured, breaker state, last error and latency",
+            response_model=SocialHealth)
 def social_health(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     settings = request.app.state.settings
     configured = {"x": bool(settings.x_bearer_token), "reddit": bool(settings.reddit_client_id and settings.reddit_client_secret)}
@@ -100,9 +93,10 @@ def social_health(request: Request, _: Principal | None = Depends(require("read"
                                        "set TX_X_BEARER_TOKEN and TX_REDDIT_CLIENT_ID / TX_REDDIT_CLIENT_SECRET to enable them"}
 
 
-@router.get("/{symbol}", summary="A symbol's recent scored items and its point-in-time aggregate")
+@router.get("/{symbol}", summary="A symbol's recent scored items and its point-in-time aggregate", response_model=SymbolSentiment,
+            response_model_exclude_unset=True)
 def symbol_sentiment(request: Request, symbol: str = Path(pattern=SYMBOL), limit: int = Query(50, ge=1, le=1_000),
-                     at: AwareDatetime | None = Query(None, description="as of this time (default: now)"),
+                     at: Instant | None = Query(None, description=AS_OF),
                      _: Principal | None = Depends(require("read"))) -> dict:
     when = _as_of(at)
     news = load_news(request.app.state.engine, symbol, until=when.to_pydatetime())

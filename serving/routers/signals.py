@@ -1,22 +1,26 @@
 """Signals, risk and sizing over HTTP (thin over `trading/`)."""
 
+import math
 from typing import Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field, model_validator
 
-from training import scoring
 from serving.auth import require
 from serving.champion import Served
+from serving.deps import candles_of, model_of
 from serving.errors import ApiError
-from serving.routers.ml import SYMBOL, SeriesRequest, Timeframe, candles_of, served
+from serving.schemas.common import AUTH, SYMBOL, Timeframe, errors
+from serving.schemas.series import SeriesRequest
+from serving.schemas.signals import EntrySignal, ExitSignal, PositionSize, RiskFigures, RiskRequest, SizingRequest
 from store.api_keys import Principal
 from store.candles import load_candles
 from trading import risk, sizing
 from trading.signals import entry_signal, exit_signal
+from training import scoring
 
-router = APIRouter(prefix="/api", tags=["signals"])
+router = APIRouter(prefix="/api", tags=["signals"], responses=errors(*AUTH))
+SYMBOL_PATH = Path(pattern=SYMBOL, description="a stored symbol", examples=["GOOGL"])
 
 
 def _scored(request: Request, model: Served, symbol: str, timeframe: str) -> tuple[dict, pd.DataFrame]:
@@ -24,52 +28,52 @@ def _scored(request: Request, model: Served, symbol: str, timeframe: str) -> tup
     return scoring.score(model, candles, timeframe, news), candles
 
 
-@router.get("/entry-signals/{symbol}", summary="Entry signal with the stop and target the model was trained on")
-def entry(request: Request, symbol: str = Path(pattern=SYMBOL), timeframe: Timeframe = "1d",
-          min_confidence: float = Query(0.6, gt=0.5, lt=1), model: Served = Depends(served),
-          _: Principal | None = Depends(require("read"))) -> dict:
-    scored, candles = _scored(request, model, symbol, timeframe)
-    try:
-        signal = entry_signal(scored["probability"], candles, model.model.label_config, min_confidence)
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
-    return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "as_of": scored["as_of"], **signal}
+def _levels_refused(exc: Exception) -> ApiError:
+    """Levels the stored bars cannot give (too few bars for ATR, a flat series): a conflict with what is stored."""
+    reason = str(exc) if isinstance(exc, ValueError) else "the stored series has no range (ATR is 0): no stop or target to set"
+    return ApiError(409, reason, "no_levels")
 
 
-@router.get("/exit-signals/{symbol}", summary="Exit or hold for an open position")
-def exit_(request: Request, symbol: str = Path(pattern=SYMBOL), side: Literal["long", "short"] = "long",
-          entry_price: float = Query(gt=0), timeframe: Timeframe = "1d", model: Served = Depends(served),
-          _: Principal | None = Depends(require("read"))) -> dict:
-    scored, candles = _scored(request, model, symbol, timeframe)
+@router.get("/entry-signals/{symbol}", summary="Entry signal with the stop and target the model was trained on",
+            response_model=EntrySignal, response_model_exclude_unset=True, responses=errors(404, 409))
+def entry(request: Request, symbol: str = SYMBOL_PATH, timeframe: Timeframe = "1d",
+          min_confidence: float = Query(0.6, gt=0.5, lt=1, allow_inf_nan=False), _: Principal | None = Depends(require("read"))) -> dict:
+    model = model_of(request)
+    view, candles = _scored(request, model, symbol, timeframe)
     try:
-        signal = exit_signal(scored["probability"], candles, model.model.label_config, side, entry_price)
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
+        signal = entry_signal(view["probability"], candles, model.model.label_config, min_confidence)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise _levels_refused(exc) from None
+    return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "as_of": view["as_of"], **signal}
+
+
+@router.get("/exit-signals/{symbol}", summary="Exit or hold for an open position", response_model=ExitSignal, responses=errors(404, 409))
+def exit_(request: Request, symbol: str = SYMBOL_PATH, side: Literal["long", "short"] = "long",
+          entry_price: float = Query(ge=1e-12, le=1e12, allow_inf_nan=False, description="the position's entry price"),
+          timeframe: Timeframe = "1d", _: Principal | None = Depends(require("read"))) -> dict:
+    model = model_of(request)
+    view, candles = _scored(request, model, symbol, timeframe)
+    try:
+        signal = exit_signal(view["probability"], candles, model.model.label_config, side, entry_price)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise _levels_refused(exc) from None
     return {"symbol": symbol, "timeframe": timeframe, "side": side, "entry_price": entry_price, "model_version": model.version,
-            "as_of": scored["as_of"], **signal}
+            "as_of": view["as_of"], **signal}
 
 
-class Holding(BaseModel):
-    symbol: str = Field(pattern=SYMBOL)
-    quantity: float = Field(description="units; negative for a short")
-
-
-class RiskRequest(BaseModel):
-    positions: list[Holding] = Field(min_length=1, max_length=200)
-    timeframe: Timeframe = "1d"
-    confidence: float = Field(0.95, gt=0.5, lt=1)
-    lookback: int = Field(500, ge=20, le=10_000, description="bars of history")
-
-
-@router.post("/risk-assessment", summary="Volatility, max drawdown, historical VaR/CVaR of a position or portfolio")
+@router.post("/risk-assessment", summary="Volatility, max drawdown, historical VaR/CVaR of a position or portfolio",
+             response_model=RiskFigures, responses=errors(404, 409, 413))
 def risk_assessment(request: Request, body: RiskRequest, _: Principal | None = Depends(require("read"))) -> dict:
     closes = {}
     for h in body.positions:
         frame = load_candles(request.app.state.engine, h.symbol, body.timeframe, last=body.lookback)
         if frame.empty:
-            raise ApiError(404, f"no stored candles for {h.symbol}:{body.timeframe}")
+            raise ApiError(404, f"no stored candles for {h.symbol}:{body.timeframe}", field="positions")
         closes[h.symbol] = frame["close"]
     aligned = pd.DataFrame(closes).dropna()
+    if len(aligned) < 3:
+        raise ApiError(409, f"the positions share {len(aligned)} stored bars of {body.timeframe} history in the last {body.lookback}; "
+                            "risk needs 3+", "too_few_bars", field="positions")
     quantities = pd.Series({h.symbol: 0.0 for h in body.positions})
     for h in body.positions:
         quantities[h.symbol] += h.quantity
@@ -82,33 +86,16 @@ def risk_assessment(request: Request, body: RiskRequest, _: Principal | None = D
     try:
         figures = risk.assess(series, body.timeframe, body.confidence)
     except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
+        figures = {"error": str(exc)}
+    if "error" in figures or not all(math.isfinite(v) for v in figures.values()):
+        # a flat or fully hedged book: no figures rather than made-up ones
+        raise ApiError(422, f"nothing at risk to measure: the book's {basis} is not positive on every bar "
+                            f"({figures.get('error', 'no finite figures')})", "nothing_at_risk", field="positions")
     return {"basis": basis, "from": aligned.index[0].isoformat(), "to": aligned.index[-1].isoformat(), **figures}
 
 
-class SizingRequest(BaseModel):
-    method: Literal["fixed_fraction", "volatility_target", "kelly"]
-    equity: float = Field(gt=0)
-    price: float = Field(gt=0)
-    stop_price: float | None = Field(None, gt=0, description="fixed_fraction")
-    risk_fraction: float = Field(0.01, gt=0, le=0.2, description="fixed_fraction")
-    volatility: float | None = Field(None, gt=0, description="annualized; volatility_target")
-    target_vol: float = Field(0.15, gt=0, le=2, description="volatility_target")
-    win_probability: float | None = Field(None, gt=0, lt=1, description="kelly")
-    payoff_ratio: float | None = Field(None, gt=0, description="kelly")
-    kelly_fraction: float = Field(0.5, gt=0, le=1)
-    cap: float = Field(0.25, gt=0, le=1)
-
-    @model_validator(mode="after")
-    def _inputs(self) -> "SizingRequest":
-        need = {"fixed_fraction": ["stop_price"], "volatility_target": ["volatility"], "kelly": ["win_probability", "payoff_ratio"]}
-        missing = [f for f in need[self.method] if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"method {self.method} needs {', '.join(missing)}")
-        return self
-
-
-@router.post("/position-sizing", summary="Size by fixed fraction, volatility target or capped Kelly")
+@router.post("/position-sizing", summary="Size by fixed fraction, volatility target or capped Kelly", response_model=PositionSize,
+             responses=errors(413))
 def position_sizing(body: SizingRequest, _: Principal | None = Depends(require("read"))) -> dict:
     try:
         if body.method == "fixed_fraction":
@@ -117,6 +104,6 @@ def position_sizing(body: SizingRequest, _: Principal | None = Depends(require("
             size = sizing.volatility_target(body.equity, body.price, body.volatility, body.target_vol)
         else:
             size = sizing.capped_kelly(body.equity, body.price, body.win_probability, body.payoff_ratio, body.kelly_fraction, body.cap)
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
+    except ValueError as exc:  # a stop at the price: no risk per unit to size by
+        raise ApiError(422, str(exc), "bad_stop", field="stop_price") from None
     return {"method": size.method, "quantity": size.quantity, "notional": size.notional, "fraction": size.fraction, "detail": size.detail}

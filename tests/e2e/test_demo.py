@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tx.processes import free_port
@@ -161,6 +162,8 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
         assert httpx.get(f"http://127.0.0.1:{ports['TX_MLFLOW_PORT']}/health", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['TX_SERVING_PORT']}/health", timeout=10).json()["status"] == "ok"
         launched_through_dagster(ports)
+        tree = psutil.Process(proc.pid).children(recursive=True)  # servers, BentoML's worker, Dagster's daemons
+        assert any("_bentoml_impl.worker.service" in _cmdline(p) for p in tree)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)  # an impatient second Ctrl-C must not orphan a server
@@ -170,6 +173,8 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
         for port in ports.values():
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+        left = [_cmdline(p) for p in tree if _alive(p)]
+        assert left == []  # no worker or daemon survives the Ctrl-C
     finally:
         if proc.poll() is None:  # a failed assertion above: stop the platform the way SIGTERM does, then insist
             proc.send_signal(signal.SIGTERM)
@@ -177,6 +182,20 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def _news_feeds(httpserver, folder: Path) -> dict[str, str]:

@@ -3,14 +3,9 @@ and given candles), layer views, models, promotion through the gate, auth, rate 
 bad input (4xx with one error shape, never a 5xx) and a champion swap under load."""
 
 import json
-import os
 import re
 import time
-import shutil
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,99 +17,29 @@ from fastapi.testclient import TestClient
 
 from features import BaseRates, build_features, triple_barrier
 from market.files import bundled
-from market.synthetic import generate_many
 from market.universe import Series
 from serving.app import create_app
 from serving.champion import Champion
 from store.api_keys import create_key
-from features.patterns import detections
-from store.candles import upsert_candles
-from store.patterns import replace_detections
-from market.chain import ProviderHealth
-from sqlalchemy.engine import make_url
-from store.db import drop_database, make_engine
+from store.db import make_engine
 from store.predictions import log_predictions
-from store.provider_status import record_provider_health
 from sklearn.metrics import roc_auc_score
 from training.fit import TrainConfig
-from training.pipeline import SeriesData, train_and_promote
+from training.pipeline import train_and_promote
 from training.windows import windows
-from tx.processes import bentoml_server, free_port, wait_ready
 from tx.settings import load_settings
 from tx.stores import setup_app_database, setup_mlflow
+from tests.serving.conftest import environment, serving
 
-QUICK = TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1)
 pytestmark = pytest.mark.e2e
-
-
-@contextmanager
-def environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A promoted champion on three planted-signal series, trained once for both backends."""
-    home = tmp_path_factory.mktemp("trained")
-    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts")}
-    with environment(env):
-        settings = load_settings()
-        setup_mlflow(settings)
-        frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
-        series = [SeriesData(s, "1d", c, triple_barrier(c, horizon=2)) for s, c in frames.items()]
-        first = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
-                                  label_config={"horizon": 2}, config=QUICK)
-        assert first.decision.promoted
-    return {"db": home / "mlflow.db", "artifacts": home / "artifacts", "frames": frames, "series": series}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def svc(request, tmp_path_factory, trained):
-    """The real service on a free port, its app database on SQLite or PostgreSQL, serving a
-    copy of the trained registry (tests promote and train more versions in it)."""
-    home = tmp_path_factory.mktemp(f"svc-{request.param}")
-    shutil.copy(trained["db"], home / "mlflow.db")
-    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-           "TX_MLFLOW_ARTIFACTS": str(trained["artifacts"]), "TX_MODEL_POLL_S": "1", "TX_DATABASE_URL": ""}
-    if request.param == "postgresql":
-        env["TX_DATABASE_URL"] = make_url(request.getfixturevalue("postgres_server")).set(
-            database=f"tx_test_{uuid.uuid4().hex[:10]}").render_as_string(hide_password=False)
-    with environment(env):
-        settings = load_settings()
-        setup_app_database(settings)
-        engine = make_engine(settings.app_database_url)
-        googl = bundled().read(Series("GOOGL", "1d"))
-        upsert_candles(engine, "GOOGL", "1d", googl, "bundled")
-        replace_detections(engine, "GOOGL", "1d", detections(googl, "1d"))  # what the patterns asset stores
-        for symbol, candles in trained["frames"].items():
-            upsert_candles(engine, symbol, "1d", candles, "synthetic")
-        record_provider_health(engine, [ProviderHealth("bundled", calls=3, last_success_at=datetime(2026, 11, 1, tzinfo=UTC),
-                                                       last_latency_s=0.012),
-                                        ProviderHealth("polygon", state="open", calls=5, failures=5, last_error="rate limited: 429")])
-        keys = {scope: create_key(engine, scope, f"test {scope}") for scope in ("read", "trade", "admin")}
-        keys["limited"] = create_key(engine, "read", "limited", rate_limit_per_minute=3)
-        engine.dispose()
-        server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log")
-        server.env = env
-        server.start()
-        try:
-            wait_ready([server], timeout_s=120)
-            yield {"url": server.ui_url, "keys": keys, "frames": trained["frames"], "series": trained["series"], "settings": settings,
-                   "env": env, "log": home / "bentoml.log", "backend": request.param}
-        finally:
-            server.stop()
-            if request.param == "postgresql":
-                drop_database(settings.app_database_url)
+    """The real service over a copy of the session's trained registry (tests/serving/conftest.py)."""
+    pg = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    with serving(request.param, tmp_path_factory.mktemp(f"svc-{request.param}"), trained, pg) as service:
+        yield service
 
 
 def call(svc, method: str, path: str, key: str | None = "read", headers: dict | None = None, **kwargs) -> httpx.Response:
@@ -165,17 +90,19 @@ def test_layer_views_models_and_versions(svc):
     info = call(svc, "GET", "/api/ml/model-info").json()
     assert info["version"] == "1" and info["metrics"]["wf_auc"] > 0.6 and info["lineage"]["symbols"] == "SYNA,SYNB,SYNC"
     assert call(svc, "GET", "/api/ml/active-version").json()["version"] == "1"
-    health = httpx.get(svc["url"] + "/health/detailed", timeout=30).json()
+    assert httpx.get(svc["url"] + "/health/detailed", timeout=30).status_code == 401  # a read key, like every other report
+    health = call(svc, "GET", "/health/detailed").json()
     assert health["status"] == "ok" and health["stores"]["app_database"]["status"] == "ok" and health["stores"]["mlflow"]["status"] == "ok"
     assert health["model"]["version"] in ("1", "2") and health["model"]["poll_s"] == 1
     batch = call(svc, "POST", "/api/ml/score/batch", json={"items": [{"symbol": "SYNA"}, {"symbol": "NOPE"}]}).json()
     assert batch["results"][0]["model_version"] == "1" and batch["results"][1]["error"]["code"] == "not_found"
-    gone = call(svc, "POST", "/api/ml/rl-action", json={})
+    assert call(svc, "POST", "/api/ml/rl-action", json={}).status_code == 422  # typed: the symbol is required
+    gone = call(svc, "POST", "/api/ml/rl-action", json={"symbol": "SYNA"})
     assert gone.status_code == 501 and "not part of this release" in gone.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(("body", "status", "message"), [
-    ({}, 422, "give either `symbol`"),
+    ({}, 422, "give `symbol` (stored candles) or `candles`: neither was given"),
     ({"symbol": "SYNA", "candles": []}, 422, "candles"),
     ({"symbol": "NOPE"}, 404, "no stored candles for NOPE:1d; stored: GOOGL:1d, SYNA:1d"),
     ({"symbol": "SYNA", "timeframe": "7d"}, 422, "timeframe"),
@@ -252,6 +179,9 @@ def test_no_champion_answers_503_and_stays_healthy(tmp_path):
     with TestClient(create_app(settings, Champion(settings.tracking_uri).start())) as http:
         answer = http.post("/api/ml/score", json={"symbol": "SPX"}, headers={"X-API-Key": key})
         assert answer.status_code == 503 and "no version of tx-fused is champion yet" in answer.json()["error"]["message"]
+        assert int(answer.headers["Retry-After"]) >= 1
+        malformed = http.post("/api/ml/score", json={"symbol": 123}, headers={"X-API-Key": key})
+        assert malformed.status_code == 422 and malformed.json()["error"]["field"] == "symbol"  # validation before availability
         assert http.get("/health").status_code == 200
 
 
@@ -290,11 +220,14 @@ def test_market_bad_input(svc, path, params, status, message):
 
 
 def test_detailed_health_reports_a_store_that_is_down(monkeypatch):
-    monkeypatch.setenv("TX_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/unreachable")
+    monkeypatch.setenv("TX_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/tx_down")
+    monkeypatch.setenv("TX_API_OPEN_READS", "true")  # no key can be checked while the app database is down
     with TestClient(create_app(load_settings())) as http:
         answer = http.get("/health/detailed")
-        assert answer.status_code == 503 and answer.json()["status"] == "degraded"
+        assert answer.status_code == 503 and answer.json()["status"] == "degraded" and int(answer.headers["Retry-After"]) >= 1
         assert answer.json()["stores"]["app_database"]["status"] == "down" and answer.json()["model"]["status"] == "none"
+        assert answer.json()["stores"]["app_database"]["reason"] == "unreachable"
+        assert "127.0.0.1" not in answer.text and "tx_down" not in answer.text  # no connection details
         assert http.get("/health").status_code == 200
 
 
@@ -349,16 +282,18 @@ def test_provider_worker_and_detailed_health(svc):
     assert {w["job"] for w in workers["workers"]} == {"series_pipeline", "alert_job", "online_job", "training_job", "champion_job", "backtest_job", "news_job", "monitoring_job"}
     online = next(w for w in workers["workers"] if w["job"] == "online_job")
     assert online["expected_every_s"] == 180 and online["state"] == "never ran" and online["last_run"] is None
-    detailed = httpx.get(svc["url"] + "/health/detailed", timeout=30).json()
+    detailed = call(svc, "GET", "/health/detailed").json()
     assert detailed["providers"]["status"] == "ok" and len(detailed["providers"]["providers"]) == 3
     assert detailed["scheduler"]["status"] == "ok" and detailed["scheduler"]["heartbeat"] is None  # no Dagster daemon here
 
 
 def test_docs_openapi_and_metrics(svc):
     spec = httpx.get(svc["url"] + "/swagger.json", timeout=30).json()
-    assert {"/api/ml/score", "/api/market-scan", "/api/stats/system", "/healthz"} <= set(spec["paths"])
+    assert {"/api/ml/score", "/api/market-scan", "/api/stats/system"} <= set(spec["paths"])
+    assert spec == httpx.get(svc["url"] + "/docs.json", timeout=30).json()  # one spec, two names
+    assert httpx.get(svc["url"] + "/healthz", timeout=30).status_code == 200  # BentoML's probes answer beside the contract
     docs = httpx.get(svc["url"] + "/docs", timeout=30, follow_redirects=True)
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()  # redirected to BentoML's Swagger UI
+    assert docs.status_code == 200 and "swagger" in docs.text.lower() and "TX Predictive Intelligence" in docs.text
     assert call(svc, "POST", "/api/ml/score", json={"symbol": "SYNA"}).status_code == 200
     metrics = httpx.get(svc["url"] + "/metrics", timeout=30).text
     assert 'tx_predictions_total{endpoint="score",model_version=' in metrics
@@ -509,7 +444,8 @@ def test_online_line_and_launching_runs(svc):
     for path, key in (("/api/ml/train", "admin"), ("/api/ml/online-update", "trade")):
         answer = call(svc, "POST", path, key=key, json={})
         assert answer.status_code == 503 and answer.json()["error"]["code"] == "orchestrator_unavailable"  # no webserver in this test
-        assert "Dagster webserver" in answer.json()["error"]["message"]
+        assert "Dagster webserver" in answer.json()["error"]["message"] and int(answer.headers["Retry-After"]) >= 1
+        assert "mutation" not in answer.text and len(answer.json()["error"]["message"]) < 200  # not Dagster's GraphQL text
 
 
 LATER: tuple[str, ...] = ()  # groups of the contract still to be built (none)
@@ -703,7 +639,7 @@ def test_paper_trading_over_http(svc):
         answer = execute(svc, key, body, who)
         assert answer.status_code == status and message in answer.json()["error"]["message"], (body, answer.text)
     no_key = call(svc, "POST", "/api/paper-trade/execute", key="trade", json={"symbol": "SYNA", "side": "buy", "quantity": 1})
-    assert no_key.status_code == 400 and "Idempotency-Key" in no_key.json()["error"]["message"]
+    assert no_key.status_code == 422 and no_key.json()["error"]["field"] == "Idempotency-Key"  # the spec declares it required
     assert call(svc, "POST", f"/api/paper-trades/{trade['id']}/close", key="trade").status_code == 409
     assert call(svc, "GET", "/api/paper-trades/999999").status_code == 404
 

@@ -1,0 +1,129 @@
+"""What several routers share: the served models, a request's candles, a stored symbol's
+score, cached reads, the paper broker and provider health. Routers import from here,
+never from one another."""
+
+import time
+
+import pandas as pd
+from fastapi import Request
+from fastapi.responses import Response
+
+from features.patterns import PATTERNS
+from features.sentiment import scores_of
+from market.frames import CandleFormatError, conform
+from market.quality import validated
+from serving import metrics
+from serving.champion import NO_CHAMPION, NO_VERSION, NoChampion, Served
+from serving.errors import ApiError
+from serving.schemas.series import SeriesRequest
+from store.candles import coverage, last_price, load_candles
+from store.news import load_news
+from store.provider_status import load_provider_status
+from store.types import iso
+from trading.broker import PaperBroker, paper_broker
+from training import scoring
+
+STARTED = time.time()
+HISTORY_BARS = 600  # stored bars read to score a symbol: enough for exact indicators
+
+
+def model_of(request: Request, line: str = "champion") -> Served:
+    """The model a request uses (`champion`, or `online`: the head of the online line); 503
+    while none is loaded. Routes with a body or query call it inside the handler, after
+    FastAPI validated the input: a malformed request is a 422 whatever the model state."""
+    try:
+        return getattr(request.app.state, line).current()
+    except NoChampion as exc:
+        reason = str(exc)
+        if reason not in (NO_CHAMPION, NO_VERSION):  # "MLflow unreachable: <driver text>", "loading v3 failed: ..."
+            reason = f"{reason.split(':', 1)[0]}; retry shortly"
+        raise ApiError(503, reason, "no_model", headers={"Retry-After": "60"}) from None
+
+
+def candles_of(request: Request, body: SeriesRequest, last: int | None = HISTORY_BARS) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(candles, news scores) for the request: stored (the `last` bars; None: all) or given,
+    checked like any ingested batch."""
+    engine = request.app.state.engine
+    if body.candles is not None:
+        raw = pd.DataFrame([c.model_dump() for c in body.candles])
+        try:
+            frame = validated(conform(raw, "candles"), "candles")
+        except CandleFormatError as exc:
+            raise ApiError(422, str(exc), "bad_candles", field="candles") from None  # what JSON Schema cannot say: order, high >= low
+        return frame, None
+    frame = load_candles(engine, body.symbol, body.timeframe, last=last)
+    if frame.empty:
+        stored = ", ".join(f"{r.symbol}:{r.timeframe}" for r in coverage(engine).itertuples()) or "none"
+        raise ApiError(404, f"no stored candles for {body.symbol}:{body.timeframe}; stored: {stored}")
+    if len(frame) < scoring.MIN_BARS:
+        raise ApiError(409, f"{body.symbol}:{body.timeframe} has {len(frame)} stored bars; scoring needs {scoring.MIN_BARS}+",
+                       "too_few_bars")
+    return frame, scores_of(load_news(engine, body.symbol))
+
+
+def scored(request: Request, body: SeriesRequest, model: Served, endpoint: str = "score") -> dict:
+    """The model's score of the request's series; a stored series' score is reused for
+    TX_READ_CACHE_S and logged once per bar, to be judged when its label matures."""
+    started = time.perf_counter()
+
+    def compute() -> dict:
+        candles, news = candles_of(request, body)
+        return scoring.score(model, candles, body.timeframe, news)
+
+    if body.candles is not None:
+        result = compute()
+    else:
+        result = request.app.state.scores.get((model.version, body.symbol, body.timeframe), compute)
+        request.app.state.predictions.record(body.symbol, body.timeframe, result)
+    metrics.observe(endpoint, result, time.perf_counter() - started)
+    return {"symbol": body.symbol, **result}
+
+
+def stored_candles(engine):
+    """The candles_of callable of training.live.judged_by_labels, on the app database."""
+    return lambda symbol, timeframe: load_candles(engine, symbol, timeframe)
+
+
+def cached(request: Request, build) -> Response:
+    """A market-data read from this worker's short-lived cache (serving/cache.py)."""
+    return request.app.state.reads.response(request, build)
+
+
+def pattern_name(text: str) -> str:
+    """CDLENGULFING, cdlengulfing or engulfing -> CDLENGULFING; a clear 422 otherwise."""
+    name = text.strip().upper()
+    name = name if name.startswith("CDL") else "CDL" + name.replace("_", "")
+    if name not in PATTERNS:
+        raise ApiError(422, f"unknown pattern {text!r}: /api/patterns/list has the {len(PATTERNS)} supported", "unknown_pattern",
+                       field="pattern")
+    return name
+
+
+def broker(request: Request) -> PaperBroker:
+    return paper_broker(request.app.state.engine, request.app.state.settings)
+
+
+def price_of(request: Request):
+    def lookup(symbol: str) -> float:
+        found = last_price(request.app.state.engine, symbol)
+        if found is None:
+            stored = ", ".join(sorted(set(coverage(request.app.state.engine)["symbol"]))) or "none"
+            raise ApiError(404, f"no stored candles for {symbol}: nothing to price it with; stored symbols: {stored}")
+        return found[0]
+    return lookup
+
+
+def providers_of(request: Request) -> list[dict]:
+    """Configured providers in fallback order, with what the last fetch recorded (or `unknown`)."""
+    settings = request.app.state.settings
+    seen = {r["provider"]: r for r in load_provider_status(request.app.state.engine).to_dict(orient="records")}
+    out = []
+    for name in [*settings.provider_names, *sorted(set(seen) - set(settings.provider_names))]:
+        r = seen.get(name)
+        out.append({"provider": name, "configured": name in settings.provider_names,
+                    "state": r["state"] if r else "unknown", "calls": r["calls"] if r else 0, "failures": r["failures"] if r else 0,
+                    "last_error": r["last_error"] if r else None, "last_error_at": iso(r["last_error_at"]) if r else None,
+                    "last_success_at": iso(r["last_success_at"]) if r else None,
+                    "latency_ms": None if not r or pd.isna(r["last_latency_ms"]) else round(r["last_latency_ms"], 2),
+                    "updated_at": iso(r["updated_at"]) if r else None})
+    return out

@@ -1,0 +1,99 @@
+"""Fixtures of the HTTP tests: one trained registry for every module that serves it, and
+the real service on a free port over a copy of it."""
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from features import triple_barrier
+from features.patterns import detections
+from market.chain import ProviderHealth
+from market.files import bundled
+from market.synthetic import generate_many
+from market.universe import Series
+from store.api_keys import create_key
+from store.candles import upsert_candles
+from store.db import drop_database, make_engine
+from store.patterns import replace_detections
+from store.provider_status import record_provider_health
+from training.fit import TrainConfig
+from training.pipeline import SeriesData, train_and_promote
+from tx.processes import bentoml_server, free_port, wait_ready
+from tx.settings import load_settings
+from tx.stores import setup_app_database, setup_mlflow
+
+QUICK = TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1)
+
+
+@contextmanager
+def environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A promoted champion on three planted-signal series, trained once for the session."""
+    home = tmp_path_factory.mktemp("trained")
+    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts")}
+    with environment(env):
+        settings = load_settings()
+        setup_mlflow(settings)
+        frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
+        series = [SeriesData(s, "1d", c, triple_barrier(c, horizon=2)) for s, c in frames.items()]
+        first = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
+                                  label_config={"horizon": 2}, config=QUICK)
+        assert first.decision.promoted
+    return {"db": home / "mlflow.db", "artifacts": home / "artifacts", "frames": frames, "series": series}
+
+
+@contextmanager
+def serving(backend: str, home, trained, postgres_server: str | None = None, extra_env: dict[str, str] | None = None):
+    """The real service on a free port, its app database on SQLite or PostgreSQL, serving a
+    copy of the trained registry (tests promote and train more versions in it)."""
+    shutil.copy(trained["db"], home / "mlflow.db")
+    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+           "TX_MLFLOW_ARTIFACTS": str(trained["artifacts"]), "TX_MODEL_POLL_S": "1", "TX_DATABASE_URL": "", **(extra_env or {})}
+    if backend == "postgresql":
+        env["TX_DATABASE_URL"] = make_url(postgres_server).set(
+            database=f"tx_test_{uuid.uuid4().hex[:10]}").render_as_string(hide_password=False)
+    with environment(env):
+        settings = load_settings()
+        setup_app_database(settings)
+        engine = make_engine(settings.app_database_url)
+        googl = bundled().read(Series("GOOGL", "1d"))
+        upsert_candles(engine, "GOOGL", "1d", googl, "bundled")
+        replace_detections(engine, "GOOGL", "1d", detections(googl, "1d"))  # what the patterns asset stores
+        for symbol, candles in trained["frames"].items():
+            upsert_candles(engine, symbol, "1d", candles, "synthetic")
+        record_provider_health(engine, [ProviderHealth("bundled", calls=3, last_success_at=datetime(2026, 11, 1, tzinfo=UTC),
+                                                       last_latency_s=0.012),
+                                        ProviderHealth("polygon", state="open", calls=5, failures=5, last_error="rate limited: 429")])
+        keys = {scope: create_key(engine, scope, f"test {scope}") for scope in ("read", "trade", "admin")}
+        keys["limited"] = create_key(engine, "read", "limited", rate_limit_per_minute=3)
+        engine.dispose()
+        server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log")
+        server.env = env
+        server.start()
+        try:
+            wait_ready([server], timeout_s=120)
+            yield {"url": server.ui_url, "keys": keys, "frames": trained["frames"], "series": trained["series"], "settings": settings,
+                   "env": env, "log": home / "bentoml.log", "backend": backend, "engine_url": settings.app_database_url}
+        finally:
+            server.stop()
+            if backend == "postgresql":
+                drop_database(settings.app_database_url)
