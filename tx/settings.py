@@ -3,14 +3,20 @@ repository's `.env` (or the file named by TX_ENV_FILE) — the same file whateve
 process runs in, so `tx`, the Dagster code server and the BentoML service agree.
 
 Variables use the `TX_` prefix, plus the standard `MLFLOW_TRACKING_URI` and
-`DAGSTER_HOME`. `.env.example` documents each of them.
+`DAGSTER_HOME`. `.env.example` documents each of them. The seed deployment's names
+`SENTRY_DSN`, `CORS_ORIGINS` and `DATABASE_URL` are read too (the `TX_` name wins), so a
+team moving over keeps its error reporting and CORS setting; `Settings.notices` says when
+both are set and differ, and when the unused `SECRET_KEY` is set.
 """
 
 import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from typing import Literal
+
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -21,6 +27,10 @@ from store.db import DatabaseError, parse_url, redact
 from tx.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+# field -> the seed deployment's name for it, read beside TX_<FIELD> (which wins)
+SEED_NAMES = {"database_url": "DATABASE_URL", "cors_origins": "CORS_ORIGINS", "sentry_dsn": "SENTRY_DSN"}
+UNUSED_SECRET_KEY = ("SECRET_KEY is set, but TX has no use for it: API keys are stored as SHA-256 hashes and nothing is "
+                     "signed or kept in sessions; unset it (README, Operations)")
 
 
 class Settings(BaseSettings):
@@ -28,7 +38,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(ROOT / ".tx", description="Embedded stores and local files (git-ignored).")
     postgres_url: str | None = Field(None, description="Puts all three stores on this PostgreSQL server.")
-    database_url: str | None = Field(None, description="App database; overrides TX_POSTGRES_URL for it.")
+    database_url: str | None = Field(None, validation_alias=AliasChoices("TX_DATABASE_URL", "DATABASE_URL"),
+                                     description="App database; overrides TX_POSTGRES_URL for it.")
     dagster_postgres_url: str | None = Field(None, description="Dagster instance storage on PostgreSQL.")
     mlflow_tracking_uri: str | None = Field(
         None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "TX_MLFLOW_TRACKING_URI")
@@ -76,7 +87,14 @@ class Settings(BaseSettings):
     read_cache_s: float = Field(1.0, ge=0, description="Seconds a service worker may reuse a market-data read or a symbol's score (0: off).")
     api_open_reads: bool = Field(False, description="Serve GET/read endpoints without an API key.")
     rate_limit_per_minute: int = Field(600, ge=1, description="Requests a minute per API key (per worker), unless the key sets its own.")
-    cors_origins: str = Field("", description="Comma-separated browser origins allowed (default: localhost on any port).")
+    cors_origins: str = Field("", validation_alias=AliasChoices("TX_CORS_ORIGINS", "CORS_ORIGINS"),
+                              description="Comma-separated browser origins allowed (default: localhost on any port).")
+    sentry_dsn: str | None = Field(None, validation_alias=AliasChoices("TX_SENTRY_DSN", "SENTRY_DSN"),
+                                   description="Sentry DSN: the service, the CLI and Dagster runs report errors there (unset: off).")
+    env: str = Field("development", min_length=1, description="Deployment environment, as Sentry reports it.")
+    sentry_traces_sample_rate: float = Field(0.0, ge=0, le=1, description="Share of requests traced to Sentry (0: errors only).")
+    log_format: Literal["json", "text"] | None = Field(None, description="json or text (default: json unless stderr is a terminal).")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
     paper_cash: float = Field(100_000.0, gt=0, description="Starting cash of the paper account.")
     paper_commission_bps: float = Field(1.0, ge=0, description="Paper commission, basis points of notional.")
     paper_min_fee: float = Field(0.0, ge=0, description="Paper commission floor per fill.")
@@ -102,11 +120,34 @@ class Settings(BaseSettings):
     dagster_port: int = 3000
     mlflow_port: int = 5000
     serving_port: int = 3001
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _notices: tuple[str, ...] = PrivateAttr(default=())
 
-    @field_validator("postgres_url", "database_url", "dagster_postgres_url", "mlflow_tracking_uri", "universe", mode="before")
+    @field_validator("postgres_url", "database_url", "dagster_postgres_url", "mlflow_tracking_uri", "universe", "sentry_dsn",
+                     "log_format", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _sentry_dsn(cls, value: str | None) -> str | None:
+        if value is not None:
+            from sentry_sdk.utils import BadDsn, Dsn  # only paid for when a DSN is set
+
+            try:
+                Dsn(value)
+            except BadDsn as exc:
+                raise ValueError(f"not a Sentry DSN ({exc}); expected https://<public key>@<host>/<project id>") from None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = str(value).strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown level {value!r}; expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
 
     @field_validator("postgres_url", "dagster_postgres_url")
     @classmethod
@@ -165,7 +206,16 @@ class Settings(BaseSettings):
 
     @property
     def app_database_setting(self) -> str:
-        return "TX_DATABASE_URL" if self.database_url else "TX_POSTGRES_URL" if self.postgres_url else "TX_HOME"
+        return self.source("database_url") if self.database_url else "TX_POSTGRES_URL" if self.postgres_url else "TX_HOME"
+
+    def source(self, field: str) -> str:
+        """The variable a field was read from: `TX_<FIELD>`, or the seed's name when only that is set."""
+        return self._sources.get(field, f"TX_{field.upper()}")
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Warnings about the configuration to log once at start (no values: they may be secrets)."""
+        return self._notices
 
     @cached_property
     def tracking_uri(self) -> str:
@@ -231,12 +281,36 @@ class Settings(BaseSettings):
         return self.home / "frames"
 
 
+def _variables(env_file: str) -> dict[str, str]:
+    """What pydantic-settings reads, merged the same way: the environment over the .env file."""
+    from_file = dotenv_values(env_file) if Path(env_file).is_file() else {}
+    return {**{k: v for k, v in from_file.items() if v is not None}, **os.environ}
+
+
+def _seed_sources(variables: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    sources, notices = {}, []
+    for field, seed in SEED_NAMES.items():
+        ours, theirs = variables.get(f"TX_{field.upper()}"), variables.get(seed)
+        if ours is None and theirs is not None:
+            sources[field] = seed
+        if ours is not None and theirs is not None and ours != theirs:
+            notices.append(f"TX_{field.upper()} and {seed} are both set and differ; using TX_{field.upper()}")
+    if variables.get("SECRET_KEY"):
+        notices.append(UNUSED_SECRET_KEY)
+    return sources, notices
+
+
 def load_settings() -> Settings:
     """Settings from the environment, with one clear message per wrong variable."""
+    env_file = os.environ.get("TX_ENV_FILE", str(ROOT / ".env"))
+    sources, notices = _seed_sources(_variables(env_file))
     try:
-        return Settings(_env_file=os.environ.get("TX_ENV_FILE", str(ROOT / ".env")))
+        settings = Settings(_env_file=env_file)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        setting = field if field.isupper() else f"TX_{field.upper()}"
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        field = name.removeprefix("TX_").lower()
+        setting = sources.get(field, f"TX_{field.upper()}") if field in SEED_NAMES else name if name.isupper() else f"TX_{name.upper()}"
         raise ConfigError(setting, first["msg"].removeprefix("Value error, ")) from None
+    settings._sources, settings._notices = sources, tuple(notices)
+    return settings
