@@ -16,6 +16,7 @@ from serving.predictions import PredictionLog
 from serving.live import Hub
 from serving.live import router as live_router
 from serving.limits import BodyLimit
+from serving.requestlog import RequestLog
 from serving.routers import alerts, backtests, health, market, ml, ml_ops, outcomes, paper, patterns, scan, sentiment, signals, stats
 from store.db import make_engine
 from tx.settings import Settings, load_settings
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=None if origins else LOCALHOST,
                        allow_methods=["GET", "POST"], allow_headers=["X-API-Key", "Content-Type", "Idempotency-Key"])
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestLog)  # outermost: one access line per request, X-Request-ID on every answer
     for module in (health, ml, ml_ops, market, scan, patterns, signals, alerts, paper, stats, outcomes, backtests, sentiment):
         app.include_router(module.router)
     app.include_router(live_router)

@@ -19,6 +19,7 @@ from fastapi.security import APIKeyHeader
 
 from serving.errors import ApiError
 from store.api_keys import Principal, verify_key
+from tx.observability import REQUEST
 
 
 class RateLimiter:
@@ -54,6 +55,8 @@ def principal(state, key: str, scope: str) -> Principal:
         if found is None:
             raise ApiError(401, "unknown or revoked API key")
         _verified[digest] = found
+    if (request := REQUEST.get()) is not None:
+        request.key_id = found.key_id  # the access log and Sentry name the key by id, never by its secret
     if not found.allows(scope):
         raise ApiError(403, f"this key ({found.name}) lacks the {scope} scope")
     state.limiter.check(f"key:{found.key_id}", found.rate_limit_per_minute or state.settings.rate_limit_per_minute)

@@ -3,16 +3,27 @@
 GET routes (and later WebSockets) live in the mounted FastAPI app because `@bentoml.api`
 methods are POST only; the POST routes of the API live there too, so that one app, one
 error shape and one auth dependency cover the whole contract. Each worker loads the
-champion when it starts and polls the alias in the background.
+champion when it starts and polls the alias in the background. Each worker imports this
+module, so each sets up logging and Sentry (when a DSN is set) before building the app.
 """
+
+import sys
 
 import bentoml
 
 from serving.app import create_app
 from serving.limits import JsonNotFound
+from tx import observability
+from tx.errors import ConfigError
 from tx.processes import die_with_server
+from tx.settings import load_settings
 
-app = create_app()
+try:
+    settings = observability.setup("service", load_settings())
+except ConfigError as exc:  # one line naming the variable, as `tx` says it, not a traceback per worker
+    print(f"tx: error: {exc}", file=sys.stderr)
+    sys.exit(exc.exit_code)
+app = create_app(settings)
 
 
 @bentoml.asgi_app(app, path="/")

@@ -6,12 +6,15 @@ are dropped afterwards. Locally an unreachable server skips them; with CI=true
 they fail, so CI never passes without having run them.
 """
 
+import gzip
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy.engine import make_url
 
 from store.db import DatabaseError, check_connection, drop_database
@@ -22,6 +25,9 @@ ENV_VARS = [
     "TX_HOME", "TX_POSTGRES_URL", "TX_DATABASE_URL", "TX_DAGSTER_POSTGRES_URL", "MLFLOW_TRACKING_URI",
     "TX_MLFLOW_TRACKING_URI", "TX_MLFLOW_ARTIFACTS", "DAGSTER_HOME", "TX_DAGSTER_HOME", "TX_DATA_DIR", "TX_UNIVERSE",
     "TX_TRAIN_TIMEFRAMES", "TX_PROMOTION_THRESHOLD", "TX_TRAIN_TUNE_TRIALS", "TX_TRAIN_DEEP_TRIALS", "TX_TRAIN_DEEP_EPOCHS",
+    # operations, and the seed deployment's names: a developer's Sentry or CORS setting never leaks into a test
+    "TX_SENTRY_DSN", "SENTRY_DSN", "TX_ENV", "TX_SENTRY_TRACES_SAMPLE_RATE", "TX_LOG_FORMAT", "TX_LOG_LEVEL",
+    "TX_CORS_ORIGINS", "CORS_ORIGINS", "DATABASE_URL", "SECRET_KEY",
 ]
 
 
@@ -84,3 +90,53 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'app.db'}"
     return request.getfixturevalue("pg_url")
+
+
+class SentryReceiver:
+    """A Sentry stand-in: pytest-httpserver takes the SDK's envelopes at the DSN's project
+    endpoint; they are decoded the SDK's own way (gzip, then the envelope format)."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        server.expect_request("/api/1/envelope/", method="POST").respond_with_json({})
+
+    @property
+    def dsn(self) -> str:
+        return f"http://public@127.0.0.1:{self.server.port}/1"
+
+    def bodies(self) -> list[bytes]:
+        """Every envelope received, decompressed."""
+        out = []
+        for request, _ in self.server.log:
+            body = request.get_data()
+            out.append(gzip.decompress(body) if request.headers.get("Content-Encoding") == "gzip" else body)
+        return out
+
+    def events(self) -> list[dict]:
+        """The error events (not sessions or client reports), after the SDK flushed."""
+        import sentry_sdk
+        from sentry_sdk.envelope import Envelope
+
+        sentry_sdk.flush(timeout=5)
+        return [json.loads(item.get_bytes()) for body in self.bodies() for item in Envelope.deserialize(body).items
+                if item.type == "event"]
+
+    def raw(self) -> str:
+        return b"\n".join(self.bodies()).decode("utf-8", "replace")
+
+    @staticmethod
+    def reset_sdk() -> None:
+        import sentry_sdk
+
+        sentry_sdk.get_client().close(timeout=2)
+        sentry_sdk.get_global_scope().set_client(None)
+
+
+@pytest.fixture
+def sentry(httpserver, monkeypatch: pytest.MonkeyPatch) -> Iterator[SentryReceiver]:
+    """A local Sentry: TX_SENTRY_DSN points at it; the SDK's global client is closed and
+    unset afterwards, so no other test reports anywhere."""
+    receiver = SentryReceiver(httpserver)
+    monkeypatch.setenv("TX_SENTRY_DSN", receiver.dsn)
+    yield receiver
+    receiver.reset_sdk()

@@ -5,7 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tx import keys_cli, market_cli, model_cli
+from tx import keys_cli, market_cli, model_cli, observability
 from tx.errors import TxError
 from tx.settings import Settings, load_settings
 
@@ -80,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = observability.setup("cli", load_settings())
         match args.command:
             case "config":
                 return _config(settings)
