@@ -1,4 +1,8 @@
-"""The Dagster `Definitions` of TX, loaded by workspace.yaml (`pipelines.definitions`)."""
+"""The Dagster `Definitions` of TX, loaded by workspace.yaml (`pipelines.definitions`).
+
+Every Dagster process that loads them (code server, run workers) sets up logging and, with a
+DSN, Sentry first (tx/observability.py).
+"""
 
 import dagster as dg
 
@@ -13,6 +17,7 @@ from pipelines.automation import (
     universe_sensor,
 )
 from pipelines.io import ParquetFrames
+from pipelines.observability import failure_sensors
 from pipelines.jobs import (
     ALL_ASSETS,
     alert_job,
@@ -29,6 +34,7 @@ from pipelines.jobs import (
     universe_pipeline,
 )
 from pipelines.resources import AppDatabase, MarketData, MlflowTracking, NewsFeeds
+from tx import observability
 from tx.settings import Settings, load_settings
 
 
@@ -56,9 +62,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=[series_pipeline, universe_pipeline, candles_job, base_rates_job, features_job, training_job, online_job, champion_job,
               alert_job, backtest_job, news_job, monitoring_job],
         schedules=[intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings)],
-        sensors=[universe_sensor, champion_sensor, retrain_on_drift],
+        sensors=[universe_sensor, champion_sensor, retrain_on_drift, *failure_sensors(settings)],
         resources=resources(settings),
     )
 
 
-defs = build_definitions()
+defs = build_definitions(observability.setup("dagster", load_settings()))
