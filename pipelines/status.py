@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._utils.schedules import cron_string_iterator
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
@@ -85,6 +85,14 @@ def worker_health(settings: Settings) -> dict:
     daemons = {kind: {"last_heartbeat": _stamp(beat.timestamp), "age_s": round(now - beat.timestamp, 1),
                       "errors": [str(e.message)[:300] for e in (beat.errors or [])]} for kind, beat in beats.items()}
     return {"instance": str(settings.dagster_home_dir), "workers": out, "daemons": daemons}
+
+
+def latest_drift_share(settings: Settings) -> float | None:
+    """The drifted share of the served model's features in the last model_drift report (None: none yet)."""
+    event = _instance(settings).get_latest_materialization_event(AssetKey("model_drift"))
+    materialization = event.asset_materialization if event else None
+    value = materialization.metadata.get("drift_share") if materialization else None
+    return getattr(value, "value", None)
 
 
 def scheduler_heartbeat(settings: Settings) -> dict | None:

@@ -30,6 +30,7 @@ class Served:
     loaded_at: str
     metrics: dict[str, float]
     tags: dict[str, str]
+    registered_at: float | None = None  # when this version was registered (Unix seconds): the champion's age
 
 
 class NoChampion(RuntimeError):
@@ -85,7 +86,8 @@ class Champion:
                     self.on_swap(None)
                 return False
             self._served = Served(str(version.version), model, version.run_id, datetime.now(UTC).isoformat(timespec="seconds"),
-                                  dict(run.data.metrics), dict(run.data.tags))
+                                  dict(run.data.metrics), dict(run.data.tags),
+                                  version.creation_timestamp / 1000 if version.creation_timestamp else None)
             self.last_error = None
             log.info("serving %s v%s", FUSED_MODEL, version.version)
             if self.on_swap:

@@ -1,8 +1,12 @@
 """Model metrics beside BentoML's request metrics on `/metrics` (Prometheus).
 
 `bentoml.metrics` registers them in the server's registry (one shared across workers),
-so they appear on the same exposition as `bentoml_service_request_*`.
+so they appear on the same exposition as `bentoml_service_request_*`. deploy/prometheus/
+rules.yml alerts on them; the background workers' gauges are refreshed each time
+`/api/workers/health` is read (the README's Operations section: poll it every minute).
 """
+
+import time
 
 import bentoml
 
@@ -18,6 +22,24 @@ PROBABILITY = bentoml.metrics.Histogram(
 MODEL_VERSION = bentoml.metrics.Gauge(
     name="tx_model_version", documentation="The tx-fused version each worker (pid) serves.", labelnames=["line"],
     multiprocess_mode="liveall")
+MODEL_REGISTERED = bentoml.metrics.Gauge(
+    name="tx_model_registered_timestamp_seconds", documentation="When the served version was registered (its age: time() minus this).",
+    labelnames=["line"], multiprocess_mode="liveall")
+WORKER_LAG = bentoml.metrics.Gauge(
+    name="tx_worker_lag_seconds", documentation="Seconds since each background job last succeeded (as /api/workers/health last saw it).",
+    labelnames=["job"], multiprocess_mode="mostrecent")
+WORKER_EXPECTED = bentoml.metrics.Gauge(
+    name="tx_worker_expected_interval_seconds", documentation="How often each background job is meant to run.",
+    labelnames=["job"], multiprocess_mode="mostrecent")
+WORKER_FAILING = bentoml.metrics.Gauge(
+    name="tx_worker_failing", documentation="1 when a background job's last run failed.", labelnames=["job"],
+    multiprocess_mode="mostrecent")
+WORKERS_CHECKED = bentoml.metrics.Gauge(
+    name="tx_workers_checked_timestamp_seconds", documentation="When /api/workers/health last read the Dagster instance.",
+    multiprocess_mode="mostrecent")
+DRIFT_SHARE = bentoml.metrics.Gauge(
+    name="tx_model_drift_share", documentation="Share of the served model's features drifted, in the last model_drift report.",
+    multiprocess_mode="mostrecent")
 MODEL_SWAPS = bentoml.metrics.Counter(
     name="tx_model_swaps_total", documentation="Models swapped in (or failing to load), by line and result.",
     labelnames=["line", "result"])
@@ -37,4 +59,18 @@ def swapped(line: str):
             return
         MODEL_SWAPS.labels(line=line, result="loaded").inc()
         MODEL_VERSION.labels(line=line).set(int(served.version))
+        if served.registered_at is not None:
+            MODEL_REGISTERED.labels(line=line).set(served.registered_at)
     return hook
+
+
+def workers(report: dict, drift_share: float | None) -> None:
+    """The gauges of the background jobs, from a worker_health report (pipelines/status.py)."""
+    for row in report["workers"]:
+        WORKER_EXPECTED.labels(job=row["job"]).set(row["expected_every_s"])
+        WORKER_FAILING.labels(job=row["job"]).set(1 if row["state"] == "failing" else 0)
+        if row["lag_s"] is not None:
+            WORKER_LAG.labels(job=row["job"]).set(row["lag_s"])
+    if drift_share is not None:
+        DRIFT_SHARE.set(drift_share)
+    WORKERS_CHECKED.set(time.time())

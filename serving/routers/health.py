@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
-from pipelines.status import scheduler_heartbeat, worker_health
+from pipelines.status import latest_drift_share, scheduler_heartbeat, worker_health
+from serving import metrics
 from serving.auth import require
 from serving.deps import STARTED, providers_of
 from serving.errors import RETRY_AFTER_S
@@ -109,4 +110,7 @@ def provider_health(request: Request, _: Principal | None = Depends(require("rea
 @router.get("/api/workers/health", summary="Background jobs (scans, online learning, retraining): last run, status, lag",
             response_model=WorkersHealth, responses=errors(*AUTH))
 def workers_health(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
-    return worker_health(request.app.state.settings)
+    settings = request.app.state.settings
+    report = worker_health(settings)
+    metrics.workers(report, latest_drift_share(settings))  # the lag and drift gauges of deploy/prometheus/rules.yml
+    return report

@@ -5,11 +5,13 @@ an unreachable Sentry never fails a request."""
 import io
 import json
 
+import prometheus_client
 import pytest
 import sentry_sdk
 from fastapi import Depends
 from fastapi.testclient import TestClient
 
+from serving import metrics
 from serving.app import create_app
 from serving.auth import require
 from serving.champion import Champion, Served
@@ -139,3 +141,13 @@ def test_an_unreachable_sentry_drops_the_event_and_the_request_still_answers(api
 def test_without_a_dsn_nothing_is_initialised(api):
     api()
     assert not observability.sentry_active()
+
+
+def test_reading_workers_health_refreshes_the_gauges_the_alerts_use(api):
+    made = api()
+    assert made["http"].get("/api/workers/health", headers={"X-API-Key": made["key"]}).status_code == 200
+    metrics.swapped("champion")(Served("3", None, "run", "now", {}, {}, registered_at=1_700_000_000.0))
+    exposition = prometheus_client.generate_latest().decode()
+    assert 'tx_worker_expected_interval_seconds{job="online_job"} 180.0' in exposition
+    assert 'tx_worker_failing{job="alert_job"} 0.0' in exposition and "tx_workers_checked_timestamp_seconds " in exposition
+    assert 'tx_model_registered_timestamp_seconds{line="champion"} 1.7e+09' in exposition
