@@ -48,6 +48,13 @@ REQUEST: ContextVar[RequestInfo | None] = ContextVar("tx_request", default=None)
 _warned: set[str] = set()
 
 
+def _formatted_by_others(_logger: Any, _name: str, event: dict) -> dict:
+    """Drop what another handler's Formatter left on the record (`message` repeats `event`)."""
+    event.pop("message", None)
+    event.pop("asctime", None)
+    return event
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Route every stdlib log record through one handler on the root logger (idempotent)."""
     stream = stream or sys.stderr
@@ -57,6 +64,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),
+        _formatted_by_others,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     final = ([structlog.processors.format_exc_info, structlog.processors.JSONRenderer()] if as_json

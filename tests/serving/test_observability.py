@@ -4,6 +4,7 @@ an unreachable Sentry never fails a request."""
 
 import io
 import json
+import logging
 
 import prometheus_client
 import pytest
@@ -27,6 +28,8 @@ from tx.stores import setup_app_database
 def api(monkeypatch):
     """An app made by create_app with a failing route behind a read key, serving version 7;
     its logs go to a buffer as JSON lines."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     monkeypatch.setenv("TX_ENV", "staging")
     monkeypatch.setenv("TX_LOG_FORMAT", "json")
 
@@ -51,7 +54,8 @@ def api(monkeypatch):
         return {"http": TestClient(app), "key": key, "key_id": key_id, "logs": logs}
 
     yield make
-    observability.configure_logging(load_settings())  # back to stderr, away from the buffer
+    root.handlers[:] = handlers  # the root logger as it was, away from the buffer
+    root.setLevel(level)
 
 
 def lines(logs: io.StringIO) -> list[dict]:

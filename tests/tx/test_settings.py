@@ -57,3 +57,62 @@ def test_dot_env_file_is_read(monkeypatch, tmp_path):
     env.write_text("TX_UNIVERSE=SPX:1d\n")
     monkeypatch.setenv("TX_ENV_FILE", str(env))
     assert load_settings().universe == "SPX:1d"
+
+
+@pytest.mark.parametrize(("field", "tx_name", "seed", "value"), [
+    ("database_url", "TX_DATABASE_URL", "DATABASE_URL", "sqlite:////tmp/seed.db"),
+    ("cors_origins", "TX_CORS_ORIGINS", "CORS_ORIGINS", "https://app.example.com"),
+    ("sentry_dsn", "TX_SENTRY_DSN", "SENTRY_DSN", "https://public@sentry.example.com/7"),
+])
+def test_the_seeds_names_are_read_and_the_tx_name_wins(monkeypatch, field, tx_name, seed, value):
+    monkeypatch.setenv(seed, value)
+    s = load_settings()
+    assert getattr(s, field) == value and s.source(field) == seed and s.notices == ()
+    monkeypatch.setenv(tx_name, value)
+    assert load_settings().notices == ()  # both set, the same: nothing to say
+    other = value.replace("seed", "ours").replace("app.", "ui.").replace("/7", "/8")
+    monkeypatch.setenv(tx_name, other)
+    s = load_settings()
+    assert getattr(s, field) == other and s.source(field) == tx_name
+    assert s.notices == (f"{tx_name} and {seed} are both set and differ; using {tx_name}",)
+
+
+def test_the_seeds_database_url_is_named_as_the_apps_database_and_in_errors(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/seed.db")
+    assert load_settings().app_database_setting == "DATABASE_URL"
+    monkeypatch.setenv("DATABASE_URL", "::not a url::")
+    with pytest.raises(ConfigError, match="^DATABASE_URL: not a database URL"):
+        load_settings()
+
+
+def test_seed_names_in_the_dot_env_file_count_too(monkeypatch, tmp_path):
+    env = tmp_path / "seed.env"
+    env.write_text("CORS_ORIGINS=https://a.example.com\nSECRET_KEY=changeme\n")
+    monkeypatch.setenv("TX_ENV_FILE", str(env))
+    monkeypatch.setenv("TX_CORS_ORIGINS", "https://b.example.com")
+    s = load_settings()
+    assert s.cors_origins == "https://b.example.com"
+    assert s.notices[0] == "TX_CORS_ORIGINS and CORS_ORIGINS are both set and differ; using TX_CORS_ORIGINS"
+    assert s.notices[1].startswith("SECRET_KEY is set, but TX has no use for it") and "changeme" not in " ".join(s.notices)
+
+
+@pytest.mark.parametrize(("var", "value", "message"), [
+    ("SENTRY_DSN", "sentry.example.com/7", "^SENTRY_DSN: not a Sentry DSN"),
+    ("SENTRY_DSN", "https://sentry.example.com/7", "^SENTRY_DSN: not a Sentry DSN .*public key"),
+    ("TX_SENTRY_DSN", "https://public@sentry.example.com/", "^TX_SENTRY_DSN: not a Sentry DSN"),
+    ("TX_SENTRY_TRACES_SAMPLE_RATE", "2", "^TX_SENTRY_TRACES_SAMPLE_RATE"),
+    ("TX_LOG_FORMAT", "xml", "^TX_LOG_FORMAT"),
+    ("TX_LOG_LEVEL", "chatty", "^TX_LOG_LEVEL: unknown level"),
+])
+def test_a_wrong_operations_setting_names_its_variable(monkeypatch, var, value, message):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
+
+
+def test_operations_defaults(monkeypatch):
+    s = load_settings()
+    assert (s.sentry_dsn, s.env, s.sentry_traces_sample_rate, s.log_format, s.log_level) == (None, "development", 0.0, None, "INFO")
+    monkeypatch.setenv("TX_LOG_LEVEL", "debug")
+    monkeypatch.setenv("TX_ENV", "production")
+    assert (load_settings().log_level, load_settings().env) == ("DEBUG", "production")
