@@ -34,10 +34,11 @@ def _rejected(exc: BacktestInputError, field: str | None = None) -> ApiError:
 
 
 def _params(body: WalkForwardRequest, stored: dict) -> StrategyParams:
-    """The stored run's parameters, overridden by what the request sets."""
+    """The stored run's parameters, overridden by what the request sets (a `null` keeps the
+    stored value, as an absent field does)."""
     fields = StrategyParams.__dataclass_fields__
     known = {k: v for k, v in stored["params"].items() if k in fields}
-    asked = {k: v for k, v in body.model_dump(exclude_unset=True).items() if k in fields}
+    asked = {k: v for k, v in body.model_dump(exclude_unset=True, exclude_none=True).items() if k in fields}
     try:
         return StrategyParams(**(known | asked))
     except BacktestInputError as exc:  # e.g. a buy threshold under the stored sell threshold

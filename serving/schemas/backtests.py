@@ -10,7 +10,7 @@ from pydantic import AfterValidator, ConfigDict, Field, RootModel, StrictBool
 
 from features.patterns import HORIZON
 from serving.schemas.common import Answer, Body, Finite, Stamp, Symbol, Timeframe
-from serving.schemas.patterns import Horizon, PatternName, examples, whole
+from serving.schemas.patterns import Horizon, PatternName, PatternStats, examples, whole
 from serving.schemas.series import SeriesRequest
 
 MAX_SIGNALS = 20_000
@@ -120,14 +120,8 @@ class StoredBacktest(Answer):
     dagster_run_id: str | None
 
 
-class PatternsBacktestRow(Answer):
-    pattern: str
-    count: int
-    matured: int
-    win_rate: float | None = None
-    mean_return: float | None = None
-    median_return: float | None = None
-    t_stat: float | None = None
+class PatternsBacktestRow(PatternStats):
+    pass
 
 
 class PatternsBacktest(Answer):

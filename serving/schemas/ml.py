@@ -225,7 +225,7 @@ class PeriodFigures(Figures):
     period: str
 
 
-class LivePerformance(Answer):
+class LivePerformance(Answer, Figures):
     name: str
     served_version: str
     label_config: dict[str, str | float | int | bool | None]
@@ -233,13 +233,6 @@ class LivePerformance(Answer):
     judged_by: str
     predictions: int
     pending: int
-    matured: int
-    auc: float | None
-    hit_rate: float | None
-    directional_calls: int
-    brier: float | None
-    mean_probability: float | None
-    observed_rate: float | None
     calibration: list[CalibrationBin]
     over_time: list[PeriodFigures]
     by_version: dict[str, Figures]

@@ -232,11 +232,9 @@ class PatternTrade(Answer):
     return_: float | None = Field(alias="return")
 
 
-class PatternBacktest(Answer):
-    symbol: str | None
-    timeframe: str
-    horizon: int
-    bars: int
+class PatternStats(Answer):
+    """One pattern's track record: detections, matured ones, win rate, returns, t-statistic."""
+
     pattern: str
     count: int
     matured: int
@@ -244,5 +242,12 @@ class PatternBacktest(Answer):
     mean_return: float | None = None
     median_return: float | None = None
     t_stat: float | None = None
+
+
+class PatternBacktest(PatternStats):
+    symbol: str | None
+    timeframe: str
+    horizon: int
+    bars: int
     compounded_return: float
     trades: list[PatternTrade]

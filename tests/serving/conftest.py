@@ -97,3 +97,13 @@ def serving(backend: str, home, trained, postgres_server: str | None = None, ext
             server.stop()
             if backend == "postgresql":
                 drop_database(settings.app_database_url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def svc(request, tmp_path_factory, trained):
+    """The real service over a copy of the session's trained registry, one per backend for the
+    whole session: test_http_api.py's tests, then the fuzz of test_http_fuzz.py on what they left."""
+    pg = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    with serving(request.param, tmp_path_factory.mktemp(f"svc-{request.param}"), trained, pg,
+                 {"TX_RATE_LIMIT_PER_MINUTE": "1000000"}) as service:  # the `limited` key keeps its own limit of 3
+        yield service

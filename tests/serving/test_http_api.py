@@ -29,17 +29,9 @@ from training.pipeline import train_and_promote
 from training.windows import windows
 from tx.settings import load_settings
 from tx.stores import setup_app_database, setup_mlflow
-from tests.serving.conftest import environment, serving
+from tests.serving.conftest import environment
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def svc(request, tmp_path_factory, trained):
-    """The real service over a copy of the session's trained registry (tests/serving/conftest.py)."""
-    pg = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
-    with serving(request.param, tmp_path_factory.mktemp(f"svc-{request.param}"), trained, pg) as service:
-        yield service
 
 
 def call(svc, method: str, path: str, key: str | None = "read", headers: dict | None = None, **kwargs) -> httpx.Response:
@@ -526,6 +518,8 @@ def test_backtests_over_http(svc):
     assert body["source"] == f"out-of-fold probabilities of v{version}" and set(body["runs"]) == {"strategy", "buy_and_hold", "sma_crossover"}
     assert f"SYNA:1d strategy {body['runs']['strategy']['metrics']['total_return']:+.1%}" in stored  # the asset's figures, re-run
     assert len(body["runs"]["strategy"]["equity"]) == 50 and body["predictions"] > 100
+    nulls = call(svc, "POST", "/api/backtest/strategy", json={"symbol": "SYNA", "points": 50, "allow_short": None, "stop_loss": None})
+    assert nulls.status_code == 200 and nulls.json()["params"] == body["params"]  # null keeps the stored value (found by the fuzz: a 500)
     stricter = call(svc, "POST", "/api/backtest/strategy", json={"symbol": "SYNA", "buy_threshold": 0.7, "sell_threshold": 0.3}).json()
     assert stricter["params"]["buy_threshold"] == 0.7 and stricter["runs"]["strategy"]["metrics"]["exposure"] < body["runs"]["strategy"]["metrics"]["exposure"]
 
