@@ -53,6 +53,6 @@ class RequestLog:
                 await self.app(scope, receive, sending)
         finally:
             REQUEST.reset(token)
-            log.info("http request", extra={"request_id": info.request_id, "method": info.method, "route": info.route,
+            log.info("http request", extra={"tx_request_id": info.request_id, "method": info.method, "route": info.route,
                                             "status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                                             "key_id": info.key_id, "model_version": info.model_version})

@@ -140,3 +140,23 @@ def sentry(httpserver, monkeypatch: pytest.MonkeyPatch) -> Iterator[SentryReceiv
     monkeypatch.setenv("TX_SENTRY_DSN", receiver.dsn)
     yield receiver
     receiver.reset_sdk()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT] = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without the interpreter's finalization once pytest has reported: background
+    threads the tests leave behind (model pollers of in-process apps, SDK transports) can be
+    inside C extensions then, and once a run that had passed every test ended with SIGSEGV
+    there. The exit status is pytest's own."""
+    if _EXIT in config.stash and not os.environ.get("TX_TEST_FULL_FINALIZE"):
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(config.stash[_EXIT])
+
+
+_EXIT = pytest.StashKey[int]()

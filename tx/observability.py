@@ -55,6 +55,18 @@ def _formatted_by_others(_logger: Any, _name: str, event: dict) -> dict:
     return event
 
 
+def _our_request_id(_logger: Any, _name: str, event: dict) -> dict:
+    """The request id is ours (the client's X-Request-ID, echoed): BentoML's log filter puts a
+    numeric `request_id` of its own on every record, which must not replace it."""
+    mine = event.pop("tx_request_id", None)
+    info = REQUEST.get()
+    if mine is None and info is not None:
+        mine = info.request_id
+    if mine is not None:
+        event["request_id"] = mine
+    return event
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Route every stdlib log record through one handler on the root logger (idempotent)."""
     stream = stream or sys.stderr
@@ -64,6 +76,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),
+        _our_request_id,
         _formatted_by_others,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

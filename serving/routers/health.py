@@ -114,3 +114,10 @@ def workers_health(request: Request, _: Principal | None = Depends(require("read
     report = worker_health(settings)
     metrics.workers(report, latest_drift_share(settings))  # the lag and drift gauges of deploy/prometheus/rules.yml
     return report
+
+
+@router.get("/api/debug/error", include_in_schema=False)
+def deliberate_error(_: Principal | None = Depends(require("admin"))) -> dict:
+    """A deliberate 500 for an admin checking error reporting end to end (the log line under
+    the request id, the Sentry event): not part of the contract, never in the spec."""
+    raise RuntimeError("deliberate error from /api/debug/error: checking error reporting")

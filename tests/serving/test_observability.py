@@ -155,3 +155,29 @@ def test_reading_workers_health_refreshes_the_gauges_the_alerts_use(api):
     assert 'tx_worker_expected_interval_seconds{job="online_job"} 180.0' in exposition
     assert 'tx_worker_failing{job="alert_job"} 0.0' in exposition and "tx_workers_checked_timestamp_seconds " in exposition
     assert 'tx_model_registered_timestamp_seconds{line="champion"} 1.7e+09' in exposition
+
+
+def test_an_admin_can_fail_a_request_on_purpose_to_check_error_reporting(sentry, tmp_path):
+    """GET /api/debug/error (admin, outside the contract): a deliberate 500 that reaches the
+    log and Sentry, for checking a deployment's error reporting end to end."""
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from store.api_keys import create_key
+    from store.db import make_engine
+    from tx import observability
+    from tx.settings import load_settings
+    from tx.stores import setup_app_database
+
+    settings = observability.setup("service", load_settings())
+    setup_app_database(settings)
+    engine = make_engine(settings.app_database_url)
+    admin, read = create_key(engine, "admin", "ops"), create_key(engine, "read", "reader")
+    app = create_app(settings)
+    assert "/api/debug/error" not in app.openapi()["paths"]
+    with TestClient(app, raise_server_exceptions=False) as http:
+        assert http.get("/api/debug/error", headers={"X-API-Key": read}).status_code == 403
+        failed = http.get("/api/debug/error", headers={"X-API-Key": admin, "X-Request-ID": "ops-check-1"})
+    assert failed.status_code == 500 and failed.headers["x-request-id"] == "ops-check-1"
+    (event,) = sentry.events()
+    assert event["tags"]["request_id"] == "ops-check-1" and admin not in sentry.raw()

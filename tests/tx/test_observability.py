@@ -72,3 +72,26 @@ def test_a_malformed_dsn_is_one_error_line_and_exit_2(monkeypatch, capsys):
     monkeypatch.setenv("SENTRY_DSN", "not a dsn")
     assert cli.main(["config"]) == 2
     assert capsys.readouterr().err == "tx: error: SENTRY_DSN: not a Sentry DSN (Unsupported scheme ''); expected https://<public key>@<host>/<project id>\n"
+
+
+def test_the_request_id_in_a_log_line_is_ours_not_bentoml_s():
+    """Under `bentoml serve`, BentoML's log filter puts a numeric `request_id` of its own on
+    every record: the line still carries the client's X-Request-ID (seen live: it did not)."""
+    buffer = io.StringIO()
+    observability.configure_logging(load_settings(), buffer)
+
+    class BentoLike(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.request_id = 16919648469051847704
+            return True
+
+    logger = logging.getLogger("tx.test.bento")
+    logger.addFilter(BentoLike())
+    token = observability.REQUEST.set(observability.RequestInfo("client-42", "GET", {}))
+    try:
+        logger.error("inside the request")
+    finally:
+        observability.REQUEST.reset(token)
+    logger.info("the access line", extra={"tx_request_id": "client-42"})
+    lines = [json.loads(x) for x in buffer.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines] == ["client-42", "client-42"]
