@@ -110,9 +110,3 @@ def status_table(document: dict) -> str:
             scope = "open" if not op.get("security") else op.get("x-scope", "key")
             lines.append(f"| {method.upper()} `{path}` | {scope} | {', '.join(ok)} | {', '.join(c for c in codes if c not in ok)} |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":  # python -m serving.openapi: print the table for docs/API.md
-    from serving.app import create_app
-
-    print(status_table(create_app().openapi()))

@@ -16,4 +16,4 @@ def test_the_documented_statuses_are_the_spec():
     settings = load_settings()
     setup_app_database(settings)
     documented = re.search(r"<!-- statuses:begin -->\n(.*?)\n<!-- statuses:end -->", API_MD.read_text(), re.S).group(1)
-    assert documented == status_table(create_app(settings).openapi()), "run `python -m serving.openapi` and paste its table into docs/API.md"
+    assert documented == status_table(create_app(settings).openapi()), "run `python -m serving` and paste its table into docs/API.md"
