@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, Timeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from store.db import first_line
 from training.tracking import TrackingError
 
 log = logging.getLogger("tx.serving")
@@ -62,7 +63,7 @@ def answer(exc: BaseException, request_path: str = "?") -> JSONResponse:
         return JSONResponse(body(exc.code, exc.message, exc.field), status_code=exc.status, headers=exc.headers)
     store = unavailable(exc)
     if store is not None:
-        log.warning("store unavailable on %s: %s", request_path, str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        log.warning("store unavailable on %s: %s", request_path, first_line(exc)[:300])
         return answer(store)
     log.error("unexpected error on %s", request_path, exc_info=exc)
     return JSONResponse(body("internal", "internal error: the service log has the details"), status_code=500)

@@ -12,17 +12,17 @@ from concurrent.futures import TimeoutError as Late
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
 from pipelines.status import latest_drift_share, scheduler_heartbeat, worker_health
 from serving import metrics
 from serving.auth import require
 from serving.deps import STARTED, providers_of
-from serving.errors import RETRY_AFTER_S
-from serving.schemas.common import AUTH, ErrorBody, errors
+from serving.errors import RETRY_AFTER_S, unavailable
+from serving.schemas.common import AUTH, RETRY_AFTER, ErrorBody, errors
 from serving.schemas.health import HealthReport, Liveness, Providers, WorkersHealth
 from store.api_keys import Principal
-from training.tracking import TrackingError, client
+from store.db import first_line
+from training.tracking import client
 
 log = logging.getLogger("tx.serving")
 router = APIRouter(tags=["health"])
@@ -30,7 +30,7 @@ CHECK_TIMEOUT_S = 4.0  # the longest the detailed report waits for its checks (t
 _checks = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")  # a check that hangs past its time finishes here, unawaited
 
 DEGRADED = {"model": HealthReport | ErrorBody,
-            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+            "headers": RETRY_AFTER,
             "description": "A store is down: the same report with status `degraded` (or, when the key itself cannot be checked "
                            "because the app database is down, the error shape)"}
 
@@ -42,9 +42,8 @@ def liveness() -> dict:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, PoolTimeout | DBAPIError | TrackingError | OSError):  # OSError: refused, reset, timed out
-        return "unreachable"
-    return "failed"
+    # the same test as every route's 503 (serving/errors.py); OSError: a socket refused, reset or timed out
+    return "unreachable" if unavailable(exc) is not None or isinstance(exc, OSError) else "failed"
 
 
 def _run_checks(checks: dict) -> dict[str, dict]:
@@ -67,7 +66,7 @@ def _timed(name: str, check) -> dict:
     try:
         detail = check()
     except Exception as exc:  # a failing store is reported, not raised; its details go to the log only
-        log.warning("health check %s failed: %s", name, str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        log.warning("health check %s failed: %s", name, first_line(exc)[:300])
         return {"status": "down", "latency_ms": round(1000 * (time.perf_counter() - started), 2), "reason": _reason(exc)}
     return {"status": "ok", "latency_ms": round(1000 * (time.perf_counter() - started), 2), "reason": None, **(detail or {})}
 

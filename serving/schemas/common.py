@@ -104,13 +104,16 @@ DESCRIPTIONS = {
 AUTH = (401, 403, 422, 429, 503)  # what any keyed operation can answer
 
 
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each status in the one error shape, with its meaning."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in sorted(set(statuses)):
         out[status] = {"model": ErrorBody, "description": DESCRIPTIONS[status]}
         if status in (429, 503):
-            out[status]["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+            out[status]["headers"] = RETRY_AFTER
     return out
 
 
