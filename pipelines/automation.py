@@ -19,6 +19,7 @@ from pipelines.jobs import (
 )
 from pipelines.partitions import partition_key, symbols
 from assets.training import RETRAIN_REASON
+from training.retraining import retrain_reasons
 from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
 
@@ -144,19 +145,6 @@ def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.S
     return dg.RunRequest(run_key=f"champion-{version}", tags={"tx/champion": version})
 
 
-def retrain_reasons(metadata: dict, settings: Settings) -> list[str]:
-    """Why the model_drift figures call for retraining (empty: they do not)."""
-    share, matured, live_auc = metadata.get("drift_share"), metadata.get("live_matured") or 0, metadata.get("live_auc")
-    reasons = []
-    if share is not None and share >= settings.drift_share_max:
-        drifted = metadata.get("drifted_columns") or []
-        reasons.append(f"feature drift: {share:.0%} of the features drifted (limit {settings.drift_share_max:.0%}): "
-                       f"{', '.join(drifted[:8])}{' ...' if len(drifted) > 8 else ''}")
-    if live_auc is not None and live_auc == live_auc and matured >= settings.live_min_matured and live_auc < settings.live_auc_min:
-        reasons.append(f"decay: live AUC {live_auc:.3f} < {settings.live_auc_min} over {matured} matured predictions")
-    return reasons
-
-
 @dg.asset_sensor(
     asset_key=dg.AssetKey("model_drift"),
     job=training_job,
@@ -170,7 +158,9 @@ def retrain_on_drift(context: dg.SensorEvaluationContext, asset_event: dg.EventL
     metadata = {k: getattr(v, "value", v) for k, v in (materialization.metadata if materialization else {}).items()}
     if "skipped" in metadata:
         return dg.SkipReason(f"no drift report: {metadata['skipped']}")
-    reasons = retrain_reasons(metadata, load_settings())
+    settings = load_settings()
+    reasons = retrain_reasons(metadata, drift_share_max=settings.drift_share_max, live_auc_min=settings.live_auc_min,
+                              live_min_matured=settings.live_min_matured)
     if not reasons:
         return dg.SkipReason(f"within limits: drift share {metadata.get('drift_share', 0):.0%}, live AUC {metadata.get('live_auc')} "
                              f"over {metadata.get('live_matured', 0)} matured predictions")
