@@ -14,11 +14,14 @@ over every series' detections whose outcome was known by t (compared in absolute
 bar closes), else 0.5 (or a fixed rate per pattern).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
 import talib
+import talib.abstract
 
 PATTERNS: tuple[str, ...] = tuple(talib.get_function_groups()["Pattern Recognition"])
 HORIZON = 5
@@ -33,6 +36,39 @@ def raw_patterns(candles: pd.DataFrame) -> np.ndarray:
     for k, name in enumerate(PATTERNS):
         out[k] = getattr(talib, name)(o, h, lo, c)
     return out
+
+
+def pattern_key(name: str) -> str:
+    """The short key of a TA-Lib pattern name: CDLENGULFING -> engulfing."""
+    return name[3:].lower()
+
+
+def display_name(name: str) -> str:
+    """TA-Lib's own name of a pattern: CDLENGULFING -> Engulfing Pattern."""
+    return talib.abstract.Function(name).info["display_name"]
+
+
+@dataclass(frozen=True)
+class PatternInfo:
+    pattern: str  # TA-Lib's function name, CDLENGULFING
+    key: str
+    name: str  # TA-Lib's display name
+    direction: str  # what it signalled on the sample: "bullish", "bearish", "both" or "not seen"
+
+
+@cache
+def catalogue(sample: Callable[[], Iterable[pd.DataFrame]]) -> tuple[PatternInfo, ...]:
+    """Every pattern with its names and the directions it signalled on the sample's candles
+    (TA-Lib does not say which way a pattern points). Computed once per sample function:
+    the function is the cache's key, so pass the same one each time."""
+    signs: dict[str, set[int]] = {p: set() for p in PATTERNS}
+    for candles in sample():
+        raw = raw_patterns(candles)
+        for k, name in enumerate(PATTERNS):
+            signs[name] |= set(np.sign(raw[k][raw[k] != 0]).tolist())
+    named = {frozenset({1, -1}): "both", frozenset({1}): "bullish", frozenset({-1}): "bearish"}
+    return tuple(PatternInfo(name, pattern_key(name), display_name(name), named.get(frozenset(signs[name]), "not seen"))
+                 for name in PATTERNS)
 
 
 def forward_returns(close: np.ndarray, horizon: int) -> np.ndarray:
@@ -112,7 +148,7 @@ def pattern_features(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZ
         bull[at[up]] = np.fmax(bull[at[up]], conf[up])  # indices are unique within one pattern
         bear[at[dn]] = np.fmax(bear[at[dn]], conf[dn])
         net[at] += direction * (conf - 0.5)
-    names = [f"cdl_{p[3:].lower()}" for p in PATTERNS]
+    names = [f"cdl_{pattern_key(p)}" for p in PATTERNS]
     signed = pd.DataFrame((raw // 100).T.astype(np.int8), index=candles.index, columns=names)  # TA-Lib: multiples of 100
     summary = pd.DataFrame({"cdl_bull_conf": bull, "cdl_bear_conf": bear, "cdl_count": (raw != 0).sum(axis=0).astype("float64"),
                             "cdl_net_conf": net}, index=candles.index)

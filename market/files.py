@@ -5,6 +5,7 @@ layout `timestamp,open,high,low,close,volume` (UTC ISO-8601 timestamps).
 """
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -89,3 +90,9 @@ def _read(path: Path, _mtime_ns: int) -> pd.DataFrame:
 
 def bundled() -> FileProvider:
     return FileProvider(BUNDLED_DIR, "bundled")
+
+
+def bundled_candles() -> Iterator[pd.DataFrame]:
+    """The candles of every bundled series: the sample the pattern catalogue describes."""
+    source = bundled()
+    return (source.read(series) for series in source.listing())

@@ -8,17 +8,16 @@ answer models: serving/schemas/patterns.py."""
 
 import math
 from datetime import datetime, timedelta
-from functools import cache
 
 import numpy as np
 import pandas as pd
-import talib.abstract
 from cachetools import LRUCache
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from features.patterns import HORIZON, PATTERNS, PRIOR, PRIOR_STRENGTH, BaseRates, detections, raw_patterns
-from market.files import bundled
+from features.patterns import (HORIZON, PATTERNS, PRIOR, PRIOR_STRENGTH, BaseRates, catalogue, detections, display_name,
+                               raw_patterns)
+from market.files import bundled_candles
 from serving.auth import require
 from serving.champion import NoChampion
 from serving.deps import cached, candles_of, model_of
@@ -42,23 +41,6 @@ SERIES = {404: STORED, 409: "Too few stored bars for the computation (`too_few_b
           422: f"{INVALID}; candles given out of order or inconsistent (`bad_candles`)"}
 
 
-@cache
-def catalogue() -> list[dict]:
-    """Every TA-Lib pattern with its name and the directions it signalled on the bundled data."""
-    signs: dict[str, set[int]] = {p: set() for p in PATTERNS}
-    for series in bundled().listing():
-        raw = raw_patterns(bundled().read(series))
-        for k, name in enumerate(PATTERNS):
-            signs[name] |= set(np.sign(raw[k][raw[k] != 0]).tolist())
-    out = []
-    for name in PATTERNS:
-        seen = signs[name]
-        direction = "both" if seen == {1, -1} else "bullish" if seen == {1} else "bearish" if seen == {-1} else "not seen"
-        out.append({"pattern": name, "key": name[3:].lower(), "name": talib.abstract.Function(name).info["display_name"],
-                    "direction_on_bundled_data": direction})
-    return out
-
-
 def _rates(request: Request) -> BaseRates | float:
     """The served model's pooled rates, point in time; before any model, a flat 0.5."""
     try:
@@ -75,7 +57,8 @@ def _rows(found: pd.DataFrame) -> list[dict]:
 
 @router.get("/patterns/list", summary="Supported patterns with their names and directions", response_model=PatternList)
 def pattern_list(_: Principal | None = Depends(require("read"))) -> dict:
-    return {"patterns": catalogue()}
+    return {"patterns": [{"pattern": p.pattern, "key": p.key, "name": p.name, "direction_on_bundled_data": p.direction}
+                         for p in catalogue(bundled_candles)]}
 
 
 @router.post("/detect", summary="Candlestick patterns in given or stored candles, with point-in-time confidences",
@@ -237,7 +220,7 @@ def explain(request: Request, body: ExplainRequest, _: Principal | None = Depend
     rates = _rates(request)
     prior = float(rates.at(name, pd.DatetimeIndex([hit.ts + pd.Timedelta(body.timeframe)]))[0]) if isinstance(rates, BaseRates) else rates
     conf = (matured["hit"].sum() + PRIOR_STRENGTH * prior) / (len(matured) + PRIOR_STRENGTH)
-    display = talib.abstract.Function(name).info["display_name"]
+    display = display_name(name)
     direction = "bullish" if hit.direction > 0 else "bearish"
     words = [f"{display} ({direction}, strength {hit.strength:g}) at {iso(hit.ts)}"
              + (f" on {body.symbol} {body.timeframe}." if body.symbol else "."),

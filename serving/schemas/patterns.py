@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictStr, WithJsonSchema
 
-from features.patterns import HORIZON, PATTERNS
+from features.patterns import HORIZON, PATTERNS, pattern_key
 from serving.schemas.common import Answer, Instant, Stamp, whole
 from serving.schemas.series import ONE_SOURCE, SeriesRequest
 
-KEYS = tuple(name[3:].lower() for name in PATTERNS)
+KEYS = tuple(pattern_key(name) for name in PATTERNS)
 MAX_HORIZON = 500
 
 
