@@ -12,8 +12,8 @@ import pandas as pd
 
 from assets.candles import candles
 from assets.plots import heatmap
-from features import BaseRates, build_features, outcomes, triple_barrier
-from features.patterns import detections
+from features import BaseRates, build_features, triple_barrier
+from features.patterns import detections, pooled_outcomes
 from features.pit import leaks
 from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase
@@ -55,12 +55,12 @@ def _frame_metadata(frame: pd.DataFrame) -> dict:
     "the patterns' global hit rates, looked up point in time by the confidences.",
 )
 def pattern_base_rates(app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
-    parts = [outcomes(load_candles(app_db.engine, row.symbol, row.timeframe), row.timeframe) for row in coverage(app_db.engine).itertuples()]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"pattern": [], "known_at": pd.DatetimeIndex([], tz="UTC"), "hit": []})
+    stored = coverage(app_db.engine)
+    table = pooled_outcomes((load_candles(app_db.engine, row.symbol, row.timeframe), row.timeframe) for row in stored.itertuples())
     rates = table.groupby("pattern")["hit"].agg(["size", "mean"]).rename(columns={"size": "outcomes", "mean": "hit_rate"})
     return dg.Output(table, metadata={
         "outcomes": dg.MetadataValue.int(len(table)),
-        "series": dg.MetadataValue.int(len(parts)),
+        "series": dg.MetadataValue.int(len(stored)),
         "rates_now": dg.MetadataValue.md(rates.sort_values("outcomes", ascending=False).head(15).round(3).to_markdown() if len(rates) else "none"),
     })
 

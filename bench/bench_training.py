@@ -12,13 +12,13 @@ import argparse
 import platform
 import time
 
-import pandas as pd
 import torch
 
-from features import BaseRates, build_features, outcomes, triple_barrier
+from features import BaseRates
 from market.files import bundled
 from training.fit import TrainConfig, train
-from training.pipeline import SeriesData, build_dataset
+from training.pipeline import build_dataset
+from training.series import training_series
 
 
 def main() -> None:
@@ -34,11 +34,8 @@ def main() -> None:
     started = time.perf_counter()
     listing = [s for s in bundled().listing() if s.timeframe in wanted]
     candles = {s: bundled().read(s) for s in bundled().listing()}
-    table = pd.concat([outcomes(c, s.timeframe) for s, c in candles.items()], ignore_index=True)
-    rates = BaseRates(table)
-    series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s]), build_features(candles[s], s.timeframe, rates))
-              for s in listing]
-    data = build_dataset(series, rates, 32)
+    series, table = training_series(candles, listing, {})
+    data = build_dataset(series, BaseRates(table), 32)
     prepared = time.perf_counter() - started
     config = TrainConfig(tune_trials=args.trials, deep_trials=args.deep_trials, deep_epochs=args.epochs, accelerator=args.accelerator)
     started = time.perf_counter()

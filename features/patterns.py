@@ -91,6 +91,15 @@ def outcomes(candles: pd.DataFrame, timeframe: str, horizon: int = HORIZON) -> p
     return pd.concat(parts, ignore_index=True)
 
 
+def pooled_outcomes(series: Iterable[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
+    """The matured detections of every (candles, timeframe) series in one table: what
+    `BaseRates` pools (the `pattern_base_rates` asset's frame); empty when no series is given."""
+    parts = [outcomes(candles, timeframe) for candles, timeframe in series]
+    if not parts:
+        return pd.DataFrame({"pattern": [], "known_at": pd.DatetimeIndex([], tz="UTC"), "hit": []})
+    return pd.concat(parts, ignore_index=True)
+
+
 class BaseRates:
     """Each pattern's global hit rate, point in time: pooled over the outcomes known by t."""
 

@@ -30,18 +30,16 @@ def add_parsers(sub) -> None:
 
 
 def train(settings: Settings, args: argparse.Namespace) -> int:
-    import pandas as pd  # heavy imports here: `tx --help` stays fast
-    from tqdm import tqdm
+    from tqdm import tqdm  # heavy imports here: `tx --help` stays fast
 
     from assets.features import LabelConfig
-    from features import BaseRates, build_features, outcomes, triple_barrier
-    from features.sentiment import scores_of
     from market.universe import Series, UniverseError, choose_series, parse_universe
     from store.candles import coverage, load_candles
     from store.db import make_engine
     from store.news import load_news
     from training.fit import TrainConfig
-    from training.pipeline import SeriesData, train_and_promote
+    from training.pipeline import train_and_promote
+    from training.series import training_series
     from training.splits import NotEnoughData
     from tx.stores import setup_app_database, setup_mlflow
 
@@ -63,11 +61,8 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
         else:
             chosen = choose_series(stored, args.timeframes if args.timeframes is not None else settings.train_timeframes)
         candles = {s: load_candles(engine, s.symbol, s.timeframe) for s in stored}
-        table = pd.concat([outcomes(c, s.timeframe) for s, c in candles.items()], ignore_index=True)
-        rates = BaseRates(table)
         label_config = LabelConfig().model_dump()
-        series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s], **label_config),
-                             build_features(candles[s], s.timeframe, rates), scores_of(load_news(engine, s.symbol))) for s in chosen]
+        series, table = training_series(candles, chosen, label_config, news_of=lambda symbol: load_news(engine, symbol))
     finally:
         engine.dispose()
     config = TrainConfig(n_splits=args.splits, tune_trials=settings.train_tune_trials if args.trials is None else args.trials,
