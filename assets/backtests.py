@@ -24,8 +24,9 @@ from trading import plots
 from trading.backtest import BacktestInputError
 from trading.patterns import pattern_backtest as run_pattern_backtest
 from trading.patterns import pattern_performance
-from trading.strategy import StrategyParams, StrategyReport, curve_points, window_figures
+from trading.strategy import StrategyParams, StrategyReport, curve_points
 from trading.strategy import strategy_backtest as run_strategy_backtest
+from trading.walkforward import walk_forward
 from training.fit import scored, series_probability
 from training.metrics import auc
 from training.pipeline import fit_series
@@ -226,24 +227,16 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
     except NotEnoughData as exc:
         context.log.warning(f"no walk-forward analysis: {exc}")
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"not enough data: {exc}")})
-    traded = [f for f in trained.folds if pd.notna(f["auc_fused"])]  # the folds with a stacker
-    spans = [(pd.Timestamp(f["test_start"]), pd.Timestamp(f["test_end"])) for f in traded]
     params = config.params()
-    results, metrics, figures, per_window = {}, {}, {}, {f["fold"]: {} for f in traded}
-    for s in series:
-        probability = series_probability(trained.oof, s.symbol, s.timeframe)
-        if probability.empty:
-            continue
-        report = run_strategy_backtest(s.candles, probability, params)
-        windows = window_figures(report.runs["strategy"], spans)
-        oof = trained.oof[(trained.oof["symbol"] == s.symbol) & (trained.oof["timeframe"] == s.timeframe)]
-        for fold, w in zip(traded, windows, strict=True):
-            part = oof[oof["fold"] == fold["fold"]]
-            w |= {"fold": fold["fold"], "auc": auc(part["y"].to_numpy(), part["fused"].to_numpy()) if part["y"].nunique() == 2 else None}
-            per_window[fold["fold"]] |= {f"{_key(s)}.{k}": w[k] for k in ("total_return", "max_drawdown", "trades", "auc") if w[k] is not None}
-        results[(s.symbol, s.timeframe)] = (report, probability, windows)
-        metrics |= {k: v for name, run in report.runs.items() for k, v in _run_metrics(f"{_key(s)}.{name}", run.metrics).items()}
-        figures[f"equity_drawdown_{_key(s)}.png"] = _strategy_plot(report, f"{s.symbol}:{s.timeframe} walk-forward, stitched", [a for a, _ in spans])
+    wf = walk_forward(trained.folds, trained.oof, [(s.symbol, s.timeframe, s.candles) for s in series], params,
+                      probability=series_probability, auc=auc)
+    traded, spans = wf.folds, wf.spans
+    metrics, figures, per_window = {}, {}, {f["fold"]: {} for f in traded}
+    for s in wf.series:
+        for w in s.windows:
+            per_window[w["fold"]] |= {f"{_key(s)}.{k}": w[k] for k in ("total_return", "max_drawdown", "trades", "auc") if w[k] is not None}
+        metrics |= {k: v for name, run in s.report.runs.items() for k, v in _run_metrics(f"{_key(s)}.{name}", run.metrics).items()}
+        figures[f"equity_drawdown_{_key(s)}.png"] = _strategy_plot(s.report, f"{s.symbol}:{s.timeframe} walk-forward, stitched", [a for a, _ in spans])
     child_runs = [Window(f"window {f['fold']}: {f['test_start'][:10]}..{f['test_end'][:10]}",
                          {"test_start": f["test_start"], "test_end": f["test_end"], "n_train": f["n_train"], "n_test": f["n_test"]},
                          {"auc_fused": f["auc_fused"]} | per_window[f["fold"]]) for f in traded]
@@ -253,22 +246,22 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
         metrics=metrics | {"wf_auc": trained.metrics["wf_auc"]}, tags={"tx.backtest": "walk_forward"}, figures=figures,
         tables={"windows.csv": pd.DataFrame(trained.folds)}, windows=child_runs)
     rows = []
-    for (symbol, timeframe), (report, probability, windows) in results.items():
-        save_backtest(app_db.engine, {"kind": "walk_forward", "symbol": symbol, "timeframe": timeframe, "params": params.as_dict()
+    for s in wf.series:
+        save_backtest(app_db.engine, {"kind": "walk_forward", "symbol": s.symbol, "timeframe": s.timeframe, "params": params.as_dict()
                                       | {"windows": config.n_splits, "train_bars": config.train_bars},
-                                      "metrics": report.runs["strategy"].metrics | {"wf_auc": trained.metrics["wf_auc"]},
-                                      "result": report.as_dict() | {"windows": windows},
-                                      "inputs": {"time": probability.index, "probability": probability.to_numpy()},
+                                      "metrics": s.report.runs["strategy"].metrics | {"wf_auc": trained.metrics["wf_auc"]},
+                                      "result": s.report.as_dict() | {"windows": s.windows},
+                                      "inputs": {"time": s.probability.index, "probability": s.probability.to_numpy()},
                                       "mlflow_run_id": run_id, "dagster_run_id": context.run_id})
-        rows += [{"series": f"{symbol}:{timeframe}", **w} for w in windows]
-    plotted = list(results.items())[:PLOTTED]
+        rows += [{"series": f"{s.symbol}:{s.timeframe}", **w} for w in s.windows]
+    plotted = wf.series[:PLOTTED]
     summary = (f"{len(traded)} windows traded, {spans[0][0]:%Y-%m-%d}..{spans[-1][1]:%Y-%m-%d}, wf_auc {trained.metrics['wf_auc']:.4f}; stitched: "
-               + "; ".join(f"{s}:{t} {_versus(r)}" for (s, t), (r, _, _) in results.items()))
+               + "; ".join(f"{s.symbol}:{s.timeframe} {_versus(s.report)}" for s in wf.series))
     return dg.MaterializeResult(metadata={
         "summary": dg.MetadataValue.text(summary),
         "wf_auc": dg.MetadataValue.float(float(trained.metrics["wf_auc"])),
         "windows": dg.MetadataValue.md(_table_md(rows)),
         "mlflow_run": dg.MetadataValue.url(mlflow_tracking.run_url(experiment_id, run_id)),
-        **{f"equity_{_key(k)}": dg.MetadataValue.md(png_markdown(_strategy_plot(r, f"{k[0]}:{k[1]} walk-forward, stitched", [a for a, _ in spans]), "equity"))
-           for k, (r, _, _) in plotted},
+        **{f"equity_{_key(s)}": dg.MetadataValue.md(png_markdown(_strategy_plot(s.report, f"{s.symbol}:{s.timeframe} walk-forward, stitched", [a for a, _ in spans]), "equity"))
+           for s in plotted},
     })
