@@ -6,6 +6,7 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -28,6 +29,23 @@ from tx.settings import load_settings
 from tx.stores import setup_app_database, setup_mlflow
 
 QUICK = TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1)
+HERE = Path(__file__).parent
+# The modules on the session's service (`svc`), in the order they run: some read what an earlier
+# one stored (the trading stats expect no trade yet, the paper book a flat SYNA position before
+# the alerts' test buys one), and the fuzz goes last, on everything they left.
+ON_THE_SERVICE = ["routers/test_ml.py", "routers/test_market.py", "routers/test_patterns.py", "routers/test_signals.py",
+                  "routers/test_health.py", "routers/test_stats.py", "routers/test_outcomes.py", "routers/test_scan.py",
+                  "routers/test_ml_ops.py", "routers/test_backtests.py", "routers/test_sentiment.py", "routers/test_paper.py",
+                  "routers/test_alerts.py", "test_http_app.py", "test_http_fuzz.py"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest groups the items by `svc`'s backend, keeping this order inside each group
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs ON_THE_SERVICE's modules in its order, whatever the paths given; other items keep their places."""
+    rank = {HERE / name: i for i, name in enumerate(ON_THE_SERVICE)}
+    slots = [i for i, item in enumerate(items) if item.path in rank]
+    for slot, item in zip(slots, sorted((items[i] for i in slots), key=lambda item: rank[item.path]), strict=True):
+        items[slot] = item
 
 
 @contextmanager
@@ -102,7 +120,8 @@ def serving(backend: str, home, trained, postgres_server: str | None = None, ext
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def svc(request, tmp_path_factory, trained):
     """The real service over a copy of the session's trained registry, one per backend for the
-    whole session: test_http_api.py's tests, then the fuzz of test_http_fuzz.py on what they left."""
+    whole session: the HTTP tests of routers/ and test_http_app.py, then the fuzz of test_http_fuzz.py
+    on what they left (ON_THE_SERVICE)."""
     pg = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
     with serving(request.param, tmp_path_factory.mktemp(f"svc-{request.param}"), trained, pg,
                  {"TX_RATE_LIMIT_PER_MINUTE": "1000000"}) as service:  # the `limited` key keeps its own limit of 3

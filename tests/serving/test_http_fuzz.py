@@ -1,8 +1,9 @@
 """The contract under fuzzing: schemathesis (every check, a fixed seed) against the real
 service's own spec, with an admin key, a read key and no key. Zero failures, and at least
 2,000 generated cases for the admin run under CI=true (fewer locally, to keep the suite fast).
-It runs on the session's service after test_http_api.py's tests (same fixture, so the fuzz
-meets stored trades, versions and outcomes, and no second service is started).
+It runs on the session's service after the HTTP tests of routers/ and test_http_app.py (same
+fixture, so the fuzz meets stored trades, versions and outcomes, and no second service is
+started; conftest.py's ON_THE_SERVICE keeps that order).
 
 Config: tests/serving/schemathesis.toml (what each check accepts and why);
 tests/serving/fuzz_hooks.py adds one check: spec-valid data is never refused by validation."""

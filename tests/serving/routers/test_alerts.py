@@ -1,0 +1,80 @@
+"""serving/routers/alerts.py and the live feed (serving/live.py) over HTTP: alerts recorded by
+another process reach WebSocket subscribers and the alert reads; bad clients are refused."""
+
+import json
+import time
+
+import pytest
+
+from store.db import make_engine
+
+from tests.serving.client import call, execute
+
+pytestmark = pytest.mark.e2e
+
+
+def ws_url(svc, query: str = "") -> str:
+    return svc["url"].replace("http://", "ws://") + "/ws" + query
+
+
+def next_event(ws, kind: str, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if message.get("type") == "event" and message["kind"] == kind:
+            return message
+    raise AssertionError(f"no {kind} event within {timeout} s")
+
+
+def test_alerts_from_another_process_reach_websocket_subscribers(svc):
+    """The scanner's path (trading.alerts.record, here in the test process, not the service)
+    -> events -> every worker's hub (NOTIFY on PostgreSQL, polling on SQLite) -> the socket."""
+    from websockets.sync.client import connect
+
+    from trading.alerts import record
+
+    scored = call(svc, "POST", "/api/ml/score", json={"symbol": "SYNA"}).json()
+    engine = make_engine(svc["settings"].app_database_url)
+    with connect(ws_url(svc, "?symbols=SYNA"), additional_headers={"X-API-Key": svc["keys"]["read"]}) as ws:
+        hello = json.loads(ws.recv(timeout=10))
+        assert hello["type"] == "hello" and hello["symbols"] == ["SYNA"]
+        started = time.monotonic()
+        alert_id, alert = record(engine, "SYNA", "1d", scored, threshold=0.5, window_minutes=10, model_name="tx-fused")
+        assert alert_id is not None and record(engine, "SYNA", "1d", scored, 0.5, 10, "tx-fused")[0] is None  # de-duplicated
+        event = next_event(ws, "alert")
+        latency = time.monotonic() - started
+        assert event["data"]["id"] == alert_id and event["data"]["model_version"] == scored["model_version"]
+        assert event["data"]["evidence"]["layers"] and latency < 5
+        fill = execute(svc, f"{svc['backend']}-ws", {"symbol": "SYNA", "side": "buy", "quantity": 1}).json()
+        assert next_event(ws, "fill")["data"]["order_id"] == fill["order_id"]
+    engine.dispose()
+    # a client that was away replays from its cursor
+    with connect(ws_url(svc, f"?symbols=SYNA&since={event['cursor'] - 1}"), additional_headers={"X-API-Key": svc["keys"]["read"]}) as ws:
+        json.loads(ws.recv(timeout=10))
+        assert next_event(ws, "alert")["cursor"] == event["cursor"]
+    listed = call(svc, "GET", "/api/alerts", params={"symbol": "SYNA"}).json()["alerts"]
+    assert alert_id in [a["id"] for a in listed]
+    assert call(svc, "GET", "/api/alerts/active", params={"min_confidence": 0.5}).json()["count"] >= 1
+    one = call(svc, "GET", f"/api/alerts/{alert_id}").json()
+    assert one["status"] == "active" and one["data_partition"].startswith("SYNA:1d@") and one["evidence"]["explanation"]
+    assert call(svc, "POST", f"/api/alerts/{alert_id}/dismiss").status_code == 403  # read key
+    assert call(svc, "POST", f"/api/alerts/{alert_id}/dismiss", key="trade").json()["status"] == "dismissed"
+    history = call(svc, "GET", "/api/alerts/history").json()["alerts"]
+    assert next(a for a in history if a["id"] == alert_id)["outcome"] == "pending"  # its bar is the latest: no label yet
+    stats = call(svc, "GET", "/api/alerts/stats").json()
+    assert stats["alerts"] >= 1 and stats["by_status"]["dismissed"] >= 1
+    assert call(svc, "GET", "/api/alerts/999999").status_code == 404
+    assert call(svc, "POST", "/api/alerts/999999/dismiss", key="trade").status_code == 404
+
+
+@pytest.mark.parametrize(("path", "headers", "code"), [("/ws", {}, 4401), ("/api/ws", {"X-API-Key": "tx_dead_beef"}, 4401),
+                                                      ("/api/ws?since=yesterday", None, 4422)])
+def test_websocket_refuses_bad_clients_with_a_reason(svc, path, headers, code):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = svc["url"].replace("http://", "ws://") + path
+    with connect(url, additional_headers=headers if headers is not None else {"X-API-Key": svc["keys"]["read"]}) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == code and closed.value.rcvd.reason
