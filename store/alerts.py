@@ -98,6 +98,11 @@ def alert_counts(engine: Engine) -> dict[str, int]:
         return {k: int(v) for k, v in session.execute(select(Alert.status, func.count(Alert.id)).group_by(Alert.status)).all()}
 
 
+def data_partition(symbol: str, timeframe: str, bar: datetime | pd.Timestamp) -> str:
+    """The data partition `SYMBOL:TF@ISO` an alert was raised on (the bar time in UTC with a `Z`)."""
+    return f"{symbol}:{timeframe}@{iso(bar)}"
+
+
 def bar_time(partition: str) -> datetime:
     """The bar time in a data partition `SYMBOL:TF@ISO`."""
     return pd.Timestamp(partition.split("@", 1)[1]).to_pydatetime()
