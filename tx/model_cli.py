@@ -33,8 +33,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     import pandas as pd  # heavy imports here: `tx --help` stays fast
     from tqdm import tqdm
 
-    from assets.features import LabelConfig
-    from features import BaseRates, build_features, outcomes, triple_barrier
+    from features import BaseRates, LabelSpec, build_features, outcomes, triple_barrier
     from features.sentiment import scores_of
     from market.universe import Series, UniverseError, choose_series, parse_universe
     from store.candles import coverage, load_candles
@@ -65,8 +64,9 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
         candles = {s: load_candles(engine, s.symbol, s.timeframe) for s in stored}
         table = pd.concat([outcomes(c, s.timeframe) for s, c in candles.items()], ignore_index=True)
         rates = BaseRates(table)
-        label_config = LabelConfig().model_dump()
-        series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s], **label_config),
+        spec = LabelSpec(horizon=settings.label_horizon)  # as the labels asset makes them
+        label_config = spec.as_dict()
+        series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s], spec),
                              build_features(candles[s], s.timeframe, rates), scores_of(load_news(engine, s.symbol))) for s in chosen]
     finally:
         engine.dispose()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.labels import triple_barrier
+from features.labels import LabelSpec, triple_barrier
 from market.synthetic import generate
 
 
@@ -31,7 +31,7 @@ def reference(candles, horizon, tp, sl):
 @pytest.mark.parametrize(("horizon", "tp", "sl"), [(1, 0.01, 0.01), (5, 0.02, 0.01), (20, 0.05, 0.08)])
 def test_vectorized_labels_equal_the_loop(horizon, tp, sl):
     candles = generate("LBL", "1d", 1500, seed=horizon)
-    got = triple_barrier(candles, horizon=horizon, take_profit=tp, stop_loss=sl, mode="pct")
+    got = triple_barrier(candles, LabelSpec(horizon=horizon, take_profit=tp, stop_loss=sl, mode="pct"))
     want = reference(candles, horizon, tp, sl)
     m = len(candles) - horizon
     np.testing.assert_array_equal(got[["label", "barrier", "bars_to_hit"]].to_numpy()[:m], want[:, :3])
@@ -46,7 +46,7 @@ def test_by_hand():
          "low": [100, 99.5, 97, 100, 100, 100.0], "volume": 1.0},
         index=idx,
     )
-    labels = triple_barrier(candles, horizon=2, take_profit=0.02, stop_loss=0.02, mode="pct")
+    labels = triple_barrier(candles, LabelSpec(horizon=2, take_profit=0.02, stop_loss=0.02, mode="pct"))
     # bar 0: bar 1 touches neither, bar 2 touches both -> stop-loss first, at 2 bars
     assert labels.iloc[0][["label", "barrier", "bars_to_hit", "realized_return"]].tolist() == [-1, -1, 2, -0.02]
     # bar 2: nothing within 2 bars and a flat close -> time barrier, label 0
@@ -56,7 +56,7 @@ def test_by_hand():
 
 def test_atr_barriers_scale_with_volatility_and_start_after_the_warm_up():
     candles = generate("ATR", "1d", 300, seed=3)
-    labels = triple_barrier(candles, horizon=10, take_profit=2, stop_loss=1, mode="atr")
+    labels = triple_barrier(candles, LabelSpec(horizon=10, take_profit=2, stop_loss=1, mode="atr"))
     assert labels["label"].iloc[:14].isna().all() and labels["label"].iloc[14:290].notna().all()
     hits = labels[labels["barrier"] == 1]
     assert (hits["realized_return"] > 0).all() and set(labels["label"].dropna().unique()) <= {-1.0, 0.0, 1.0}
@@ -65,8 +65,8 @@ def test_atr_barriers_scale_with_volatility_and_start_after_the_warm_up():
 @pytest.mark.parametrize("kwargs", [{"horizon": 0}, {"take_profit": -1}, {"mode": "bars"}])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
-        triple_barrier(generate("X", "1d", 50), **kwargs)
+        triple_barrier(generate("X", "1d", 50), LabelSpec(**kwargs))
 
 
 def test_a_horizon_longer_than_the_data_labels_nothing():
-    assert triple_barrier(generate("X", "1d", 5), horizon=10).isna().all().all()
+    assert triple_barrier(generate("X", "1d", 5), LabelSpec(horizon=10)).isna().all().all()
