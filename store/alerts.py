@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import transaction
 from store.models import Alert, Prediction
-from store.paper import add_event
+from store.events import add_event
 from store.types import iso, utcnow
 
 COLUMNS = ["id", "symbol", "timeframe", "direction", "confidence", "source", "model_version", "prediction_id", "data_partition",

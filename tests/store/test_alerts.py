@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from store.alerts import dismiss_alert, get_alert, load_alerts, raise_alert
 from store.db import make_engine
-from store.paper import events_since
+from store.events import events_since
 
 WINDOW = timedelta(minutes=10)
 
