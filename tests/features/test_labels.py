@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.labels import LabelSpec, triple_barrier
+from features.labels import LabelSpec, spec_config, triple_barrier, with_spec
 from market.synthetic import generate
 
 
@@ -62,7 +62,7 @@ def test_atr_barriers_scale_with_volatility_and_start_after_the_warm_up():
     assert (hits["realized_return"] > 0).all() and set(labels["label"].dropna().unique()) <= {-1.0, 0.0, 1.0}
 
 
-@pytest.mark.parametrize("kwargs", [{"horizon": 0}, {"take_profit": -1}, {"mode": "bars"}])
+@pytest.mark.parametrize("kwargs", [{"horizon": 0}, {"take_profit": -1}, {"mode": "bars"}, {"horizon": 2.5}, {"atr_period": 0}])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
         triple_barrier(generate("X", "1d", 50), LabelSpec(**kwargs))
@@ -70,3 +70,22 @@ def test_bad_parameters_are_refused(kwargs):
 
 def test_a_horizon_longer_than_the_data_labels_nothing():
     assert triple_barrier(generate("X", "1d", 5), LabelSpec(horizon=10)).isna().all().all()
+
+
+def test_a_spec_travels_in_the_frames_attrs_through_parquet(tmp_path):
+    spec = LabelSpec(horizon=3, take_profit=1, stop_loss=0.5, mode="pct")
+    assert spec.as_dict() == {"horizon": 3, "take_profit": 1.0, "stop_loss": 0.5, "mode": "pct"}  # as stored before: floats, no atr_period
+    assert LabelSpec.from_dict(spec.as_dict()) == spec and LabelSpec.from_dict({"horizon": 2}) == LabelSpec(horizon=2)
+    assert LabelSpec(atr_period=20).as_dict()["atr_period"] == 20
+    frame = with_spec(triple_barrier(generate("X", "1d", 60), spec), spec)
+    frame.to_parquet(tmp_path / "labels.parquet")
+    back = pd.read_parquet(tmp_path / "labels.parquet")
+    assert back.attrs["label_config"] == spec_config(back) == spec.as_dict()
+    assert LabelSpec.from_dict(spec_config(back)) == spec and spec_config(pd.DataFrame()) == {}
+
+
+def test_the_dagster_config_has_the_specs_defaults():
+    from assets.features import LabelConfig
+
+    assert LabelConfig().spec() == LabelSpec()
+    assert LabelConfig().model_dump() == LabelSpec().as_dict()  # the dict the labels asset stored before
