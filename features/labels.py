@@ -44,11 +44,12 @@ class LabelSpec:
             raise ValueError(f"mode must be 'atr' or 'pct', got {self.mode!r}")
         if self.atr_period < 1:
             raise ValueError(f"atr_period must be >= 1 bar, got {self.atr_period}")
-        for name, kind in (("horizon", int), ("take_profit", float), ("stop_loss", float), ("atr_period", int)):
-            value = getattr(self, name)
-            if kind(value) != value:
-                raise ValueError(f"{name} must be a whole number of bars, got {value}")
-            object.__setattr__(self, name, kind(value))  # 2 -> 2.0: the same stored dict, params and hashes as a float given
+        for name in ("horizon", "atr_period"):
+            if int(getattr(self, name)) != getattr(self, name):
+                raise ValueError(f"{name} must be a whole number of bars, got {getattr(self, name)}")
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("take_profit", "stop_loss"):  # 2 -> 2.0: the stored dict, MLflow params and hashes of a float given
+            object.__setattr__(self, name, float(getattr(self, name)))
 
     def as_dict(self) -> dict[str, Any]:
         """The spec as stored (Parquet attrs, the model's `label_config`, MLflow `labels.*`

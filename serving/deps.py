@@ -63,7 +63,7 @@ def candles_of(request: Request, body: SeriesRequest, last: int | None = scoring
 
 def scored(request: Request, body: SeriesRequest, model: Served, endpoint: str = "score") -> dict:
     """The model's score of the request's series as the API answers it; a stored series'
-    score is reused for TX_READ_CACHE_S (with its answer, encoded once) and logged once per
+    score is reused for TX_READ_CACHE_S (with its answer, shaped once) and logged once per
     bar, to be judged when its label matures."""
     started = time.perf_counter()
 
