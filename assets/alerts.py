@@ -2,8 +2,6 @@
 calls become alerts (trading/alerts.py), de-duplicated in the database, pushed to
 WebSocket subscribers through the events log."""
 
-from dataclasses import dataclass
-
 import dagster as dg
 import pandas as pd
 
@@ -12,8 +10,8 @@ from market.universe import Series, choose_series
 from pipelines.resources import AppDatabase, MlflowTracking
 from store.candles import coverage, load_candles
 from store.news import load_news
+from store.types import iso
 from training import scoring
-from training.model import FusedModel
 from training.pipeline import load_version
 from training.tracking import FUSED_MODEL, champion_version, client
 from trading.alerts import record
@@ -21,19 +19,12 @@ from trading.broker import paper_broker
 from tx.settings import load_settings
 
 SETTINGS = load_settings()
-HISTORY_BARS = 600  # as the service reads to score a symbol
 
 
 class ScanConfig(dg.Config):
     timeframes: str = SETTINGS.train_timeframes  # the series the model was trained for ("" = every stored one)
     confidence: float = SETTINGS.alert_confidence
     dedup_minutes: float = SETTINGS.alert_dedup_minutes
-
-
-@dataclass(frozen=True)
-class Champion:
-    model: FusedModel
-    version: str
 
 
 @dg.asset(group_name="alerts", kinds={"python", "sql"},
@@ -43,20 +34,20 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
     if version is None:
         context.log.info(f"{FUSED_MODEL} has no champion yet: nothing to scan with")
         return dg.MaterializeResult(metadata={"scanned": 0, "alerts": 0, "note": f"no {FUSED_MODEL} champion yet"})
-    champion = Champion(load_version(mlflow_tracking.tracking_uri, str(version.version)), str(version.version))
+    champion = scoring.ModelAt(load_version(mlflow_tracking.tracking_uri, str(version.version)), str(version.version))
     engine = app_db.engine
     stored = coverage(engine)
     series = choose_series([Series(r.symbol, r.timeframe) for r in stored.itertuples()], config.timeframes)
     rows, raised, swept = [], 0, 0
     for s in series:
-        candles = load_candles(engine, s.symbol, s.timeframe, last=HISTORY_BARS)
+        candles = load_candles(engine, s.symbol, s.timeframe, last=scoring.HISTORY_BARS)
         if len(candles) < scoring.MIN_BARS:
             continue
-        scored = scoring.score(champion, candles, s.timeframe, scores_of(load_news(engine, s.symbol)))
-        alert_id, alert = record(engine, s.symbol, s.timeframe, scored, config.confidence, config.dedup_minutes, FUSED_MODEL)
+        score = scoring.score(champion, candles, s.timeframe, scores_of(load_news(engine, s.symbol)))
+        alert_id, alert = record(engine, s.symbol, s.timeframe, score, config.confidence, config.dedup_minutes, FUSED_MODEL)
         swept += len(paper_broker(engine, SETTINGS).sweep(s.symbol))  # resting limit orders the new price reaches
         raised += alert_id is not None
-        rows.append({"series": str(s), "as_of": scored["as_of"], "p": scored["probability"], "direction": scored["direction"],
+        rows.append({"series": str(s), "as_of": iso(score.as_of), "p": score.probability, "direction": score.direction,
                      "alert": alert_id if alert_id is not None else ("de-duplicated" if alert else "")})
     context.log.info(f"scanned {len(rows)} series with {FUSED_MODEL} v{champion.version}: {raised} alert(s)")
     table = pd.DataFrame(rows)

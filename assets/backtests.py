@@ -15,6 +15,7 @@ import pandas as pd
 from assets.candles import candles
 from assets.plots import png_markdown
 from assets.training import SETTINGS, TRAINING_INS, TrainingConfig, champion_model, fused_model, stored_series
+from features.labels import spec_config
 from features.patterns import HORIZON
 from market.universe import Series
 from pipelines.resources import AppDatabase, MlflowTracking
@@ -221,7 +222,7 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
     series = stored_series(context, app_db, features, labels, config.timeframes)
     train_config = replace(config.train_config(), train_window_bars=config.train_bars)
     try:
-        trained, _ = fit_series(series, base_rates_table=pattern_base_rates, label_config=series[0].labels.attrs.get("label_config", {}),
+        trained, _ = fit_series(series, base_rates_table=pattern_base_rates, label_config=spec_config(series[0].labels),
                                 config=train_config, progress=lambda what, done, total: context.log.info(f"[{done}/{total}] {what}"),
                                 say=context.log.info, final=False)
     except NotEnoughData as exc:

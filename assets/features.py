@@ -12,14 +12,14 @@ import pandas as pd
 
 from assets.candles import candles
 from assets.plots import heatmap
-from features import BaseRates, build_features, triple_barrier
+from features import BaseRates, LabelSpec, build_features, triple_barrier
+from features.labels import with_spec
 from features.patterns import detections, pooled_outcomes
 from features.pit import leaks
 from pipelines.partitions import series_of, series_partitions
 from pipelines.resources import AppDatabase
 from store.candles import coverage, load_candles
 from store.patterns import load_detections, replace_detections
-from tx.settings import load_settings
 
 
 class FeatureConfig(dg.Config):
@@ -27,10 +27,15 @@ class FeatureConfig(dg.Config):
 
 
 class LabelConfig(dg.Config):
-    horizon: int = load_settings().label_horizon  # TX_LABEL_HORIZON, read when the definitions load
+    """features.labels.LabelSpec's fields as launch config, with its defaults (a test keeps them equal)."""
+
+    horizon: int = 10  # bars looked ahead (TX_LABEL_HORIZON)
     take_profit: float = 2.0
     stop_loss: float = 2.0
     mode: str = "atr"  # "atr": multiples of ATR(14); "pct": fractions of the entry price
+
+    def spec(self) -> LabelSpec:
+        return LabelSpec(horizon=self.horizon, take_profit=self.take_profit, stop_loss=self.stop_loss, mode=self.mode)
 
 
 def _preview(frame: pd.DataFrame, columns: list[str]) -> dg.MetadataValue:
@@ -131,8 +136,8 @@ def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase, pattern_bas
 def labels(context: dg.AssetExecutionContext, config: LabelConfig, app_db: AppDatabase):
     series = series_of(context)
     bars = load_candles(app_db.engine, series.symbol, series.timeframe)
-    frame = triple_barrier(bars, horizon=config.horizon, take_profit=config.take_profit, stop_loss=config.stop_loss, mode=config.mode)
-    frame.attrs["label_config"] = config.model_dump()  # travels with the Parquet file to the training asset
+    spec = config.spec()
+    frame = with_spec(triple_barrier(bars, spec), spec)  # the spec travels with the Parquet file to the training asset
     counts = frame["label"].value_counts(dropna=False)
     yield dg.Output(frame, metadata=_frame_metadata(frame) | {
         "take_profit_share": dg.MetadataValue.float(round(float((frame["barrier"] == 1).mean()), 4)),

@@ -10,6 +10,7 @@ import pandas as pd
 from assets.candles import candles
 from assets.plots import png_markdown
 from features import triple_barrier
+from features.labels import spec_config
 from features.sentiment import scores_of
 from market.universe import Series, choose_series, timeframe_set
 from pipelines.resources import AppDatabase, MlflowTracking
@@ -100,7 +101,7 @@ def stored_series(context: dg.AssetExecutionContext, app_db: AppDatabase, featur
 def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
                 features: dict[str, pd.DataFrame], labels: dict[str, pd.DataFrame], pattern_base_rates: pd.DataFrame) -> dg.MaterializeResult:
     series = stored_series(context, app_db, features, labels, config.timeframes)
-    label_config = series[0].labels.attrs.get("label_config", {})
+    label_config = spec_config(series[0].labels)
 
     def progress(what: str, done: int, total: int) -> None:
         context.log.info(f"[{done}/{total}] {what}")
@@ -156,7 +157,7 @@ def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db
     series = []
     for one in choose_series([Series(r.symbol, r.timeframe) for r in coverage(app_db.engine).itertuples()], config.timeframes):
         bars = load_candles(app_db.engine, one.symbol, one.timeframe)
-        series.append(SeriesData(one.symbol, one.timeframe, bars, triple_barrier(bars, **label_config), news=scores_of(load_news(app_db.engine, one.symbol))))
+        series.append(SeriesData(one.symbol, one.timeframe, bars, triple_barrier(bars, model.label_spec), news=scores_of(load_news(app_db.engine, one.symbol))))
     outcome = online_step(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
                           threshold=mlflow_tracking.threshold, min_new=config.min_new, base=loaded) if series else "no stored candles"
     if isinstance(outcome, str):

@@ -45,6 +45,7 @@ def main() -> None:
         extra["TX_DATABASE_URL"] = make_url(PG).set(database=f"tx_bench_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
     env, settings, engine = throwaway(home, **extra)
     import httpx
+    import pandas as pd
     from websockets.sync.client import connect
 
     from market.files import bundled
@@ -53,6 +54,7 @@ def main() -> None:
     from store.candles import upsert_candles
     from store.db import drop_database
     from trading.alerts import record
+    from training.scoring import LayerOutput, Score
     from tx.processes import bentoml_server, free_port, wait_ready
 
     upsert_candles(engine, "SPX", "1d", bundled().read(Series("SPX", "1d")), "bundled")
@@ -63,8 +65,9 @@ def main() -> None:
     try:
         wait_ready([server], timeout_s=180)
         latencies = []
-        scored = {"probability": 0.9, "direction": "up", "confidence": 0.9, "model_version": "1", "as_of": "2018-08-29T00:00:00Z",
-                  "layers": {"pattern": {"probability": 0.9, "contribution": 1.0}}, "patterns": [], "explanation": "bench"}
+        scored = Score(probability=0.9, direction="up", confidence=0.9, model_version="1", timeframe="1d",
+                       as_of=pd.Timestamp("2018-08-29", tz="UTC"), layers={"pattern": LayerOutput(0.9, 1.0)}, base=0.0, patterns=(),
+                       explanation="bench", bars_used=600)
         with connect(server.ui_url.replace("http://", "ws://") + "/ws", additional_headers={"X-API-Key": key}) as ws:
             ws.recv(timeout=30)
             for i in range(args.alerts):

@@ -32,7 +32,7 @@ wrk.headers["Content-Type"] = "application/json"
 
 def setup(home: Path) -> tuple[dict[str, str], str, str]:
     env, settings, engine = throwaway(home)
-    from features import triple_barrier
+    from features import LabelSpec, triple_barrier
     from market.files import bundled
     from market.synthetic import generate_many
     from market.universe import Series
@@ -45,7 +45,7 @@ def setup(home: Path) -> tuple[dict[str, str], str, str]:
     frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
     for symbol, candles in frames.items():
         upsert_candles(engine, symbol, "1d", candles, "synthetic")
-    series = [SeriesData(s, "1d", c, triple_barrier(c, horizon=2)) for s, c in frames.items()]
+    series = [SeriesData(s, "1d", c, triple_barrier(c, LabelSpec(horizon=2))) for s, c in frames.items()]
     train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts, label_config={"horizon": 2},
                       config=TrainConfig(n_splits=3, tune_trials=2, deep_trials=0, deep_epochs=1))
     key = create_key(engine, "read", "bench")

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from features import BaseRates
+from features import BaseRates, LabelSpec
 from market.files import bundled
 from training.fit import TrainConfig, train
 from training.pipeline import build_dataset
@@ -34,7 +34,7 @@ def main() -> None:
     started = time.perf_counter()
     listing = [s for s in bundled().listing() if s.timeframe in wanted]
     candles = {s: bundled().read(s) for s in bundled().listing()}
-    series, table = training_series(candles, listing, {})
+    series, table = training_series(candles, listing, LabelSpec())
     data = build_dataset(series, BaseRates(table), 32)
     prepared = time.perf_counter() - started
     config = TrainConfig(tune_trials=args.trials, deep_trials=args.deep_trials, deep_epochs=args.epochs, accelerator=args.accelerator)

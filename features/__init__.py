@@ -12,11 +12,11 @@ and proven so by tests/features/test_point_in_time.py.
 import pandas as pd
 
 from features.indicators import indicators
-from features.labels import LABEL_COLUMNS, triple_barrier
+from features.labels import LABEL_COLUMNS, LabelSpec, triple_barrier
 from features.multitimeframe import multitimeframe
 from features.patterns import PRIOR, BaseRates, outcomes, pattern_features
 
-__all__ = ["LABEL_COLUMNS", "BaseRates", "build_features", "outcomes", "triple_barrier"]
+__all__ = ["LABEL_COLUMNS", "BaseRates", "LabelSpec", "build_features", "outcomes", "triple_barrier"]
 
 
 def build_features(candles: pd.DataFrame, timeframe: str, base_rates: BaseRates | None = None) -> pd.DataFrame:

@@ -15,11 +15,11 @@ import pandas as pd
 from market.errors import BadPayload, NoData
 from market.frames import CandleFormatError, conform
 from market.providers import between
-from market.universe import TIMEFRAMES, Series
+from market.universe import SYMBOL_CHARS, TIMEFRAMES, Series
 
 BUNDLED_DIR = Path(__file__).parent / "data"
 _SUFFIXES = (".csv.gz", ".csv", ".parquet")
-_NAME = re.compile(r"^(?P<symbol>[A-Za-z0-9.^-]+)_(?P<timeframe>[0-9]+[mhdw])$")
+_NAME = re.compile(rf"^(?P<symbol>[{SYMBOL_CHARS}]+)_(?P<timeframe>[0-9]+[mhdw])$")
 
 
 class DataFolderError(ValueError):

@@ -1,11 +1,15 @@
 """The universe: which (symbol, timeframe) series the platform works on."""
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
-# Bar lengths the platform knows, shortest first.
+# Bar lengths the platform knows, shortest first; the intraday ones are those under a day.
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w")
+INTRADAY: tuple[str, ...] = tuple(t for t in TIMEFRAMES if t not in ("1d", "1w"))
+SYMBOL_CHARS = "A-Za-z0-9.^-"  # a symbol's characters, as a regex class body (file names: SYMBOL_TIMEFRAME)
+SYMBOL = rf"^[{SYMBOL_CHARS}]{{1,32}}$"  # a symbol, here and in the API
 _DELTAS = {"m": "1min", "h": "1h", "d": "1D", "w": "7D"}
 
 
@@ -53,8 +57,9 @@ def parse_universe(text: str) -> list[Series]:
             raise UniverseError(f"{item!r} is not SYMBOL:TIMEFRAME (e.g. SPX:1d)")
         if timeframe not in TIMEFRAMES:
             raise UniverseError(f"{item!r}: unknown timeframe {timeframe!r}; expected one of {', '.join(TIMEFRAMES)}")
-        if not symbol.replace(".", "").replace("-", "").replace("^", "").isalnum():
-            raise UniverseError(f"{item!r}: symbol {symbol!r} has characters other than letters, digits, '.', '-', '^'")
+        if not re.fullmatch(SYMBOL, symbol):
+            reason = "is longer than 32 characters" if len(symbol) > 32 else "has characters other than letters, digits, '.', '-', '^'"
+            raise UniverseError(f"{item!r}: symbol {symbol!r} {reason}")
         if Series(symbol, timeframe) not in series:
             series.append(Series(symbol, timeframe))
     if not series:

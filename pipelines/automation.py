@@ -4,7 +4,7 @@ and the champion sensor."""
 import dagster as dg
 
 from market.chain import ProviderChain
-from market.universe import Series
+from market.universe import INTRADAY, Series
 from pipelines.jobs import (
     alert_job,
     backtest_job,
@@ -22,8 +22,6 @@ from assets.training import RETRAIN_REASON
 from training.retraining import retrain_reasons
 from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
-
-INTRADAY = ("1m", "5m", "15m", "30m", "1h", "4h")
 
 
 def current_universe() -> list[Series]:

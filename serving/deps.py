@@ -16,6 +16,7 @@ from serving import metrics
 from serving.champion import NO_CHAMPION, NO_VERSION, NoChampion, Served
 from serving.errors import ApiError
 from serving.schemas.series import SeriesRequest
+from serving.scores import score_answer
 from store.candles import coverage, last_price, load_candles
 from store.news import load_news
 from store.provider_status import load_provider_status
@@ -24,7 +25,6 @@ from trading.broker import PaperBroker, paper_broker
 from training import scoring
 
 STARTED = time.time()
-HISTORY_BARS = 600  # stored bars read to score a symbol: enough for exact indicators
 
 
 def model_of(request: Request, line: str = "champion") -> Served:
@@ -40,7 +40,7 @@ def model_of(request: Request, line: str = "champion") -> Served:
         raise ApiError(503, reason, "no_model", headers={"Retry-After": "60"}) from None
 
 
-def candles_of(request: Request, body: SeriesRequest, last: int | None = HISTORY_BARS) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def candles_of(request: Request, body: SeriesRequest, last: int | None = scoring.HISTORY_BARS) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(candles, news scores) for the request: stored (the `last` bars; None: all) or given,
     checked like any ingested batch."""
     engine = request.app.state.engine
@@ -62,19 +62,21 @@ def candles_of(request: Request, body: SeriesRequest, last: int | None = HISTORY
 
 
 def scored(request: Request, body: SeriesRequest, model: Served, endpoint: str = "score") -> dict:
-    """The model's score of the request's series; a stored series' score is reused for
-    TX_READ_CACHE_S and logged once per bar, to be judged when its label matures."""
+    """The model's score of the request's series as the API answers it; a stored series'
+    score is reused for TX_READ_CACHE_S (with its answer, shaped once) and logged once per
+    bar, to be judged when its label matures."""
     started = time.perf_counter()
 
-    def compute() -> dict:
+    def compute() -> tuple[scoring.Score, dict]:
         candles, news = candles_of(request, body)
-        return scoring.score(model, candles, body.timeframe, news)
+        score = scoring.score(model, candles, body.timeframe, news)
+        return score, score_answer(score)
 
     if body.candles is not None:
-        result = compute()
+        _, result = compute()
     else:
-        result = request.app.state.scores.get((model.version, body.symbol, body.timeframe), compute)
-        request.app.state.predictions.record(body.symbol, body.timeframe, result)
+        score, result = request.app.state.scores.get((model.version, body.symbol, body.timeframe), compute)
+        request.app.state.predictions.record(body.symbol, score)
     metrics.observe(endpoint, result, time.perf_counter() - started)
     return {"symbol": body.symbol, **result}
 

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.auth import principal
 from serving.errors import ApiError
-from store.paper import CHANNEL, events_since, last_event_id
+from store.events import CHANNEL, events_since, last_event_id
 
 log = logging.getLogger("tx.serving")
 POLL_S = 0.05  # SQLite: one indexed "id > cursor" query per worker 20 times a second

@@ -4,12 +4,12 @@
 import logging
 import threading
 
-import pandas as pd
 from cachetools import LRUCache
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from store.predictions import log_predictions
+from training.scoring import Score
 from training.tracking import FUSED_MODEL
 
 log = logging.getLogger("tx.serving")
@@ -21,16 +21,13 @@ class PredictionLog:
         self._seen: LRUCache = LRUCache(maxsize=100_000)  # the hot path (same bar again) never touches the database
         self._lock = threading.Lock()
 
-    def record(self, symbol: str, timeframe: str, scored: dict) -> None:
-        key = (symbol, timeframe, scored["as_of"], scored["model_version"])
+    def record(self, symbol: str, score: Score) -> None:
+        key = (symbol, score.timeframe, score.as_of, score.model_version)
         with self._lock:
             if key in self._seen:
                 return
             self._seen[key] = True
-        row = {"symbol": symbol, "timeframe": timeframe, "ts": pd.Timestamp(scored["as_of"]).to_pydatetime(),
-               "model_name": FUSED_MODEL, "model_version": scored["model_version"], "probability": scored["probability"],
-               "direction": scored["direction"], "confidence": scored["confidence"],
-               "layers": {k: v["probability"] for k, v in scored["layers"].items()}}
+        row = score.prediction_row(symbol, FUSED_MODEL)
         try:
             log_predictions(self.engine, [row])
         except SQLAlchemyError as exc:  # losing a log line must never fail the prediction; retried next time

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import transaction
 from store.models import Alert, Prediction
-from store.paper import add_event
+from store.events import add_event
 from store.types import iso, utcnow
 
 COLUMNS = ["id", "symbol", "timeframe", "direction", "confidence", "source", "model_version", "prediction_id", "data_partition",
@@ -96,6 +96,11 @@ def alert_frame(engine: Engine) -> pd.DataFrame:
 def alert_counts(engine: Engine) -> dict[str, int]:
     with transaction(engine) as session:
         return {k: int(v) for k, v in session.execute(select(Alert.status, func.count(Alert.id)).group_by(Alert.status)).all()}
+
+
+def data_partition(symbol: str, timeframe: str, bar: datetime | pd.Timestamp) -> str:
+    """The data partition `SYMBOL:TF@ISO` an alert was raised on (the bar time in UTC with a `Z`)."""
+    return f"{symbol}:{timeframe}@{iso(bar)}"
 
 
 def bar_time(partition: str) -> datetime:

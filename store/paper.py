@@ -1,5 +1,5 @@
 """The paper ledger's tables: one account locked per unit of work, its orders, lots
-(paper_trades), positions and the events they raise.
+(paper_trades), positions and the events they raise (store/events.py).
 
 Concurrency: every change to an account starts with `UPDATE paper_accounts SET cash = cash`
 on its row. On PostgreSQL that takes the row lock; on SQLite it takes the database's write
@@ -13,14 +13,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.candles import last_price_query
 from store.db import transaction
-from store.models import Event, PaperAccount, PaperOrder, PaperTrade, Position
-from store.types import iso, utcnow
+from store.events import add_event
+from store.models import PaperAccount, PaperOrder, PaperTrade, Position
+from store.types import utcnow
 
 TRADE_COLUMNS = ["id", "order_id", "exit_order_id", "symbol", "side", "quantity", "entry_price", "fees", "status", "exit_price", "realized_pnl",
                  "model_version", "layer_contributions", "opened_at", "closed_at"]
@@ -85,20 +86,6 @@ class Book:
         add_event(self.session, kind, symbol, payload)
 
 
-CHANNEL = "tx_events"
-
-
-def add_event(session: Session, kind: str, symbol: str, payload: dict) -> int:
-    """Log an event in the caller's transaction; on PostgreSQL also NOTIFY the live feed
-    (delivered at commit, so listeners never see an event that was rolled back)."""
-    event = Event(kind=kind, symbol=symbol, payload=payload, created_at=utcnow())
-    session.add(event)
-    session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": str(event.id)})
-    return event.id
-
-
 @contextmanager
 def locked_account(engine: Engine, name: str, cash: float) -> Iterator[Book]:
     """The account `name` (created with `cash` the first time), locked until the block ends;
@@ -136,20 +123,6 @@ def account_state(engine: Engine, account: str) -> tuple[float, float, dict[str,
         positions = session.execute(select(Position.symbol, Position.quantity, Position.avg_price)
                                     .where(Position.account_id == row.id, Position.quantity != 0)).all()
         return row.cash, row.initial_cash or row.cash, {s: (q, p) for s, q, p in positions}
-
-
-def events_since(engine: Engine, cursor: int, symbols: set[str] | None = None, limit: int = 500) -> list[dict]:
-    query = select(Event).where(Event.id > cursor).order_by(Event.id).limit(limit)
-    if symbols:
-        query = query.where(Event.symbol.in_(sorted(symbols)))
-    with transaction(engine) as session:
-        return [{"cursor": e.id, "kind": e.kind, "symbol": e.symbol, "created_at": iso(e.created_at),
-                 "data": e.payload} for e in session.execute(query).scalars()]
-
-
-def last_event_id(engine: Engine) -> int:
-    with transaction(engine) as session:
-        return int(session.execute(select(func.coalesce(func.max(Event.id), 0))).scalar_one())
 
 
 def fills_frame(engine: Engine, account: str) -> pd.DataFrame:

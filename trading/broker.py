@@ -9,12 +9,13 @@ position, cash and a `fill` event — together or not at all.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, or_, select
 
 from store.models import PaperOrder, PaperTrade
 from store.paper import Book, locked_account
-from store.types import iso, utcnow
+from store.types import utcnow
 from trading.ledger import Costs, Lot, apply_fill, position_of
 
 SIDES = {"buy": 1, "sell": -1}
@@ -49,20 +50,61 @@ def _lots(rows: list[PaperTrade]) -> list[Lot]:
     return [Lot(1 if r.side == "long" else -1, r.quantity, r.entry_price, r.fees, r.id) for r in rows]
 
 
-def trade_row(t: PaperTrade) -> dict:
-    return {"id": t.id, "order_id": t.order_id, "exit_order_id": t.exit_order_id, "symbol": t.symbol, "side": t.side, "quantity": t.quantity,
-            "entry_price": t.entry_price, "fees": t.fees, "status": t.status, "exit_price": t.exit_price,
-            "realized_pnl": t.realized_pnl, "model_version": t.model_version, "layer_contributions": t.layer_contributions,
-            "opened_at": iso(t.opened_at), "closed_at": iso(t.closed_at)}
+@dataclass(frozen=True)
+class Trade:
+    """A paper lot as written: opened by `order_id`, closed (if it is) by `exit_order_id`."""
+
+    id: int
+    order_id: int
+    exit_order_id: int | None
+    symbol: str
+    side: str  # long | short
+    quantity: float
+    entry_price: float
+    fees: float | None
+    status: str  # open | closed
+    exit_price: float | None
+    realized_pnl: float | None
+    model_version: str | None
+    layer_contributions: dict[str, float] | None  # each layer's contribution to the fused log-odds at entry
+    opened_at: datetime | None
+    closed_at: datetime | None
 
 
-def _answer(order: PaperOrder, trades: list[PaperTrade], replayed: bool) -> dict:
-    """The order as the API returns it: `id` is the first lot it touched (opened, else closed)."""
-    return {"id": trades[0].id if trades else None, "order_id": order.id, "idempotency_key": order.idempotency_key,
-            "symbol": order.symbol, "side": order.side, "type": order.type, "quantity": order.quantity,
-            "limit_price": order.limit_price, "status": order.status, "fill_price": order.fill_price, "fees": order.fees,
-            "created_at": iso(order.created_at), "filled_at": iso(order.filled_at), "trades": [trade_row(t) for t in trades],
-            "replayed": replayed}
+@dataclass(frozen=True)
+class Execution:
+    """An order as executed (or replayed: its Idempotency-Key was seen before) and the lots it touched."""
+
+    order_id: int
+    idempotency_key: str
+    symbol: str
+    side: str  # buy | sell
+    type: str  # market | limit
+    quantity: float
+    limit_price: float | None
+    status: str  # filled | pending (a resting limit order) | rejected
+    fill_price: float | None
+    fees: float | None
+    created_at: datetime | None
+    filled_at: datetime | None
+    trades: tuple[Trade, ...]  # opened first, then closed
+    replayed: bool
+
+    @property
+    def id(self) -> int | None:
+        """The first lot the order touched (opened, else closed); None for a resting limit order."""
+        return self.trades[0].id if self.trades else None
+
+
+def trade_of(t: PaperTrade) -> Trade:
+    return Trade(t.id, t.order_id, t.exit_order_id, t.symbol, t.side, t.quantity, t.entry_price, t.fees, t.status, t.exit_price,
+                 t.realized_pnl, t.model_version, t.layer_contributions, t.opened_at, t.closed_at)
+
+
+def _executed(order: PaperOrder, trades: list[PaperTrade], replayed: bool) -> Execution:
+    return Execution(order.id, order.idempotency_key, order.symbol, order.side, order.type, order.quantity, order.limit_price,
+                     order.status, order.fill_price, order.fees, order.created_at, order.filled_at,
+                     tuple(trade_of(t) for t in trades), replayed)
 
 
 def _touched(book: Book, order_id: int) -> list[PaperTrade]:
@@ -76,7 +118,7 @@ class PaperBroker:
     def __init__(self, engine: Engine, account: str = ACCOUNT, costs: Costs = Costs(), rules: Rules = Rules()) -> None:
         self.engine, self.account, self.costs, self.rules = engine, account, costs, rules
 
-    def execute(self, order: Order, key: str, price_of: Callable[[str], float] | None = None, context: dict | None = None) -> dict:
+    def execute(self, order: Order, key: str, price_of: Callable[[str], float] | None = None, context: dict | None = None) -> Execution:
         """Fill `order` at the current price (default: the last stored close, read inside the
         locked transaction), or return what the same `key` did before. `context`: model
         version and layer contributions at entry, kept on the lots this order opens."""
@@ -89,7 +131,7 @@ class PaperBroker:
                 if not same:
                     raise IdempotencyConflict(f"Idempotency-Key {key!r} was used for another order (#{done.id}: "
                                               f"{done.side} {done.quantity:g} {done.symbol} {done.type})")
-                return _answer(done, _touched(book, done.id), replayed=True)
+                return _executed(done, _touched(book, done.id), replayed=True)
             price_of = price_of or book.last_price
             fill = self.costs.fill_price(side, price_of(order.symbol))
             marketable = order.type == "market" or (side * (order.limit_price - fill) >= 0)
@@ -97,11 +139,11 @@ class PaperBroker:
                                       type=order.type, quantity=order.quantity, limit_price=order.limit_price,
                                       status="pending", created_at=utcnow()))
             if not marketable:  # a resting limit order: recorded, not filled at this price
-                return _answer(row, [], replayed=False)
+                return _executed(row, [], replayed=False)
             return self._fill(book, row, side, fill, price_of, context or {})
 
     def _fill(self, book: Book, order: PaperOrder, side: int, fill: float, price_of: Callable[[str], float], context: dict,
-              rows: list[PaperTrade] | None = None, event: str = "fill") -> dict:
+              rows: list[PaperTrade] | None = None, event: str = "fill") -> Execution:
         """Apply the fill to `rows` (default: the symbol's open lots, FIFO) and write it all."""
         rows = book.open_lots(order.symbol) if rows is None else rows
         lots = _lots(rows)
@@ -149,12 +191,13 @@ class PaperBroker:
         quantity, avg = position_of(remaining)
         book.set_position(order.symbol, quantity, avg, realized)
         book.account.cash = book.account.cash + applied.cash_delta
-        answer = _answer(order, touched, replayed=False)
-        book.event(event, order.symbol, {k: answer[k] for k in ("id", "order_id", "symbol", "side", "quantity", "fill_price", "fees",
-                                                                   "status")} | {"realized_pnl": realized})
-        return answer
+        done = _executed(order, touched, replayed=False)
+        book.event(event, order.symbol, {"id": done.id, "order_id": done.order_id, "symbol": done.symbol, "side": done.side,
+                                         "quantity": done.quantity, "fill_price": done.fill_price, "fees": done.fees,
+                                         "status": done.status, "realized_pnl": realized})
+        return done
 
-    def sweep(self, symbol: str, price_of: Callable[[str], float] | None = None) -> list[dict]:
+    def sweep(self, symbol: str, price_of: Callable[[str], float] | None = None) -> list[Execution]:
         """Fill the resting limit orders of `symbol` (oldest first) that the current price now
         reaches, at that price (the limit or better); one the margin rule refuses is marked
         rejected. The alert scanner sweeps every series it scores."""
@@ -172,7 +215,7 @@ class PaperBroker:
                     order.status = "rejected"
         return filled
 
-    def close(self, trade_id: int, price: float | None = None, key: str | None = None) -> dict:
+    def close(self, trade_id: int, price: float | None = None, key: str | None = None) -> Trade:
         """Close an open lot at `price` (default: the last stored close) with an offsetting market order."""
         with locked_account(self.engine, self.account, self.rules.cash) as book:
             trade = book.trade(trade_id)
@@ -185,7 +228,7 @@ class PaperBroker:
                                               f"the default key close-{trade_id} was used for another order (#{done.id}): "
                                               "send an Idempotency-Key")
                 if key:
-                    return trade_row(trade)
+                    return trade_of(trade)
             if trade.status != "open":
                 raise OrderRejected(f"paper trade #{trade_id} is already {trade.status}")
             side = -1 if trade.side == "long" else 1
@@ -194,7 +237,7 @@ class PaperBroker:
                                         side="buy" if side > 0 else "sell", type="market", quantity=trade.quantity,
                                         status="pending", created_at=utcnow()))
             self._fill(book, order, side, fill, book.last_price, {}, rows=[trade], event="close")  # exactly this lot, not FIFO
-            return trade_row(trade)
+            return trade_of(trade)
 
 
 def paper_broker(engine: Engine, s) -> PaperBroker:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 import talib
 
+from features.labels import LabelSpec
+
 
 @dataclass(frozen=True)
 class Levels:
@@ -25,18 +27,19 @@ class Levels:
 
 def levels(candles: pd.DataFrame, side: str, label_config: dict) -> Levels:
     """Stop and target for `side` ("long"/"short") entered at the last close."""
+    spec = LabelSpec.from_dict(label_config)  # the model's stored labels; missing keys: the defaults
     h, lo, c = (candles[k].to_numpy(dtype="float64") for k in ("high", "low", "close"))
-    tp, sl = float(label_config.get("take_profit", 2.0)), float(label_config.get("stop_loss", 2.0))
-    if label_config.get("mode", "atr") == "atr":
-        width = float(talib.ATR(h, lo, c, timeperiod=14)[-1])
+    tp, sl = spec.take_profit, spec.stop_loss
+    if spec.mode == "atr":
+        width = float(talib.ATR(h, lo, c, timeperiod=spec.atr_period)[-1])
         if not width == width:  # NaN: too few bars
-            raise ValueError("at least 15 bars are needed for ATR(14) levels")
+            raise ValueError(f"at least {spec.atr_period + 1} bars are needed for ATR({spec.atr_period}) levels")
         up, down = tp * width, sl * width
     else:
         up, down = tp * c[-1], sl * c[-1]
     entry = float(c[-1])
     sign = 1 if side == "long" else -1
-    return Levels(entry, entry - sign * down, entry + sign * up, int(label_config.get("horizon", 10)), down, up)
+    return Levels(entry, entry - sign * down, entry + sign * up, spec.horizon, down, up)
 
 
 def entry_signal(probability: float, candles: pd.DataFrame, label_config: dict, min_confidence: float = 0.6) -> dict:

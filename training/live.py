@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from features import triple_barrier
+from features import LabelSpec, triple_barrier
 from training.metrics import auc
 
 BINS = np.linspace(0.0, 1.0, 11)
@@ -30,7 +30,8 @@ def judged(predictions: pd.DataFrame, labels: dict[tuple[str, str], pd.DataFrame
 def judged_by_labels(rows: pd.DataFrame, label_config: dict, candles_of: Callable[[str, str], pd.DataFrame]) -> pd.DataFrame:
     """`rows` (symbol, timeframe, ts) with `y`: the label each bar matured to under the
     model's label settings, from each series' candles (NaN while pending)."""
-    labels = {(s, tf): triple_barrier(candles_of(s, tf), **label_config)
+    spec = LabelSpec.from_dict(label_config)
+    labels = {(s, tf): triple_barrier(candles_of(s, tf), spec)
               for s, tf in rows[["symbol", "timeframe"]].drop_duplicates().itertuples(index=False)}
     return judged(rows, labels)
 

@@ -19,7 +19,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from features import BaseRates
+from features import BaseRates, LabelSpec
 from training.layers import Layer
 from training.layers.stacker import Stacker
 from training.inputs import model_inputs
@@ -41,6 +41,11 @@ class FusedModel(mlflow.pyfunc.PythonModel):
     @property
     def layer_names(self) -> tuple[str, ...]:
         return tuple(self.layers)
+
+    @property
+    def label_spec(self) -> LabelSpec:
+        """The labels it predicts (`label_config` stays the stored dict: MLflow params, feature-set hash)."""
+        return LabelSpec.from_dict(self.label_config)
 
     def base_rates(self) -> BaseRates:
         if not hasattr(self, "_rates"):

@@ -3,9 +3,15 @@ the alert scanner records.
 
 Features come from `FusedModel.inputs` — the same functions the batch pipeline uses on
 the same candles (the parity test proves it) — never from a separate serving path.
+
+A score is a typed value (`Score`); its numbers are kept at PLACES decimals, the precision
+that alerts are decided on, prediction rows store and the API answers. How it is written
+as JSON (times as ISO strings, dicts) is serving's business (serving/scores.py).
 """
 
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -13,7 +19,15 @@ import pandas as pd
 from training.model import FusedModel
 
 
-class Versioned(Protocol):  # serving.champion.Served, or any (model, version) pair
+class Versioned(Protocol):  # serving.champion.Served, ModelAt, or any (model, version) pair
+    model: FusedModel
+    version: str
+
+
+@dataclass(frozen=True)
+class ModelAt:
+    """A registered version loaded outside the service (the alert scanner, scripts)."""
+
     model: FusedModel
     version: str
 
@@ -21,13 +35,58 @@ class Versioned(Protocol):  # serving.champion.Served, or any (model, version) p
 NEUTRAL_BAND = 0.05  # |p - 0.5| below this: no direction
 MIN_BARS = 30  # fewer bars leave most indicators undefined
 FULL_BARS = 500  # from here on the indicators match the batch pipeline's to 1e-3
+HISTORY_BARS = FULL_BARS + 100  # stored bars read to score a stored symbol: FULL_BARS with a margin
+PLACES = 6  # a score's numbers are kept to this many decimals
+
+
+def _kept(x: Any) -> float:
+    return round(float(x), PLACES)
 
 
 def direction(p: float) -> str:
     return "up" if p >= 0.5 + NEUTRAL_BAND else "down" if p <= 0.5 - NEUTRAL_BAND else "neutral"
 
 
-def patterns_at(X: pd.DataFrame) -> list[dict]:
+@dataclass(frozen=True)
+class LayerOutput:
+    probability: float  # the layer's own P(take-profit first)
+    contribution: float  # its push on the fused log-odds
+
+
+@dataclass(frozen=True)
+class PatternHit:
+    pattern: str  # the name without the cdl_ prefix, e.g. "engulfing"
+    direction: str  # bullish | bearish
+    strength: int
+    confidence: float | None  # the pattern's hit rate so far at this bar (4 decimals); None: too few outcomes
+
+
+@dataclass(frozen=True)
+class Score:
+    """The fused model's score of the last bar of a series, each layer's part in it, and why."""
+
+    probability: float  # P(take-profit is hit before the stop)
+    direction: str  # up | down | neutral
+    confidence: float  # max(p, 1 - p)
+    model_version: str
+    timeframe: str
+    as_of: pd.Timestamp  # the scored bar (tz-aware UTC)
+    layers: Mapping[str, LayerOutput]  # in the model's layer order
+    base: float  # the stacker's base log-odds
+    patterns: tuple[PatternHit, ...]  # at the bar, strongest first
+    explanation: str
+    bars_used: int
+    warning: str | None = None  # set when fewer than FULL_BARS bars were scored
+
+    def prediction_row(self, symbol: str, model_name: str) -> dict[str, Any]:
+        """The row stored for this score in `predictions` (store/predictions.py), judged later
+        against the label its bar matures to."""
+        return {"symbol": symbol, "timeframe": self.timeframe, "ts": self.as_of.to_pydatetime(), "model_name": model_name,
+                "model_version": self.model_version, "probability": self.probability, "direction": self.direction,
+                "confidence": self.confidence, "layers": {name: out.probability for name, out in self.layers.items()}}
+
+
+def patterns_at(X: pd.DataFrame) -> tuple[PatternHit, ...]:
     """Patterns detected at the last bar, strongest first, with the bar's pattern confidences."""
     row = X.iloc[-1]
     found = [(c.removeprefix("cdl_"), int(v)) for c, v in row.items()
@@ -35,58 +94,80 @@ def patterns_at(X: pd.DataFrame) -> list[dict]:
     out = []
     for name, signed in sorted(found, key=lambda f: -abs(f[1])):
         conf = row["cdl_bull_conf"] if signed > 0 else row["cdl_bear_conf"]
-        out.append({"pattern": name, "direction": "bullish" if signed > 0 else "bearish", "strength": abs(signed),
-                    "confidence": None if pd.isna(conf) else round(float(conf), 4)})
-    return out
+        out.append(PatternHit(name, "bullish" if signed > 0 else "bearish", abs(signed), None if pd.isna(conf) else round(float(conf), 4)))
+    return tuple(out)
 
 
-def explanation(p: float, layers: dict[str, dict], patterns: list[dict]) -> str:
+def explanation(p: float, layers: Mapping[str, LayerOutput], patterns: tuple[PatternHit, ...]) -> str:
     """A few plain sentences built from the contributions and the strongest patterns."""
-    ranked = sorted(layers.items(), key=lambda kv: -abs(kv[1]["contribution"]))
+    ranked = sorted(layers.items(), key=lambda kv: -abs(kv[1].contribution))
     words = [f"The fused model gives {p:.2f} that the take-profit is hit before the stop ({direction(p)})."]
-    movers = [(n, v["contribution"]) for n, v in ranked if abs(v["contribution"]) >= 0.01]
+    movers = [(n, v.contribution) for n, v in ranked if abs(v.contribution) >= 0.01]
     if movers:
         words.append("; ".join(f"the {n} layer {'pushes up' if c > 0 else 'pulls down'} ({c:+.2f} log-odds)" for n, c in movers[:3]).capitalize() + ".")
     else:
         words.append("No layer moves it far from the base rate.")
     if patterns:
         top = patterns[0]
-        conf = f", {top['confidence']:.0%} hit rate so far" if top["confidence"] is not None else ""
-        words.append(f"Strongest pattern at this bar: {top['pattern'].replace('_', ' ')} ({top['direction']}{conf}).")
+        conf = f", {top.confidence:.0%} hit rate so far" if top.confidence is not None else ""
+        words.append(f"Strongest pattern at this bar: {top.pattern.replace('_', ' ')} ({top.direction}{conf}).")
     return " ".join(words)
 
 
 Inputs = tuple[pd.DataFrame, np.ndarray]  # (features, windows) from FusedModel.inputs
 
 
-def score(served: Versioned, candles: pd.DataFrame, timeframe: str, news: pd.DataFrame | None = None, inputs: Inputs | None = None) -> dict:
+def score(served: Versioned, candles: pd.DataFrame, timeframe: str, news: pd.DataFrame | None = None, inputs: Inputs | None = None) -> Score:
     """The fused probability of the last bar, each layer's output and contribution, and why.
     `inputs` skips recomputing the features when the caller has them."""
     model = served.model
     X, windows = inputs or model.inputs(candles, timeframe, news)
     row = model.explain_inputs(X.iloc[-1:], windows[-1:]).iloc[0]
     p = float(row["probability"])
-    layers = {name: {"probability": round(float(row[f"p_{name}"]), 6), "contribution": round(float(row[f"c_{name}"]), 6)}
-              for name in model.layer_names}
+    layers = {name: LayerOutput(_kept(row[f"p_{name}"]), _kept(row[f"c_{name}"])) for name in model.layer_names}
     found = patterns_at(X)
-    out = {"probability": round(p, 6), "direction": direction(p), "confidence": round(max(p, 1 - p), 6),
-           "model_version": served.version, "timeframe": timeframe, "as_of": candles.index[-1].isoformat().replace("+00:00", "Z"),
-           "layers": layers, "base": round(float(row["base"]), 6), "patterns": found, "explanation": explanation(p, layers, found),
-           "bars_used": len(candles)}
-    if len(candles) < FULL_BARS:
-        out["warning"] = f"{len(candles)} bars: long indicators (EMA 200) need {FULL_BARS}+ to match the batch features"
-    return out
+    warning = (f"{len(candles)} bars: long indicators (EMA 200) need {FULL_BARS}+ to match the batch features"
+               if len(candles) < FULL_BARS else None)
+    return Score(probability=_kept(p), direction=direction(p), confidence=_kept(max(p, 1 - p)), model_version=served.version,
+                 timeframe=timeframe, as_of=candles.index[-1], layers=layers, base=_kept(row["base"]), patterns=found,
+                 explanation=explanation(p, layers, found), bars_used=len(candles), warning=warning)
 
 
-def deep_layer(served: Versioned, candles: pd.DataFrame, timeframe: str) -> dict:
+@dataclass(frozen=True)
+class DeepView:
+    """The deep layer at the last window: the mean of its nets and each net's probability."""
+
+    probability: float
+    nets: Mapping[str, float]  # cnn, lstm
+    window_bars: int
+    model_version: str
+    as_of: pd.Timestamp
+
+
+def deep_layer(served: Versioned, candles: pd.DataFrame, timeframe: str) -> DeepView:
     X, windows = served.model.inputs(candles, timeframe)
     parts = served.model.layers["deep"].predict_parts(windows[-1:])
-    nets = {kind: round(float(v[0]), 6) for kind, v in parts.items()}
-    return {"probability": round(float(np.mean(list(nets.values()))), 6), "nets": nets, "window_bars": int(windows.shape[1]),
-            "model_version": served.version, "as_of": candles.index[-1].isoformat().replace("+00:00", "Z")}
+    nets = {kind: _kept(v[0]) for kind, v in parts.items()}
+    return DeepView(_kept(np.mean(list(nets.values()))), nets, int(windows.shape[1]), served.version, candles.index[-1])
 
 
-def multitimeframe_layer(served: Versioned, candles: pd.DataFrame, timeframe: str, top: int = 10, inputs: Inputs | None = None) -> dict:
+@dataclass(frozen=True)
+class FeatureEffect:
+    feature: str
+    value: float | None  # None: missing at this bar
+    effect: float  # how far the probability moves when the feature is set to missing
+
+
+@dataclass(frozen=True)
+class MultiTimeframeView:
+    probability: float
+    features: tuple[FeatureEffect, ...]  # strongest effect first
+    model_version: str
+    as_of: pd.Timestamp
+
+
+def multitimeframe_layer(served: Versioned, candles: pd.DataFrame, timeframe: str, top: int = 10,
+                         inputs: Inputs | None = None) -> MultiTimeframeView:
     """The layer's probability and the features that move it most at this bar (each set to
     missing in turn: how far the probability moves)."""
     layer = served.model.layers["multitimeframe"]
@@ -99,7 +180,6 @@ def multitimeframe_layer(served: Versioned, candles: pd.DataFrame, timeframe: st
     probes = pd.DataFrame(values, columns=layer.columns_)
     moved = p - layer.predict(probes, windows[-1:].repeat(len(probes), 0))
     order = np.argsort(-np.abs(moved))[:top]
-    feats = [{"feature": layer.columns_[i], "value": None if pd.isna(last.iat[0, i]) else round(float(last.iat[0, i]), 6),
-              "effect": round(float(moved[i]), 6)} for i in order]
-    return {"probability": round(p, 6), "features": feats, "model_version": served.version,
-            "as_of": candles.index[-1].isoformat().replace("+00:00", "Z")}
+    feats = tuple(FeatureEffect(layer.columns_[i], None if pd.isna(last.iat[0, i]) else _kept(last.iat[0, i]), _kept(moved[i]))
+                  for i in order)
+    return MultiTimeframeView(_kept(p), feats, served.version, candles.index[-1])

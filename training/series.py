@@ -12,7 +12,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from features import BaseRates, build_features, triple_barrier
+from features import BaseRates, LabelSpec, build_features, triple_barrier
 from features.patterns import pooled_outcomes
 from features.sentiment import scores_of
 from training.pipeline import SeriesData
@@ -28,14 +28,14 @@ class SeriesKey(Protocol):
     def timeframe(self) -> str: ...
 
 
-def training_series(candles: Mapping[SeriesKey, pd.DataFrame], chosen: Iterable[SeriesKey], label_config: dict,
+def training_series(candles: Mapping[SeriesKey, pd.DataFrame], chosen: Iterable[SeriesKey], spec: LabelSpec,
                     news_of: Callable[[str], pd.DataFrame] | None = None) -> tuple[list[SeriesData], pd.DataFrame]:
     """(the chosen series ready for `training.pipeline`, the pooled outcomes table). `candles`
     holds every series the base rates pool, `chosen` those trained on (keys of `candles`);
     `news_of(symbol)` gives a symbol's stored news (None: no sentiment)."""
     table = pooled_outcomes((frame, key.timeframe) for key, frame in candles.items())
     rates = BaseRates(table)
-    series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s], **label_config),
+    series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s], spec),
                          build_features(candles[s], s.timeframe, rates), scores_of(news_of(s.symbol)) if news_of else None)
               for s in chosen]
     return series, table

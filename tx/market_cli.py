@@ -138,14 +138,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     feats.add_argument("series", metavar="SYMBOL:TIMEFRAME")
     feats.add_argument("--tail", type=int, default=5)
     feats.add_argument("--labels", action="store_true", help="join the triple-barrier labels")
-    feats.add_argument("--horizon", type=int, default=10, help="label horizon in bars")
+    feats.add_argument("--horizon", type=int, default=None, help="label horizon in bars")
     feats.add_argument("--columns", default=None, help="comma-separated columns to show (default: all but the per-pattern ones)")
     feats.add_argument("--out", default=None, help="also write the whole frame to this Parquet file")
 
 
 def show_features(settings: Settings, args: argparse.Namespace) -> int:
     """Features and labels of one series, computed from its candles (stored, else fetched)."""
-    from features import BaseRates, build_features, triple_barrier
+    from features import BaseRates, LabelSpec, build_features, triple_barrier
 
     series = _one_series(args.series)
     bars = _stored(settings, series)
@@ -161,7 +161,7 @@ def show_features(settings: Settings, args: argparse.Namespace) -> int:
     frame = build_features(bars, series.timeframe, rates)
     if args.labels:
         try:
-            frame = frame.join(triple_barrier(bars, horizon=args.horizon))
+            frame = frame.join(triple_barrier(bars, LabelSpec(horizon=settings.label_horizon if args.horizon is None else args.horizon)))
         except ValueError as exc:
             raise TxError(f"--horizon: {exc}") from None
     columns = args.columns.split(",") if args.columns else [c for c in frame.columns if not c.startswith("cdl_") or c in ("cdl_count", "cdl_bull_conf", "cdl_bear_conf", "cdl_net_conf")]

@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
 def train(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm  # heavy imports here: `tx --help` stays fast
 
-    from assets.features import LabelConfig
+    from features import LabelSpec
     from market.universe import Series, UniverseError, choose_series, parse_universe
     from store.candles import coverage, load_candles
     from store.db import make_engine
@@ -61,8 +61,9 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
         else:
             chosen = choose_series(stored, args.timeframes if args.timeframes is not None else settings.train_timeframes)
         candles = {s: load_candles(engine, s.symbol, s.timeframe) for s in stored}
-        label_config = LabelConfig().model_dump()
-        series, table = training_series(candles, chosen, label_config, news_of=lambda symbol: load_news(engine, symbol))
+        spec = LabelSpec(horizon=settings.label_horizon)  # as the labels asset makes them
+        label_config = spec.as_dict()
+        series, table = training_series(candles, chosen, spec, news_of=lambda symbol: load_news(engine, symbol))
     finally:
         engine.dispose()
     config = TrainConfig(n_splits=args.splits, tune_trials=settings.train_tune_trials if args.trials is None else args.trials,

@@ -14,6 +14,7 @@ from serving.schemas.common import AUTH, SYMBOL, Timeframe, errors
 from serving.schemas.ml import (ActiveVersion, BatchRequest, BatchScores, DeepLayer, FeatureContributions, LayerAttribution,
                                 ModelInfo, Models, MultiTimeframeLayer, Promotion, PromoteRequest, RlRequest, Score)
 from serving.schemas.series import SeriesRequest
+from serving.scores import deep_answer, features_answer, layers_answer, multitimeframe_answer
 from store.api_keys import Principal
 from store.types import plain
 from training import scoring
@@ -48,14 +49,14 @@ def score_batch(request: Request, body: BatchRequest, _: Principal | None = Depe
 @router.post("/deep-detect", summary="The deep layer (CNN + LSTM) on the latest window", response_model=DeepLayer, responses=SERIES)
 def deep_detect(request: Request, body: SeriesRequest, _: Principal | None = Depends(require("read"))) -> dict:
     candles, _news = candles_of(request, body)
-    return {"symbol": body.symbol, **scoring.deep_layer(model_of(request), candles, body.timeframe)}
+    return {"symbol": body.symbol, **deep_answer(scoring.deep_layer(model_of(request), candles, body.timeframe))}
 
 
 @router.post("/multi-timeframe", summary="The multi-timeframe layer and the features that move it", response_model=MultiTimeframeLayer,
              responses=SERIES)
 def multi_timeframe(request: Request, body: SeriesRequest, _: Principal | None = Depends(require("read"))) -> dict:
     candles, _news = candles_of(request, body)
-    return {"symbol": body.symbol, **scoring.multitimeframe_layer(model_of(request), candles, body.timeframe)}
+    return {"symbol": body.symbol, **multitimeframe_answer(scoring.multitimeframe_layer(model_of(request), candles, body.timeframe))}
 
 
 @router.get("/feature-contrib", summary="Layer contributions and the multi-timeframe features behind a prediction",
@@ -66,9 +67,9 @@ def feature_contrib(request: Request, symbol: str = SYMBOL_QUERY, timeframe: Tim
     candles, news = candles_of(request, SeriesRequest(symbol=symbol, timeframe=timeframe))
     inputs = model.model.inputs(candles, timeframe, news)  # once, for both views
     view = scoring.score(model, candles, timeframe, news, inputs)
-    return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "probability": view["probability"],
-            "base": view["base"], "layers": view["layers"],
-            "multitimeframe_features": scoring.multitimeframe_layer(model, candles, timeframe, inputs=inputs)["features"]}
+    return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "probability": view.probability,
+            "base": view.base, "layers": layers_answer(view),
+            "multitimeframe_features": features_answer(scoring.multitimeframe_layer(model, candles, timeframe, inputs=inputs))}
 
 
 @router.get("/layer-attribution", summary="Each layer's contribution now and its walk-forward track record",

@@ -18,7 +18,7 @@ from store.api_keys import Principal
 from store.candles import coverage, load_candles
 from store.paper import account_state, fills_frame, trades_frame
 from store.types import iso, plain
-from trading.broker import ACCOUNT, IdempotencyConflict, Order, OrderRejected
+from trading.broker import ACCOUNT, Execution, IdempotencyConflict, Order, OrderRejected, Trade
 from trading.performance import attribution, equity_curve, figures, trade_stats
 
 router = APIRouter(prefix="/api", tags=["paper trading"], responses=errors(*AUTH))
@@ -31,6 +31,22 @@ TRADE_LINKS = {
     "CloseTrade": {"operationRef": "#/paths/~1api~1paper-trades~1{trade_id}~1close/post", "parameters": {"trade_id": "$response.body#/id"},
                    "description": "close the lot this order opened"},
 }
+
+
+def trade_answer(t: Trade) -> dict:
+    """A lot as the API writes it (TradeRow): times as ISO-8601 UTC."""
+    return {"id": t.id, "order_id": t.order_id, "exit_order_id": t.exit_order_id, "symbol": t.symbol, "side": t.side, "quantity": t.quantity,
+            "entry_price": t.entry_price, "fees": t.fees, "status": t.status, "exit_price": t.exit_price,
+            "realized_pnl": t.realized_pnl, "model_version": t.model_version, "layer_contributions": t.layer_contributions,
+            "opened_at": iso(t.opened_at), "closed_at": iso(t.closed_at)}
+
+
+def order_answer(e: Execution) -> dict:
+    """An execution as the API writes it (OrderAnswer)."""
+    return {"id": e.id, "order_id": e.order_id, "idempotency_key": e.idempotency_key, "symbol": e.symbol, "side": e.side, "type": e.type,
+            "quantity": e.quantity, "limit_price": e.limit_price, "status": e.status, "fill_price": e.fill_price, "fees": e.fees,
+            "created_at": iso(e.created_at), "filled_at": iso(e.filled_at), "trades": [trade_answer(t) for t in e.trades],
+            "replayed": e.replayed}
 
 
 def entry_context(request: Request, symbol: str) -> dict:
@@ -62,8 +78,8 @@ def execute(request: Request, body: OrderIn,
         raise ApiError(422, "a limit order needs `limit_price`; a market order takes none", "bad_order", field="limit_price")
     price_of(request)(body.symbol)  # an unknown symbol is a 404 before anything is written
     try:
-        return broker(request).execute(Order(body.symbol, body.side, body.quantity, body.type, body.limit_price), idempotency_key,
-                                       context=entry_context(request, body.symbol))
+        return order_answer(broker(request).execute(Order(body.symbol, body.side, body.quantity, body.type, body.limit_price),
+                                                    idempotency_key, context=entry_context(request, body.symbol)))
     except IdempotencyConflict as exc:
         raise ApiError(409, str(exc), field="Idempotency-Key") from None
     except OrderRejected as exc:
@@ -150,7 +166,7 @@ def close(request: Request, trade_id: int = TRADE_ID,
           _: Principal | None = Depends(require("trade"))) -> dict:
     """404: no such trade. 409: the trade is already closed, or the Idempotency-Key was used for another order."""
     try:
-        return broker(request).close(trade_id, key=idempotency_key)
+        return trade_answer(broker(request).close(trade_id, key=idempotency_key))
     except LookupError as exc:
         raise ApiError(404, str(exc)) from None
     except IdempotencyConflict as exc:

@@ -15,6 +15,7 @@ from serving.schemas.series import SeriesRequest
 from serving.schemas.signals import EntrySignal, ExitSignal, PositionSize, RiskFigures, RiskRequest, SizingRequest
 from store.api_keys import Principal
 from store.candles import load_candles
+from store.types import iso
 from trading import risk, sizing
 from trading.signals import entry_signal, exit_signal
 from training import scoring
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api", tags=["signals"], responses=errors(*AUTH))
 SYMBOL_PATH = Path(pattern=SYMBOL, description="a stored symbol", examples=["GOOGL"])
 
 
-def _scored(request: Request, model: Served, symbol: str, timeframe: str) -> tuple[dict, pd.DataFrame]:
+def _scored(request: Request, model: Served, symbol: str, timeframe: str) -> tuple[scoring.Score, pd.DataFrame]:
     candles, news = candles_of(request, SeriesRequest(symbol=symbol, timeframe=timeframe))
     return scoring.score(model, candles, timeframe, news), candles
 
@@ -41,10 +42,10 @@ def entry(request: Request, symbol: str = SYMBOL_PATH, timeframe: Timeframe = "1
     model = model_of(request)
     view, candles = _scored(request, model, symbol, timeframe)
     try:
-        signal = entry_signal(view["probability"], candles, model.model.label_config, min_confidence)
+        signal = entry_signal(view.probability, candles, model.model.label_config, min_confidence)
     except (ValueError, ZeroDivisionError) as exc:
         raise _levels_refused(exc) from None
-    return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "as_of": view["as_of"], **signal}
+    return {"symbol": symbol, "timeframe": timeframe, "model_version": model.version, "as_of": iso(view.as_of), **signal}
 
 
 @router.get("/exit-signals/{symbol}", summary="Exit or hold for an open position", response_model=ExitSignal, responses=errors(404, 409))
@@ -54,11 +55,11 @@ def exit_(request: Request, symbol: str = SYMBOL_PATH, side: Literal["long", "sh
     model = model_of(request)
     view, candles = _scored(request, model, symbol, timeframe)
     try:
-        signal = exit_signal(view["probability"], candles, model.model.label_config, side, entry_price)
+        signal = exit_signal(view.probability, candles, model.model.label_config, side, entry_price)
     except (ValueError, ZeroDivisionError) as exc:
         raise _levels_refused(exc) from None
     return {"symbol": symbol, "timeframe": timeframe, "side": side, "entry_price": entry_price, "model_version": model.version,
-            "as_of": view["as_of"], **signal}
+            "as_of": iso(view.as_of), **signal}
 
 
 @router.post("/risk-assessment", summary="Volatility, max drawdown, historical VaR/CVaR of a position or portfolio",

@@ -11,9 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, BaseModel, ConfigDict, Field
 
-from market.universe import TIMEFRAMES
+from market.universe import SYMBOL, TIMEFRAMES
 
-SYMBOL = r"^[A-Za-z0-9.^=_-]{1,32}$"
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 MAX_ID = 2**53 - 1  # within a signed 64-bit column, and every id up to it is exact as a double (JavaScript clients, fuzzers)
@@ -41,7 +40,7 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
-Symbol = Annotated[str, Field(pattern=SYMBOL, description="ticker: letters, digits and . ^ = _ -, 1-32 characters")]
+Symbol = Annotated[str, Field(pattern=SYMBOL, description="ticker: letters, digits and . ^ -, 1-32 characters")]
 Timeframe = Literal[TIMEFRAMES]  # type: ignore[valid-type]
 Instant = Annotated[AwareDatetime, BeforeValidator(_instant_text), AfterValidator(_in_range),
                     Field(description="ISO-8601 with a time zone, between 1900-01-01 and 2200-01-01",

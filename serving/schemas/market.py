@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
-from market.universe import TIMEFRAMES
+from market.universe import INTRADAY
 from serving.schemas.common import Answer, Stamp
 
-INTRADAY: tuple[str, ...] = tuple(t for t in TIMEFRAMES if t not in ("1d", "1w"))
 MAX_BARS = 10_000
 
 

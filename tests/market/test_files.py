@@ -8,7 +8,7 @@ from market.chain import MarketConfig, ProviderChain
 from market.errors import BadPayload, NoData
 from market.files import DataFolderError, FileProvider, bundled
 from market.frames import OHLCV, CandleFormatError, conform
-from market.universe import Series, UniverseError, parse_universe, resolve_universe, timeframe_delta
+from market.universe import SYMBOL, Series, UniverseError, parse_universe, resolve_universe, timeframe_delta
 
 GOOD = "timestamp,open,high,low,close,volume\n2020-01-02T00:00:00Z,10,11,9,10.5,100\n2020-01-03T00:00:00Z,10.5,12,10,11,0\n"
 
@@ -104,3 +104,13 @@ def test_universe_parsing_and_timeframes():
     with pytest.raises(UniverseError, match=r"no data for MSFT:1d; available: SPX:1d"):
         resolve_universe("MSFT:1d", available)
     assert timeframe_delta("15m") == pd.Timedelta(minutes=15) and timeframe_delta("1w") == pd.Timedelta(days=7)
+
+
+def test_one_symbol_pattern_for_the_universe_and_the_api():
+    from serving.schemas.common import SYMBOL as API_SYMBOL
+
+    assert API_SYMBOL is SYMBOL
+    assert [s.symbol for s in parse_universe("^GSPC:1d,BRK.B:1d,EUR-USD:1h,x" + "9" * 31 + ":1d")] == ["^GSPC", "BRK.B", "EUR-USD", "X" + "9" * 31]
+    for bad, message in [("EURUSD=X:1d", "characters"), ("A_B:1d", "characters"), ("X" * 33 + ":1d", "longer than 32")]:
+        with pytest.raises(UniverseError, match=message):
+            parse_universe(bad)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from features import triple_barrier
+from features import LabelSpec, triple_barrier
 from features.patterns import detections
 from market.chain import ProviderHealth
 from market.files import bundled
@@ -72,7 +72,7 @@ def trained(tmp_path_factory):
         settings = load_settings()
         setup_mlflow(settings)
         frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
-        series = [SeriesData(s, "1d", c, triple_barrier(c, horizon=2)) for s, c in frames.items()]
+        series = [SeriesData(s, "1d", c, triple_barrier(c, LabelSpec(horizon=2))) for s, c in frames.items()]
         first = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
                                   label_config={"horizon": 2}, config=QUICK)
         assert first.decision.promoted

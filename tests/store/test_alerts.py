@@ -1,11 +1,18 @@
-"""Alert de-duplication decided in the database: across a restart and between racing scanners."""
+"""Alert de-duplication decided in the database: across a restart and between racing scanners;
+a score's alert and prediction row as stored."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from store.alerts import dismiss_alert, get_alert, load_alerts, raise_alert
-from store.db import make_engine
-from store.paper import events_since
+from store.db import make_engine, transaction
+from store.events import events_since
+from store.models import Prediction
+from tests.training.test_scoring import SCORE
+from trading.alerts import record
 
 WINDOW = timedelta(minutes=10)
 
@@ -41,3 +48,23 @@ def test_racing_scanners_raise_one_alert(engine):
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(lambda _: raise_alert(engine, alert(symbol="RACE", at=at), WINDOW), range(16)))
     assert len([i for i in ids if i is not None]) == 1
+
+
+def test_a_confident_score_stores_its_alert_and_its_prediction_row(engine):
+    """trading.alerts.record from a Score: the alert, its evidence and the prediction row as
+    they were stored when a score was a dict."""
+    score = SCORE  # p = 0.712345, up
+    assert record(engine, "GOOGL", "1d", score, threshold=0.8, window_minutes=10, model_name="tx-fused") == (None, None)
+    alert_id, alert = record(engine, "GOOGL", "1d", score, threshold=0.7, window_minutes=10, model_name="tx-fused")
+    stored = get_alert(engine, alert_id)
+    assert stored["data_partition"] == "GOOGL:1d@2024-01-02T00:00:00Z" and stored["confidence"] == 0.712345
+    assert (stored["direction"], stored["source"], stored["model_version"]) == ("up", "fused", "7")
+    assert json.dumps(stored["evidence"]) == json.dumps(alert["evidence"]) == json.dumps({
+        "probability": 0.712345, "layers": {"pattern": {"probability": 0.61, "contribution": 0.25}, "deep": {"probability": 0.55, "contribution": -0.05}},
+        "patterns": [{"pattern": "engulfing", "direction": "bullish", "strength": 100, "confidence": 0.5625}], "explanation": "why",
+        "as_of": "2024-01-02T00:00:00Z"})
+    with transaction(engine) as session:
+        (row,) = session.execute(select(Prediction)).scalars()
+        stored_row = {c: getattr(row, c) for c in score.prediction_row("GOOGL", "tx-fused")}
+        assert stored["prediction_id"] == row.id
+    assert stored_row == score.prediction_row("GOOGL", "tx-fused")

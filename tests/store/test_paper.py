@@ -44,8 +44,8 @@ def test_a_retried_execute_fills_once(engine):
     b = broker(engine)
     first = b.execute(Order("AAA", "buy", 10), "key-1", PRICES.__getitem__)
     again = b.execute(Order("AAA", "buy", 10), "key-1", PRICES.__getitem__)
-    assert again["replayed"] and again["order_id"] == first["order_id"] and again["trades"] == first["trades"]
-    assert first["fill_price"] == pytest.approx(100 * 1.0003) and first["fees"] == pytest.approx(max(0.5, 10 * 100.03 * 5e-4))
+    assert again.replayed and again.order_id == first.order_id and again.trades == first.trades
+    assert first.fill_price == pytest.approx(100 * 1.0003) and first.fees == pytest.approx(max(0.5, 10 * 100.03 * 5e-4))
     with pytest.raises(IdempotencyConflict, match="was used for another order"):
         b.execute(Order("AAA", "buy", 11), "key-1", PRICES.__getitem__)
     assert len(fills_frame(engine, "paper")) == 1
@@ -57,15 +57,15 @@ def test_fifo_closes_and_flips(engine):
     b.execute(Order("AAA", "buy", 10), "a", PRICES.__getitem__)
     b.execute(Order("AAA", "buy", 5), "b", PRICES.__getitem__)
     flip = b.execute(Order("AAA", "sell", 20), "c", PRICES.__getitem__)
-    assert [t["status"] for t in flip["trades"]] == ["open", "closed", "closed"] and flip["trades"][0]["side"] == "short"
-    assert flip["trades"][0]["quantity"] == 5
-    closed = b.close(flip["trades"][0]["id"], 40.0, key="cover")
-    assert closed["status"] == "closed" and closed["realized_pnl"] > 0  # short from ~100 covered at ~40
-    assert b.close(closed["id"], 40.0, key="cover") == closed  # a retried close
+    assert [t.status for t in flip.trades] == ["open", "closed", "closed"] and flip.trades[0].side == "short"
+    assert flip.trades[0].quantity == 5
+    closed = b.close(flip.trades[0].id, 40.0, key="cover")
+    assert closed.status == "closed" and closed.realized_pnl > 0  # short from ~100 covered at ~40
+    assert b.close(closed.id, 40.0, key="cover") == closed  # a retried close
     with pytest.raises(IdempotencyConflict):
-        b.close(flip["trades"][1]["id"], 40.0, key="a")  # the key of another order
+        b.close(flip.trades[1].id, 40.0, key="a")  # the key of another order
     with pytest.raises(OrderRejected, match="already closed"):
-        b.close(closed["id"], 40.0)
+        b.close(closed.id, 40.0)
     check_books(engine)
 
 
@@ -82,10 +82,10 @@ def test_bad_orders_leave_the_ledger_untouched(engine):
         assert session.execute(select(func.count(PaperOrder.id))).scalar_one() == 1
         assert session.execute(select(func.count(Event.id))).scalar_one() == 1
     resting = b.execute(Order("AAA", "buy", 1, "limit", 90.0), "limit-low", PRICES.__getitem__)
-    assert resting["status"] == "pending" and resting["trades"] == []
+    assert resting.status == "pending" and resting.trades == ()
     assert b.sweep("AAA", {"AAA": 95.0}.__getitem__) == []  # not reached yet
     (filled,) = b.sweep("AAA", {"AAA": 85.0}.__getitem__)
-    assert filled["order_id"] == resting["order_id"] and filled["fill_price"] == pytest.approx(85 * 1.0003) and filled["fill_price"] <= 90
+    assert filled.order_id == resting.order_id and filled.fill_price == pytest.approx(85 * 1.0003) and filled.fill_price <= 90
     assert b.sweep("AAA", {"AAA": 80.0}.__getitem__) == []  # filled once
 
 
@@ -95,7 +95,7 @@ def test_reducing_a_position_is_allowed_past_the_margin_rule(engine):
     crashed = {"AAA": 70.0}.__getitem__  # now about 7x: adding is refused, reducing is not
     with pytest.raises(OrderRejected, match="insufficient margin"):
         b.execute(Order("AAA", "buy", 1), "more", crashed)
-    assert b.execute(Order("AAA", "sell", 5), "less", crashed)["status"] == "filled"
+    assert b.execute(Order("AAA", "sell", 5), "less", crashed).status == "filled"
 
 
 def test_concurrent_executes_keep_the_ledger_exact(engine):
@@ -106,7 +106,7 @@ def test_concurrent_executes_keep_the_ledger_exact(engine):
 
     def send(item):
         key, order = item
-        return b.execute(order, key, PRICES.__getitem__)["order_id"]
+        return b.execute(order, key, PRICES.__getitem__).order_id
 
     with ThreadPoolExecutor(16) as pool:
         ids = list(pool.map(send, work))

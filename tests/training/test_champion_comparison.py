@@ -3,7 +3,7 @@ after its knowledge cutoff, scored through the champion's own inputs."""
 
 import os
 
-from features import triple_barrier
+from features import LabelSpec, triple_barrier
 from market.synthetic import generate_many
 from training.fit import TrainConfig
 from training.pipeline import SeriesData, train_and_promote
@@ -16,7 +16,7 @@ def test_retraining_on_more_data_is_compared_with_the_champion_on_unseen_samples
     frames = generate_many(["A", "B", "C"], "1d", 1900, seed=33, signal=0.5)
 
     def upto(bars: int) -> list[SeriesData]:
-        return [SeriesData(s, "1d", c.iloc[:bars], triple_barrier(c.iloc[:bars], horizon=2)) for s, c in frames.items()]
+        return [SeriesData(s, "1d", c.iloc[:bars], triple_barrier(c.iloc[:bars], LabelSpec(horizon=2))) for s, c in frames.items()]
 
     first = train_and_promote(upto(1300), label_config={"horizon": 2}, config=QUICK, **stores)
     assert first.decision.promoted
@@ -29,6 +29,6 @@ def test_retraining_on_more_data_is_compared_with_the_champion_on_unseen_samples
     assert d.promoted == (d.wf_auc > 0.6 and d.compared_auc >= d.champion_auc)
 
     # other labels: not comparable, and the gate says why instead of promoting blindly
-    third = train_and_promote([SeriesData(s.symbol, "1d", s.candles, triple_barrier(s.candles, horizon=3)) for s in upto(1900)],
+    third = train_and_promote([SeriesData(s.symbol, "1d", s.candles, triple_barrier(s.candles, LabelSpec(horizon=3))) for s in upto(1900)],
                               label_config={"horizon": 3}, config=QUICK, **stores)
     assert not third.decision.promoted and "predicts other labels" in third.decision.reason

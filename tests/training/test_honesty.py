@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import build_features, triple_barrier
+from features import LabelSpec, build_features, triple_barrier
 from features.pit import leaks
 from market.synthetic import generate_many
 from training.dataset import make_dataset
@@ -21,7 +21,7 @@ QUICK = TrainConfig(tune_trials=3, deep_trials=0, deep_epochs=2)
 
 def walks(n: int, signal: float, seed: int, bars: int = 2500, horizon: int = 10) -> list[SeriesData]:
     frames = generate_many([f"W{i:02d}" for i in range(n)], "1d", bars, seed=seed, signal=signal)
-    return [SeriesData(symbol, "1d", candles, triple_barrier(candles, horizon=horizon)) for symbol, candles in frames.items()]
+    return [SeriesData(symbol, "1d", candles, triple_barrier(candles, LabelSpec(horizon=horizon))) for symbol, candles in frames.items()]
 
 
 def promote(series: list[SeriesData], label_config: dict):
@@ -65,7 +65,7 @@ def test_same_seed_same_data_same_metrics():
 
 def test_a_label_sneaked_into_the_features_is_caught():
     candles = generate_many(["LEAK"], "1d", 800, seed=3)["LEAK"]
-    labels = triple_barrier(candles, horizon=5)
+    labels = triple_barrier(candles, LabelSpec(horizon=5))
     features = build_features(candles, "1d")
     # under its own name, the dataset refuses it
     with pytest.raises(ValueError, match="label column"):
@@ -73,7 +73,7 @@ def test_a_label_sneaked_into_the_features_is_caught():
 
     # renamed, the point-in-time check (blocking on the `features` asset) flags it
     def leaky(c: pd.DataFrame, timeframe: str) -> pd.DataFrame:
-        return build_features(c, timeframe).assign(next_move=triple_barrier(c, horizon=5)["label"])
+        return build_features(c, timeframe).assign(next_move=triple_barrier(c, LabelSpec(horizon=5))["label"])
 
     cuts = np.arange(600, 700, 10)
     assert {column for column, _ in leaks(candles, "1d", cuts, build=leaky)} == {"next_move"}

@@ -7,7 +7,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from features import triple_barrier
+from features import LabelSpec, triple_barrier
 from market.synthetic import generate_many
 from training.fit import TrainConfig, train
 from training.layers.stacker import logit
@@ -19,7 +19,7 @@ from training.windows import windows
 @pytest.fixture(scope="module")
 def trained():
     frames = generate_many(["A", "B"], "1d", 1000, seed=4, signal=0.3)
-    series = [SeriesData(s, "1d", c, triple_barrier(c, horizon=2)) for s, c in frames.items()]
+    series = [SeriesData(s, "1d", c, triple_barrier(c, LabelSpec(horizon=2))) for s, c in frames.items()]
     return frames, train(build_dataset(series, None, 32), TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1))
 
 
@@ -52,7 +52,7 @@ def test_windows_hold_only_the_past():
 
 def test_registered_pyfunc_scores_candles_and_names_every_layer():
     frames = generate_many(["P"], "1d", 900, seed=8, signal=0.3)
-    series = [SeriesData("P", "1d", frames["P"], triple_barrier(frames["P"], horizon=2))]
+    series = [SeriesData("P", "1d", frames["P"], triple_barrier(frames["P"], LabelSpec(horizon=2)))]
     outcome = train_and_promote(series, tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_root=os.environ["TX_MLFLOW_ARTIFACTS"],
                                 label_config={"horizon": 2}, config=TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1))
     mlflow.set_registry_uri(os.environ["MLFLOW_TRACKING_URI"])

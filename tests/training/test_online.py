@@ -4,7 +4,7 @@ in the registry, so a fresh process picks up where the last one stopped)."""
 
 import os
 
-from features import triple_barrier
+from features import LabelSpec, triple_barrier
 from market.synthetic import generate_many
 from training.fit import TrainConfig
 from training.pipeline import SeriesData, online_step, train_and_promote
@@ -15,7 +15,7 @@ def series_until(frames: dict, bars: int) -> list[SeriesData]:
     out = []
     for symbol, candles in frames.items():
         cut = candles.iloc[:bars]
-        out.append(SeriesData(symbol, "1d", cut, triple_barrier(cut, horizon=2)))
+        out.append(SeriesData(symbol, "1d", cut, triple_barrier(cut, LabelSpec(horizon=2))))
     return out
 
 

@@ -3,7 +3,7 @@
 
 import pandas as pd
 
-from features import BaseRates, build_features, outcomes, triple_barrier
+from features import BaseRates, LabelSpec, build_features, outcomes, triple_barrier
 from features.patterns import pooled_outcomes
 from features.sentiment import scores_of
 from market.synthetic import generate
@@ -25,22 +25,22 @@ def test_pooled_outcomes_are_every_series_outcomes_in_one_table():
 def test_training_series_builds_what_the_asset_graph_builds():
     candles = {A: generate("SYNA", "1d", 300, seed=1), B: generate("SYNB", "1d", 300, seed=2), C: generate("SYNA", "1h", 200, seed=3)}
     news = pd.DataFrame({"published_at": [candles[A].index[100]], "text": ["shares soar on record profits"], "sentiment": [0.8]})
-    label_config = {"horizon": 5, "take_profit": 1.5, "stop_loss": 1.0, "mode": "atr"}
+    spec = LabelSpec(horizon=5, take_profit=1.5, stop_loss=1.0, mode="atr")
     asked = []
 
     def news_of(symbol: str) -> pd.DataFrame:
         asked.append(symbol)
         return news if symbol == "SYNA" else news.iloc[:0]
 
-    series, table = training_series(candles, [A, B], label_config, news_of=news_of)
+    series, table = training_series(candles, [A, B], spec, news_of=news_of)
     assert table.equals(pooled_outcomes((frame, s.timeframe) for s, frame in candles.items()))  # every series pools, not only the chosen
     assert [(s.symbol, s.timeframe) for s in series] == [("SYNA", "1d"), ("SYNB", "1d")] and asked == ["SYNA", "SYNB"]
     rates = BaseRates(table)
     for s, key in zip(series, [A, B], strict=True):
         assert s.candles is candles[key]
-        assert s.labels.equals(triple_barrier(candles[key], **label_config))
+        assert s.labels.equals(triple_barrier(candles[key], spec))
         assert s.features.equals(build_features(candles[key], key.timeframe, rates))
     assert series[0].news.equals(scores_of(news)) and series[1].news is None  # no stored news: no sentiment
 
-    plain, _ = training_series(candles, [B], {})
-    assert plain[0].news is None and plain[0].labels.equals(triple_barrier(candles[B]))
+    plain, _ = training_series(candles, [B], LabelSpec())
+    assert plain[0].news is None and plain[0].labels.equals(triple_barrier(candles[B], LabelSpec()))

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import build_features, triple_barrier
+from features import LabelSpec, build_features, triple_barrier
 from market.files import bundled
 from market.universe import Series
 from training.dataset import make_dataset, pool
@@ -14,7 +14,7 @@ def pooled():
     parts = []
     for series in (Series("SPX", "1d"), Series("IXIC", "1d"), Series("GOOGL", "1d")):
         candles = bundled().read(series)
-        parts.append(make_dataset(build_features(candles, "1d"), triple_barrier(candles, horizon=10), "1d", series.symbol))
+        parts.append(make_dataset(build_features(candles, "1d"), triple_barrier(candles, LabelSpec(horizon=10)), "1d", series.symbol))
     return pool(parts)
 
 
@@ -37,7 +37,7 @@ def test_walk_forward_trains_only_on_the_purged_embargoed_past(pooled):
 
 def test_samples_stop_where_labels_stop_and_labels_are_never_features():
     candles = bundled().read(Series("SPX", "1d"))
-    labels = triple_barrier(candles, horizon=10)
+    labels = triple_barrier(candles, LabelSpec(horizon=10))
     data = make_dataset(build_features(candles, "1d"), labels, "1d", "SPX")
     assert len(data.y) == labels["label"].notna().sum() and data.times[-1] < candles.index[-10]
     assert (data.label_end > data.times).all()

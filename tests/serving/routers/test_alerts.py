@@ -4,6 +4,7 @@ another process reach WebSocket subscribers and the alert reads; bad clients are
 import json
 import time
 
+import pandas as pd
 import pytest
 
 from store.db import make_engine
@@ -32,8 +33,12 @@ def test_alerts_from_another_process_reach_websocket_subscribers(svc):
     from websockets.sync.client import connect
 
     from trading.alerts import record
+    from training.scoring import LayerOutput, PatternHit, Score
 
-    scored = call(svc, "POST", "/api/ml/score", json={"symbol": "SYNA"}).json()
+    answer = call(svc, "POST", "/api/ml/score", json={"symbol": "SYNA"}).json()
+    scored = Score(**{k: v for k, v in answer.items() if k not in ("symbol", "as_of", "layers", "patterns")},  # the service's score
+                   as_of=pd.Timestamp(answer["as_of"]), layers={k: LayerOutput(**v) for k, v in answer["layers"].items()},
+                   patterns=tuple(PatternHit(**p) for p in answer["patterns"]))
     engine = make_engine(svc["settings"].app_database_url)
     with connect(ws_url(svc, "?symbols=SYNA"), additional_headers={"X-API-Key": svc["keys"]["read"]}) as ws:
         hello = json.loads(ws.recv(timeout=10))
@@ -43,7 +48,7 @@ def test_alerts_from_another_process_reach_websocket_subscribers(svc):
         assert alert_id is not None and record(engine, "SYNA", "1d", scored, 0.5, 10, "tx-fused")[0] is None  # de-duplicated
         event = next_event(ws, "alert")
         latency = time.monotonic() - started
-        assert event["data"]["id"] == alert_id and event["data"]["model_version"] == scored["model_version"]
+        assert event["data"]["id"] == alert_id and event["data"]["model_version"] == scored.model_version
         assert event["data"]["evidence"]["layers"] and latency < 5
         fill = execute(svc, f"{svc['backend']}-ws", {"symbol": "SYNA", "side": "buy", "quantity": 1}).json()
         assert next_event(ws, "fill")["data"]["order_id"] == fill["order_id"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features import triple_barrier
+from features import LabelSpec, triple_barrier
 from store.db import make_engine
 from store.predictions import log_predictions
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_live_performance_judges_served_predictions(svc):
     """Predictions served at past bars (logged as the service logs them) against the labels that matured."""
     frame = svc["frames"]["SYNC"]
-    labels = triple_barrier(frame, horizon=2)
+    labels = triple_barrier(frame, LabelSpec(horizon=2))
     bars = frame.index[1000:1200]
     rng = np.random.default_rng(3)
     y = (labels["label"].loc[bars] == 1).to_numpy()
