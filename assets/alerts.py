@@ -15,7 +15,7 @@ from store.news import load_news
 from training import scoring
 from training.model import FusedModel
 from training.pipeline import load_version
-from training.tracking import FUSED_MODEL, champion_version, client
+from training.recorder import FUSED_MODEL, champion_version, client
 from trading.alerts import record
 from trading.broker import paper_broker
 from tx.settings import load_settings

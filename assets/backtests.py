@@ -31,7 +31,7 @@ from training.metrics import auc
 from training.pipeline import fit_series
 from training.report import Window, log_backtest
 from training.splits import NotEnoughData
-from training.tracking import FUSED_MODEL, client, with_out_of_fold
+from training.recorder import FUSED_MODEL, client, with_out_of_fold
 
 PLOTTED = 3  # series drawn in Dagster metadata (all of them go to MLflow)
 

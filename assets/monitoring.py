@@ -22,7 +22,7 @@ from training.drift import data_drift, split_windows
 from training.live import judged_by_labels, performance
 from training.pipeline import load_version
 from training.report import MONITORING_EXPERIMENT, open_experiment
-from training.tracking import FUSED_MODEL, champion_version, client, newest_version
+from training.recorder import FUSED_MODEL, champion_version, client, newest_version
 
 REPORT = "drift_report.html"
 

@@ -19,7 +19,7 @@ from training import plots
 from training.fit import TrainConfig
 from training.splits import NotEnoughData
 from training.pipeline import NO_MODEL_YET, Outcome, SeriesData, load_base, online_step, train_and_promote
-from training.tracking import FUSED_MODEL, champion_version, client
+from training.recorder import FUSED_MODEL, champion_version, client
 from tx.settings import load_settings
 
 ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})

@@ -19,7 +19,7 @@ from pipelines.jobs import (
 )
 from pipelines.partitions import partition_key, symbols
 from assets.training import RETRAIN_REASON
-from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
+from training.recorder import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
 
 INTRADAY = ("1m", "5m", "15m", "30m", "1h", "4h")

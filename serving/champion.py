@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from training.model import FusedModel
 from training.pipeline import load_version
-from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, champion_version, client, newest_version
+from training.recorder import CHAMPION, FUSED_MODEL, TrackingError, champion_version, client, newest_version
 
 log = logging.getLogger("tx.serving")
 NO_CHAMPION = f"no version of {FUSED_MODEL} is {CHAMPION} yet: train one and let the gate promote it"

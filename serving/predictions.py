@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from store.predictions import log_predictions
-from training.tracking import FUSED_MODEL
+from training.recorder import FUSED_MODEL
 
 log = logging.getLogger("tx.serving")
 

@@ -20,7 +20,7 @@ from training.model import FusedModel, to_model_input
 from training.promotion import DEFAULT_THRESHOLD, WINDOW_TAG, Decision, gate
 from training.online import DEFAULT_MIN_NEW, champion_auc_on, update
 from training.report import Logged, log_online, log_training
-from training.tracking import FUSED_MODEL, champion_version, client, newest_version
+from training.recorder import FUSED_MODEL, champion_version, client, newest_version
 
 MIN_COMPARED = 200  # samples the champion never saw, needed to compare it with a candidate
 

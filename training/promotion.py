@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from mlflow.tracking import MlflowClient
 
-from training import tracking
-from training.tracking import CHALLENGER, CHAMPION
+from training import recorder
+from training.recorder import CHALLENGER, CHAMPION
 
 WF_AUC = "wf_auc"
 WINDOW_TAG = "tx.eval_window"  # the evaluation window a run's wf_auc was measured on
@@ -79,7 +79,7 @@ def gate(
     auc, window = run.data.metrics.get(WF_AUC), run.data.tags.get(WINDOW_TAG)
     client.set_registered_model_alias(name, CHALLENGER, version)
 
-    champion = tracking.champion_version(client, name)  # (`champion_version` below is the decision's field)
+    champion = recorder.champion_version(client, name)  # (`champion_version` below is the decision's field)
     champion_version = champion_auc = None
     blocked = None
     if champion is not None and str(champion.version) != version:

@@ -23,7 +23,7 @@ from mlflow.models import infer_signature
 from training import plots
 from training.fit import LAYERS, Trained, scored
 from training.promotion import WINDOW_TAG
-from training.tracking import FUSED_MODEL, OOF_DIR, OOF_FILE, client, ensure_experiment
+from training.recorder import FUSED_MODEL, OOF_DIR, OOF_FILE, client, ensure_experiment
 from training.windows import CHANNELS
 
 EXPERIMENT = "tx-fused"

@@ -100,7 +100,7 @@ def promote(settings: Settings, args: argparse.Namespace) -> int:
     from mlflow.exceptions import MlflowException
 
     from training.promotion import gate
-    from training.tracking import FUSED_MODEL, client
+    from training.recorder import FUSED_MODEL, client
     from tx.stores import setup_mlflow
 
     setup_mlflow(settings)

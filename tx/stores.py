@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from store.db import DatabaseError, check_server, current_revision, ensure_database, first_line, redact, upgrade
-from training.tracking import TrackingError, client, init_store
+from training.recorder import TrackingError, client, init_store
 from tx.errors import ConfigError
 from tx.settings import Settings
 

@@ -22,7 +22,7 @@ from serving.schemas.common import AUTH, RETRY_AFTER, ErrorBody, errors
 from serving.schemas.health import HealthReport, Liveness, Providers, WorkersHealth
 from store.api_keys import Principal
 from store.db import first_line
-from training.tracking import client
+from training.recorder import client
 
 log = logging.getLogger("tx.serving")
 router = APIRouter(tags=["health"])

@@ -18,7 +18,7 @@ from store.api_keys import Principal
 from store.types import plain
 from training import scoring
 from training.promotion import gate
-from training.tracking import FUSED_MODEL, client, registered_versions
+from training.recorder import FUSED_MODEL, client, registered_versions
 
 router = APIRouter(prefix="/api/ml", tags=["ml"], responses=errors(*AUTH))
 SERIES = errors(404, 409, 413)  # a stored series that is not there / too short; a body over the limit

@@ -20,7 +20,7 @@ from store.paper import trades_frame
 from store.stats import pattern_stats, row_counts
 from trading.broker import ACCOUNT
 from trading.performance import trade_stats
-from training.tracking import FUSED_MODEL, client, registered_versions
+from training.recorder import FUSED_MODEL, client, registered_versions
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=errors(*AUTH))
 

@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from training.promotion import WINDOW_TAG, decide, gate
-from training.tracking import CHALLENGER, CHAMPION, client, ensure_experiment
+from training.recorder import CHALLENGER, CHAMPION, client, ensure_experiment
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from training.tracking import CHAMPION, client, ensure_experiment, init_store, registered_versions
+from training.recorder import CHAMPION, client, ensure_experiment, init_store, registered_versions
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
