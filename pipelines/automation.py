@@ -19,7 +19,7 @@ from pipelines.jobs import (
 )
 from pipelines.partitions import partition_key, symbols
 from assets.training import RETRAIN_REASON
-from training.recorder import FUSED_MODEL, TrackingError, champion_version, client
+from training.recorder import FUSED_MODEL, Recorder, TrackingError
 from tx.settings import Settings, load_settings
 
 INTRADAY = ("1m", "5m", "15m", "30m", "1h", "4h")
@@ -132,7 +132,7 @@ def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
 )
 def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     try:
-        champion = champion_version(client(load_settings().tracking_uri))
+        champion = Recorder(load_settings().tracking_uri).champion()
     except TrackingError as exc:
         return dg.SkipReason(f"MLflow unreachable: {exc}")
     if champion is None:

@@ -1,11 +1,11 @@
-"""MLflow tracking and registry on the SQLite store and on a PostgreSQL backend store."""
+"""The recorder: MLflow tracking and registry on the SQLite store and on a PostgreSQL backend store."""
 
 import mlflow
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from training.recorder import CHAMPION, client, ensure_experiment, init_store, registered_versions
+from training.recorder import CHAMPION, EXPERIMENT_KIND_TAG, MODEL_TRAINING, Recorder, client, ensure_experiment
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,11 +46,38 @@ def test_run_logged_registered_aliased_and_loaded_back(tracking_uri, tmp_path, m
     proba = np.asarray(loaded.predict(X[:5]))
     np.testing.assert_allclose(proba, model.predict_proba(X[:5]))
     assert c.get_run(run.info.run_id).data.metrics["wf_auc"] == 0.75
-    assert [(v.name, v.version, v.aliases) for v in registered_versions(c)] == [("tx-test-model", version, (CHAMPION,))]
+    assert [(v.name, v.version, v.aliases) for v in Recorder(tracking_uri).versions()] == [("tx-test-model", version, (CHAMPION,))]
     assert (tmp_path / "artifacts").exists()  # artifacts where configured, not ./mlruns
 
 
 def test_a_new_store_puts_even_the_default_experiment_under_the_artifact_root(tracking_uri, tmp_path):
-    init_store(tracking_uri, str(tmp_path / "artifacts"))
-    init_store(tracking_uri, str(tmp_path / "artifacts"))  # idempotent on an existing store
+    Recorder(tracking_uri, str(tmp_path / "artifacts")).init_store()
+    Recorder(tracking_uri, str(tmp_path / "artifacts")).init_store()  # idempotent on an existing store
     assert client(tracking_uri).get_experiment("0").artifact_location == str(tmp_path / "artifacts" / "0")
+
+
+def test_experiments_are_marked_for_the_model_training_view(tracking_uri, tmp_path):
+    """MLflow 3's UI opens an experiment in its GenAI view unless its kind says model training."""
+    recorder = Recorder(tracking_uri, str(tmp_path / "artifacts"))
+    created = recorder.experiment("tx-kind")
+    assert created.tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING == "custom_model_development"
+    assert created.artifact_location.startswith(str(tmp_path / "artifacts"))
+
+    c = client(tracking_uri)
+    older = c.create_experiment("tx-older", artifact_location=str(tmp_path / "artifacts" / "older"))  # made before the recorder marked them
+    assert EXPERIMENT_KIND_TAG not in c.get_experiment(older).tags
+    assert recorder.experiment("tx-older").tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
+    assert c.get_experiment(older).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
+
+    with recorder.run("tx-run-kind", "a run", {"tx.test": "yes"}) as run:
+        run.log_params({"p": 1})
+        run.log_metrics({"m": 0.5}, step=2)
+        with run.child("a child", {"tx.test": "child"}) as child:
+            child.log_metrics({"n": 1.0})
+        with run.artifacts("tables") as folder:
+            (folder / "t.csv").write_text("a\n1\n")
+    assert c.get_experiment(run.experiment_id).tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
+    logged, nested = recorder.read_run(run.id), recorder.read_run(child.id)
+    assert logged.params == {"p": "1"} and logged.metrics == {"m": 0.5} and logged.tags["tx.test"] == "yes"
+    assert nested.tags["mlflow.parentRunId"] == run.id and nested.experiment_id == run.experiment_id
+    assert [a.path for a in c.list_artifacts(run.id, "tables")] == ["tables/t.csv"]
