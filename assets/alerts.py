@@ -12,8 +12,7 @@ from store.candles import coverage, load_candles
 from store.news import load_news
 from store.types import iso
 from training import scoring
-from training.pipeline import load_version
-from training.tracking import FUSED_MODEL, champion_version, client
+from training.recorder import FUSED_MODEL, Recorder
 from trading.alerts import record
 from trading.broker import paper_broker
 from tx.settings import load_settings
@@ -30,11 +29,12 @@ class ScanConfig(dg.Config):
 @dg.asset(group_name="alerts", kinds={"python", "sql"},
           description="Scores every stored series with the champion at its latest bar; confident calls become alerts.")
 def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking):
-    version = champion_version(client(mlflow_tracking.tracking_uri))
+    recorder = Recorder(mlflow_tracking.tracking_uri)
+    version = recorder.champion()
     if version is None:
         context.log.info(f"{FUSED_MODEL} has no champion yet: nothing to scan with")
         return dg.MaterializeResult(metadata={"scanned": 0, "alerts": 0, "note": f"no {FUSED_MODEL} champion yet"})
-    champion = scoring.ModelAt(load_version(mlflow_tracking.tracking_uri, str(version.version)), str(version.version))
+    champion = scoring.ModelAt(recorder.load(version.version), version.version)
     engine = app_db.engine
     stored = coverage(engine)
     series = choose_series([Series(r.symbol, r.timeframe) for r in stored.itertuples()], config.timeframes)

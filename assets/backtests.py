@@ -33,7 +33,7 @@ from training.metrics import auc
 from training.pipeline import fit_series
 from training.report import Window, log_backtest
 from training.splits import NotEnoughData
-from training.tracking import FUSED_MODEL, client, with_out_of_fold
+from training.recorder import FUSED_MODEL, Recorder
 
 PLOTTED = 3  # series drawn in Dagster metadata (all of them go to MLflow)
 
@@ -169,7 +169,7 @@ def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestC
 )
 def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig, app_db: AppDatabase,
                       mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
-    found = with_out_of_fold(mlflow_tracking.tracking_uri, client(mlflow_tracking.tracking_uri))
+    found = Recorder(mlflow_tracking.tracking_uri).with_out_of_fold()
     if found is None:
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"no {FUSED_MODEL} version with out-of-fold predictions yet: train first")})
     version, oof, why = found

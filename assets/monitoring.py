@@ -5,12 +5,7 @@ The `retrain_on_drift` sensor (pipelines/automation.py) reads this asset's figur
 for a retraining run, with the reason as a run tag, when drift or decay passes the limits.
 """
 
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
-
 import dagster as dg
-import mlflow
 import pandas as pd
 
 from assets.training import ALL_PARTITIONS, SETTINGS, series_from_key
@@ -20,11 +15,8 @@ from store.candles import load_candles
 from store.predictions import load_predictions
 from training.drift import data_drift, split_windows
 from training.live import judged_by_labels, performance
-from training.pipeline import load_version
-from training.report import MONITORING_EXPERIMENT, open_experiment
-from training.tracking import FUSED_MODEL, champion_version, client, newest_version
-
-REPORT = "drift_report.html"
+from training.recorder import FUSED_MODEL, Recorder
+from training.report import DRIFT_REPORT, log_monitoring
 
 
 class DriftConfig(dg.Config):
@@ -42,11 +34,11 @@ class DriftConfig(dg.Config):
 )
 def model_drift(context: dg.AssetExecutionContext, config: DriftConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
                 features: dict[str, pd.DataFrame]) -> dg.MaterializeResult:
-    mlflow_client = client(mlflow_tracking.tracking_uri)
-    version = champion_version(mlflow_client) or newest_version(mlflow_client)
+    recorder = Recorder(mlflow_tracking.tracking_uri)
+    version = recorder.champion() or recorder.newest()
     if version is None:
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"no {FUSED_MODEL} version yet: train one first")})
-    model = load_version(mlflow_tracking.tracking_uri, str(version.version))
+    model = recorder.load(version.version)
     cutoff = pd.Timestamp(model.knowledge_cutoff) if model.knowledge_cutoff else None
     chosen = choose_series([series_from_key(k) for k in features], config.timeframes)
     pairs = [split_windows(features[f"{s.symbol}|{s.timeframe}"], cutoff, config.reference_bars, config.current_bars) for s in chosen]
@@ -58,17 +50,12 @@ def model_drift(context: dg.AssetExecutionContext, config: DriftConfig, app_db: 
     figures = {"drift_share": drift.share, "drifted_columns": len(drift.drifted), "columns_compared": len(drift.columns),
                "live_matured": live.get("matured", 0), "live_auc": live.get("auc"), "live_hit_rate": live.get("hit_rate")}
 
-    _, experiment = open_experiment(mlflow_tracking.tracking_uri, mlflow_tracking.artifact_root, MONITORING_EXPERIMENT)
-    with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"drift v{version.version} {datetime.now(UTC):%Y-%m-%d %H:%M}",
-                          tags={"tx.model_version": str(version.version), "tx.knowledge_cutoff": model.knowledge_cutoff or ""}) as run:
-        mlflow.log_params({"reference_bars": config.reference_bars, "current_bars": config.current_bars,
-                           "series": ",".join(f"{s.symbol}:{s.timeframe}" for s in chosen)})
-        mlflow.log_metrics({k: float(v) for k, v in figures.items() if v is not None})
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / REPORT).write_text(drift.html)
-            drift.columns.to_csv(Path(tmp) / "drift_columns.csv", index=False)
-            mlflow.log_artifacts(tmp)
-    run_url = mlflow_tracking.run_url(experiment.experiment_id, run.info.run_id)
+    run_id, experiment_id = log_monitoring(
+        version.version, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
+        knowledge_cutoff=model.knowledge_cutoff, figures=figures, report_html=drift.html, columns=drift.columns,
+        params={"reference_bars": config.reference_bars, "current_bars": config.current_bars,
+                "series": ",".join(f"{s.symbol}:{s.timeframe}" for s in chosen)})
+    run_url = mlflow_tracking.run_url(experiment_id, run_id)
     context.log.info(f"drift share {drift.share:.2f} ({len(drift.drifted)}/{len(drift.columns)} columns); live {live.get('auc')}")
     return dg.MaterializeResult(metadata={
         "model_version": dg.MetadataValue.text(str(version.version)),
@@ -80,7 +67,7 @@ def model_drift(context: dg.AssetExecutionContext, config: DriftConfig, app_db: 
         "live_matured": dg.MetadataValue.int(int(figures["live_matured"])),
         "live_auc": dg.MetadataValue.float(float(figures["live_auc"]) if figures["live_auc"] is not None else float("nan")),
         "live_hit_rate": dg.MetadataValue.float(float(figures["live_hit_rate"]) if figures["live_hit_rate"] is not None else float("nan")),
-        "drift_report": dg.MetadataValue.url(f"{run_url}/artifacts/{REPORT}"),
+        "drift_report": dg.MetadataValue.url(f"{run_url}/artifacts/{DRIFT_REPORT}"),
         "mlflow_run": dg.MetadataValue.url(run_url),
-        "mlflow_run_id": dg.MetadataValue.text(run.info.run_id),
+        "mlflow_run_id": dg.MetadataValue.text(run_id),
     })

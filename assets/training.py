@@ -20,7 +20,8 @@ from training import plots
 from training.fit import TrainConfig
 from training.splits import NotEnoughData
 from training.pipeline import NO_MODEL_YET, Outcome, SeriesData, load_base, online_step, train_and_promote
-from training.tracking import FUSED_MODEL, champion_version, client
+from training.promotion import recorded
+from training.recorder import FUSED_MODEL, Recorder
 from tx.settings import load_settings
 
 ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})
@@ -173,16 +174,16 @@ def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db
     "what backtests and scans downstream follow.",
 )
 def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
-    mlflow_client = client(mlflow_tracking.tracking_uri)
-    version = champion_version(mlflow_client)
+    recorder = Recorder(mlflow_tracking.tracking_uri)
+    version = recorder.champion()
     if version is None:
         raise dg.Failure(f"{FUSED_MODEL} has no champion yet")
-    run = mlflow_client.get_run(version.run_id)
-    tags = {k.removeprefix("tx.gate."): v for k, v in (version.tags or {}).items() if k.startswith("tx.gate.")}
+    run = recorder.read_run(version.run_id)
+    decision = recorded(version)
     return dg.MaterializeResult(metadata={
-        "version": dg.MetadataValue.text(str(version.version)),
-        "wf_auc": dg.MetadataValue.float(float(run.data.metrics.get("wf_auc", float("nan")))),
-        "decision": dg.MetadataValue.text(tags.get("reason", "")),
-        "forced": dg.MetadataValue.bool(tags.get("forced") == "True"),
-        "mlflow_model": dg.MetadataValue.url(mlflow_tracking.model_url(FUSED_MODEL, str(version.version))),
+        "version": dg.MetadataValue.text(version.version),
+        "wf_auc": dg.MetadataValue.float(float(run.metrics.get("wf_auc", float("nan")))),
+        "decision": dg.MetadataValue.text(decision.reason if decision else ""),
+        "forced": dg.MetadataValue.bool(decision is not None and decision.forced),
+        "mlflow_model": dg.MetadataValue.url(mlflow_tracking.model_url(FUSED_MODEL, version.version)),
     })

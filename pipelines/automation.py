@@ -19,8 +19,8 @@ from pipelines.jobs import (
 )
 from pipelines.partitions import partition_key, symbols
 from assets.training import RETRAIN_REASON
+from training.recorder import FUSED_MODEL, Recorder, TrackingError
 from training.retraining import retrain_reasons
-from training.tracking import FUSED_MODEL, TrackingError, champion_version, client
 from tx.settings import Settings, load_settings
 
 
@@ -131,7 +131,7 @@ def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
 )
 def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     try:
-        champion = champion_version(client(load_settings().tracking_uri))
+        champion = Recorder(load_settings().tracking_uri).champion()
     except TrackingError as exc:
         return dg.SkipReason(f"MLflow unreachable: {exc}")
     if champion is None:

@@ -10,12 +10,12 @@ lock on the request path, no request ever sees a half-loaded model.
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from training.model import FusedModel
-from training.pipeline import load_version
-from training.tracking import CHAMPION, FUSED_MODEL, TrackingError, champion_version, client, newest_version
+from training.recorder import CHAMPION, FUSED_MODEL, Recorder, TrackingError, Version
 
 log = logging.getLogger("tx.serving")
 NO_CHAMPION = f"no version of {FUSED_MODEL} is {CHAMPION} yet: train one and let the gate promote it"
@@ -40,8 +40,8 @@ class NoChampion(RuntimeError):
 class Champion:
     """Holds the version `resolve` names (default: the champion alias) and keeps it current."""
 
-    def __init__(self, tracking_uri: str, poll_s: float = 30.0, resolve=champion_version, missing: str = NO_CHAMPION,
-                 on_swap=None) -> None:
+    def __init__(self, tracking_uri: str, poll_s: float = 30.0, resolve: Callable[[Recorder], Version | None] = Recorder.champion,
+                 missing: str = NO_CHAMPION, on_swap=None) -> None:
         self.tracking_uri, self.poll_s, self.resolve, self.missing, self.on_swap = tracking_uri, poll_s, resolve, missing, on_swap
         self._served: Served | None = None
         self._load_lock = threading.Lock()
@@ -65,8 +65,8 @@ class Champion:
         with self._load_lock:
             self.last_poll = datetime.now(UTC).isoformat(timespec="seconds")
             try:
-                mlflow_client = client(self.tracking_uri)
-                version = self.resolve(mlflow_client)
+                recorder = Recorder(self.tracking_uri)
+                version = self.resolve(recorder)
             except TrackingError as exc:
                 self.last_error = f"MLflow unreachable: {exc}"
                 return False
@@ -74,20 +74,19 @@ class Champion:
                 self.last_error = self.missing
                 return False
             current = self._served
-            if current is not None and current.version == str(version.version):
+            if current is not None and current.version == version.version:
                 return False
             try:
-                model = load_version(self.tracking_uri, str(version.version))
-                run = mlflow_client.get_run(version.run_id)
+                model = recorder.load(version.version)
+                run = recorder.read_run(version.run_id)
             except Exception as exc:  # a broken artifact must not take the worker down: keep serving the old one
                 self.last_error = f"loading {FUSED_MODEL} v{version.version} failed: {type(exc).__name__}: {exc}"
                 log.error(self.last_error)
                 if self.on_swap:
                     self.on_swap(None)
                 return False
-            self._served = Served(str(version.version), model, version.run_id, datetime.now(UTC).isoformat(timespec="seconds"),
-                                  dict(run.data.metrics), dict(run.data.tags),
-                                  version.creation_timestamp / 1000 if version.creation_timestamp else None)
+            self._served = Served(version.version, model, version.run_id, datetime.now(UTC).isoformat(timespec="seconds"),
+                                  run.metrics, run.tags, version.registered_at)
             self.last_error = None
             log.info("serving %s v%s", FUSED_MODEL, version.version)
             if self.on_swap:
@@ -113,4 +112,4 @@ class Champion:
 
 def online_head(tracking_uri: str, poll_s: float = 30.0) -> Champion:
     """The newest version: where the online line stands (served by /api/ml/online-predict)."""
-    return Champion(tracking_uri, poll_s, resolve=newest_version, missing=NO_VERSION)
+    return Champion(tracking_uri, poll_s, resolve=Recorder.newest, missing=NO_VERSION)

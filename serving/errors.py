@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.db import first_line
-from training.tracking import TrackingError
+from training.recorder import TrackingError
 
 log = logging.getLogger("tx.serving")
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",

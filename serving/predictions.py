@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from store.predictions import log_predictions
+from training.recorder import FUSED_MODEL
 from training.scoring import Score
-from training.tracking import FUSED_MODEL
 
 log = logging.getLogger("tx.serving")
 

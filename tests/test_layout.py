@@ -57,3 +57,18 @@ def test_mlflow_folder_never_shadows_the_mlflow_package():
         [sys.executable, "-c", "import mlflow; print(mlflow.__file__)"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "site-packages" in where
+
+
+MLFLOW_OWNERS = {"training/recorder.py", "training/model.py"}  # the recorder; the pyfunc must subclass mlflow's PythonModel
+
+
+def test_only_the_recorder_imports_mlflow():
+    offenders = [
+        f"{rel} imports {module}"
+        for path in ROOT.rglob("*.py")
+        if (rel := path.relative_to(ROOT).as_posix()) not in MLFLOW_OWNERS
+        and rel.split("/")[0] not in ("tests", "mlflow") and not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
+        for module in imported_modules(path)
+        if module.split(".")[0] == "mlflow"
+    ]
+    assert offenders == []

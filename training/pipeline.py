@@ -7,7 +7,6 @@ spot by the same functions) both call `train_and_promote`.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -20,7 +19,7 @@ from training.model import FusedModel, to_model_input
 from training.promotion import DEFAULT_THRESHOLD, WINDOW_TAG, Decision, gate
 from training.online import DEFAULT_MIN_NEW, champion_auc_on, update
 from training.report import Logged, log_online, log_training
-from training.tracking import FUSED_MODEL, champion_version, client, newest_version
+from training.recorder import FUSED_MODEL, Recorder
 
 MIN_COMPARED = 200  # samples the champion never saw, needed to compare it with a candidate
 
@@ -62,13 +61,13 @@ def compare_with_champion(tracking_uri: str, series: list[SeriesData], trained: 
     champion's knowledge cutoff (when the last label it learned from was known): samples no
     part of the champion has seen, scored by the champion through its own inputs (its
     window, its base rates). (None, None, why) when not comparable that way."""
-    mlflow_client = client(tracking_uri)
-    champion = champion_version(mlflow_client)
+    recorder = Recorder(tracking_uri)
+    champion = recorder.champion()
     if champion is None:
         return None, None, "no champion yet"
-    if mlflow_client.get_run(champion.run_id).data.tags.get(WINDOW_TAG) == trained.eval_window:
+    if recorder.read_run(champion.run_id).tags.get(WINDOW_TAG) == trained.eval_window:
         return None, None, f"champion v{champion.version} was evaluated on the same window"
-    old = load_version(tracking_uri, str(champion.version))
+    old: FusedModel = recorder.load(champion.version)
     if old.label_config != trained.model.label_config:
         return None, None, f"champion v{champion.version} predicts other labels ({old.label_config}): not comparable"
     evaluated = scored(trained.oof)
@@ -116,27 +115,22 @@ def train_and_promote(
                           lineage=lineage(series, data) | (tags or {}), threshold=threshold)
     say(f"registered {FUSED_MODEL} v{logged.version} (run {logged.run_id})")
     champion_auc, candidate_auc, how = compare_with_champion(tracking_uri, series, trained)
-    decision = gate(client(tracking_uri), FUSED_MODEL, logged.version, threshold,
+    decision = gate(Recorder(tracking_uri), FUSED_MODEL, logged.version, threshold,
                     champion_auc_on_window=champion_auc, candidate_auc_on_window=candidate_auc, comparison=how)
     return Outcome(trained, logged, decision, how)
-
-
-def load_version(tracking_uri: str, version: str) -> FusedModel:
-    mlflow.set_registry_uri(tracking_uri)
-    return mlflow.pyfunc.load_model(f"models:/{FUSED_MODEL}/{version}").unwrap_python_model()
 
 
 def base_version(tracking_uri: str) -> str | None:
     """The newest version: where the online line continues from (the gate, not the line,
     decides what serves)."""
-    newest = newest_version(client(tracking_uri))
-    return None if newest is None else str(newest.version)
+    newest = Recorder(tracking_uri).newest()
+    return None if newest is None else newest.version
 
 
 def load_base(tracking_uri: str) -> tuple[str, FusedModel] | None:
     """(version, model) of the newest version, or None before any training."""
     version = base_version(tracking_uri)
-    return None if version is None else (version, load_version(tracking_uri, version))
+    return None if version is None else (version, Recorder(tracking_uri).load(version))
 
 
 NO_MODEL_YET = f"no {FUSED_MODEL} version yet: train one first (the fused_model asset or `tx train`)"
@@ -159,17 +153,17 @@ def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: s
                         input_example=to_model_input(first.candles.tail(600), first.symbol, first.timeframe), min_compared=MIN_COMPARED)
     champion_auc = candidate_auc = None
     how = "no champion yet"
-    mlflow_client = client(tracking_uri)
-    champion = champion_version(mlflow_client)
+    recorder = Recorder(tracking_uri)
+    champion = recorder.champion()
     if champion is not None:
-        champion_model = base_model if str(champion.version) == base_version_ else load_version(tracking_uri, str(champion.version))
-        theirs, mine, n = champion_auc_on(champion_model, str(champion.version), step.model.online)
+        champion_model = base_model if champion.version == base_version_ else recorder.load(champion.version)
+        theirs, mine, n = champion_auc_on(champion_model, champion.version, step.model.online)
         if n >= MIN_COMPARED:
             champion_auc, candidate_auc = theirs, mine
             how = f"{n} online samples after champion v{champion.version}'s knowledge cutoff, scored by other versions"
         else:
             how = (f"only {n} online sample(s) after champion v{champion.version}'s knowledge cutoff scored by other "
                    f"versions (< {MIN_COMPARED}): the line must prove itself first")
-    decision = gate(mlflow_client, FUSED_MODEL, logged.version, threshold, champion_auc_on_window=champion_auc,
+    decision = gate(recorder, FUSED_MODEL, logged.version, threshold, champion_auc_on_window=champion_auc,
                     candidate_auc_on_window=candidate_auc, comparison=how)
     return Outcome(None, logged, decision, how)

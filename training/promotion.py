@@ -3,8 +3,8 @@
 Policy (`decide`, pure): a version is promoted when its purged walk-forward AUC (`wf_auc`)
 exceeds the threshold AND is not worse than the current champion's AUC on the same
 evaluation window. An admin may force a promotion; it is recorded as forced. Every
-decision — promoted or not — is written on the model version as `tx.gate.*` tags, and
-each candidate first gets the `challenger` alias.
+decision — promoted or not — is written on the model version as `tx.gate.*` tags (read
+back, typed, by `recorded`), and each candidate first gets the `challenger` alias.
 
 Scoring the champion on the candidate's window is the caller's job (the training
 pipeline has the data): it passes the champion's AUC and the candidate's on the same
@@ -16,14 +16,12 @@ import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from mlflow.tracking import MlflowClient
-
-from training import tracking
-from training.tracking import CHALLENGER, CHAMPION
+from training.recorder import CHALLENGER, CHAMPION, Recorder, Version
 
 WF_AUC = "wf_auc"
 WINDOW_TAG = "tx.eval_window"  # the evaluation window a run's wf_auc was measured on
 DEFAULT_THRESHOLD = 0.6
+GATE_TAG = "tx.gate."  # prefix of the tags a decision is recorded in on its model version
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,24 @@ class Decision:
     forced: bool
     decided_at: str
     compared_auc: float | None = None  # the candidate's AUC on the champion's comparison samples, if not its wf_auc
+
+    def record(self) -> dict[str, str]:
+        """The decision as the gate records it (tag name after `tx.gate.` -> text; None as "")."""
+        return {key: "" if value is None else str(value) for key, value in asdict(self).items() if key not in ("name", "version")}
+
+
+def recorded(version: Version) -> Decision | None:
+    """The gate's decision recorded on `version`, typed; None for a version never gated."""
+    tags = {k.removeprefix(GATE_TAG): v for k, v in version.tags.items() if k.startswith(GATE_TAG)}
+    if "promoted" not in tags:
+        return None
+
+    def number(key: str) -> float | None:
+        return float(tags[key]) if tags.get(key) else None
+
+    return Decision(version.name, version.version, tags["promoted"] == "True", tags.get("reason", ""), number("wf_auc"),
+                    number("threshold"), tags.get("champion_version") or None, number("champion_auc"),
+                    tags.get("forced") == "True", tags.get("decided_at", ""), number("compared_auc"))
 
 
 def decide(auc: float | None, threshold: float, champion_auc: float | None, *, force: bool = False,
@@ -60,7 +76,7 @@ def decide(auc: float | None, threshold: float, champion_auc: float | None, *, f
 
 
 def gate(
-    client: MlflowClient,
+    recorder: Recorder,
     name: str,
     version: str | int,
     threshold: float = DEFAULT_THRESHOLD,
@@ -74,38 +90,36 @@ def gate(
     """Run the gate for `version` of `name`, move the aliases, record the decision.
     `comparison` says why no champion figure was passed, when that blocks the promotion."""
     version = str(version)  # an int from SQLite stores, a str over REST
-    candidate = client.get_model_version(name, version)
-    run = client.get_run(candidate.run_id)
-    auc, window = run.data.metrics.get(WF_AUC), run.data.tags.get(WINDOW_TAG)
-    client.set_registered_model_alias(name, CHALLENGER, version)
+    candidate = recorder.version(name, version)
+    run = recorder.read_run(candidate.run_id)
+    auc, window = run.metrics.get(WF_AUC), run.tags.get(WINDOW_TAG)
+    recorder.set_alias(name, CHALLENGER, version)
 
-    champion = tracking.champion_version(client, name)  # (`champion_version` below is the decision's field)
+    champion = recorder.champion(name)
     champion_version = champion_auc = None
     blocked = None
-    if champion is not None and str(champion.version) != version:
-        champion_version = str(champion.version)
-        champion_run = client.get_run(champion.run_id)
+    if champion is not None and champion.version != version:
+        champion_version = champion.version
+        champion_run = recorder.read_run(champion.run_id)
         if champion_auc_on_window is not None:
             champion_auc = champion_auc_on_window
-        elif champion_run.data.tags.get(WINDOW_TAG) == window:
-            champion_auc = champion_run.data.metrics.get(WF_AUC)
+        elif champion_run.tags.get(WINDOW_TAG) == window:
+            champion_auc = champion_run.metrics.get(WF_AUC)
         else:
             blocked = (f"not compared with the champion (version {champion_version}): {comparison}" if comparison else
                        f"the champion (version {champion_version}) was evaluated on another window "
-                       f"({champion_run.data.tags.get(WINDOW_TAG)} vs {window}); score it on this one first")
+                       f"({champion_run.tags.get(WINDOW_TAG)} vs {window}); score it on this one first")
     if blocked and not force:
         promoted, reason = False, blocked
     else:
         compared = candidate_auc_on_window if champion_auc_on_window is not None else None
         promoted, reason = decide(auc, threshold, champion_auc, force=force, actor=actor, compared_auc=compared)
     if promoted:
-        client.set_registered_model_alias(name, CHAMPION, version)
+        recorder.set_alias(name, CHAMPION, version)
     decision = Decision(name, version, promoted, reason, auc, threshold, champion_version, champion_auc, force,
                         datetime.now(UTC).isoformat(timespec="seconds"),
                         candidate_auc_on_window if champion_auc_on_window is not None else None)
-    for key, value in asdict(decision).items():
-        if key not in ("name", "version"):
-            client.set_model_version_tag(name, version, f"tx.gate.{key}", "" if value is None else str(value))
+    recorder.set_version_tags(name, version, {GATE_TAG + key: value for key, value in decision.record().items()})
     return decision
 
 

@@ -1,29 +1,28 @@
-"""Log a trained fused model to MLflow: the run a model reviewer audits.
+"""What TX records in MLflow (through the recorder): the runs a model reviewer audits.
 
 One run in experiment `tx-fused` per training: params; metrics (wf_auc and the rest, per
 fold as steps); lineage tags; plots; the out-of-fold predictions; the pyfunc model with
 signature and input example, registered as `tx-fused`. Nested under it: one run per layer
-and one per tuning study, whose trials are child runs of their own.
+and one per tuning study, whose trials are child runs of their own. Beside it: a run of
+`tx-online` per online step, of `tx-backtests` per backtest, of `tx-monitoring` per drift check.
 """
 
 import hashlib
 import json
 import math
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
 
 from training import plots
 from training.fit import LAYERS, Trained, scored
 from training.promotion import WINDOW_TAG
-from training.tracking import FUSED_MODEL, OOF_DIR, OOF_FILE, client, ensure_experiment
+from training.recorder import FUSED_MODEL, OOF_DIR, OOF_FILE, Recorder, Run
 from training.windows import CHANNELS
 
 EXPERIMENT = "tx-fused"
@@ -32,6 +31,7 @@ BACKTEST_EXPERIMENT = "tx-backtests"
 MONITORING_EXPERIMENT = "tx-monitoring"
 REQUIREMENTS = ("torch", "lightning", "scikit-learn", "imbalanced-learn", "pandas", "numpy", "TA-Lib", "numba",
                 "vaderSentiment", "mlflow", "cloudpickle", "pyarrow", "tx-platform")
+DRIFT_REPORT = "drift_report.html"  # the evidently report, at the root of a monitoring run's artifacts
 
 
 @dataclass(frozen=True)
@@ -64,20 +64,12 @@ def _requirements() -> list[str]:
     return pins
 
 
-def open_experiment(tracking_uri: str, artifact_root: str, experiment: str):
-    """(client, experiment) with the fluent API pointed at the same store."""
-    mlflow_client = client(tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    return mlflow_client, ensure_experiment(mlflow_client, experiment, artifact_root)
-
-
 def _finite(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
 
 
-def _figure(fig: plt.Figure, name: str) -> None:
-    mlflow.log_figure(fig, name)
+def _figure(run: Run, fig: plt.Figure, name: str) -> None:
+    run.log_figure(fig, name)
     plt.close(fig)
 
 
@@ -85,100 +77,90 @@ def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, inp
                  lineage: dict[str, str], threshold: float, experiment: str = EXPERIMENT,
                  registered_name: str = FUSED_MODEL) -> Logged:
     """Log `trained` as a new run and a new version of `registered_name` (never overwrites one)."""
-    mlflow_client, exp = open_experiment(tracking_uri, artifact_root, experiment)
+    recorder = Recorder(tracking_uri, artifact_root)
     model = trained.model
     tags = {WINDOW_TAG: trained.eval_window, "tx.git_commit": git_commit(), "tx.layers": ",".join(LAYERS),
             "tx.feature_set": feature_set_hash(list(model.layers["multitimeframe"].columns_), model.window, model.label_config),
             **{f"tx.note.{k}": v for k, v in trained.notes.items() if v}, **lineage}
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"fused {lineage.get('tx.data_end', '')}".strip(), tags=tags) as run:
-        mlflow.log_params({f"train.{k}": v for k, v in asdict(trained.config).items()})
-        mlflow.log_params({f"labels.{k}": v for k, v in model.label_config.items()})
-        mlflow.log_params({f"{name}.{k}": v for name, layer in model.layers.items() for k, v in layer.params().items()})
-        mlflow.log_params({"gate.threshold": threshold, "stacker.C": model.stacker.C})
-        mlflow.log_metrics(_finite(trained.metrics) | {f"seconds_{k}": v for k, v in trained.seconds.items()}
-                           | {f"stacker_weight_{k}": v for k, v in model.stacker.weights().items()})
+    with recorder.run(experiment, f"fused {lineage.get('tx.data_end', '')}".strip(), tags) as run:
+        run.log_params({f"train.{k}": v for k, v in asdict(trained.config).items()})
+        run.log_params({f"labels.{k}": v for k, v in model.label_config.items()})
+        run.log_params({f"{name}.{k}": v for name, layer in model.layers.items() for k, v in layer.params().items()})
+        run.log_params({"gate.threshold": threshold, "stacker.C": model.stacker.C})
+        run.log_metrics(_finite(trained.metrics) | {f"seconds_{k}": v for k, v in trained.seconds.items()}
+                        | {f"stacker_weight_{k}": v for k, v in model.stacker.weights().items()})
         for row in trained.folds:
-            mlflow.log_metrics(_finite({k: v for k, v in row.items() if k.startswith("auc_")}), step=row["fold"])
-        _log_plots(trained, threshold)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / OOF_FILE
-            trained.oof.to_parquet(path)
-            mlflow.log_artifact(str(path), OOF_DIR)
-            folds = Path(tmp) / "folds.json"
-            folds.write_text(json.dumps(trained.folds, indent=1, default=str))
-            mlflow.log_artifact(str(folds), OOF_DIR)
+            run.log_metrics(_finite({k: v for k, v in row.items() if k.startswith("auc_")}), step=row["fold"])
+        _log_plots(run, trained, threshold)
+        with run.artifacts(OOF_DIR) as folder:
+            trained.oof.to_parquet(folder / OOF_FILE)
+            (folder / "folds.json").write_text(json.dumps(trained.folds, indent=1, default=str))
         for name, layer in model.layers.items():
-            _log_layer(name, layer, trained)
+            _log_layer(run, name, layer, trained)
         for name, trials in trained.trials.items():
-            _log_study(name, trials, trained.best_params[name])
-        version = log_model(model, input_example, registered_name)
-    mlflow_client.update_model_version(registered_name, version, description=f"wf_auc {trained.metrics['wf_auc']:.4f} on {trained.eval_window}")
-    return Logged(run.info.run_id, exp.experiment_id, version)
+            _log_study(run, name, trials, trained.best_params[name])
+        version = log_model(run, model, input_example, registered_name)
+    recorder.describe(registered_name, version, f"wf_auc {trained.metrics['wf_auc']:.4f} on {trained.eval_window}")
+    return Logged(run.id, run.experiment_id, version)
 
 
-def log_model(model, input_example: pd.DataFrame, registered_name: str = FUSED_MODEL) -> str:
-    """Log the fused pyfunc (signature, input example, pinned requirements) in the active run
-    and register it as a new version of `registered_name`; returns the version."""
-    output = model.predict(None, input_example, {"last_n": 0})
-    info = mlflow.pyfunc.log_model(
-        name="model", python_model=model, signature=infer_signature(input_example, output, params={"last_n": 0}),
-        input_example=input_example, pip_requirements=_requirements(), registered_model_name=registered_name,
-    )
-    return str(info.registered_model_version)
+def log_model(run: Run, model, input_example: pd.DataFrame, registered_name: str = FUSED_MODEL) -> str:
+    """Log the fused pyfunc (signature, input example, pinned requirements) in `run` and
+    register it as a new version of `registered_name`; returns the version."""
+    params = {"last_n": 0}
+    return run.log_model(model, input_example=input_example, output=model.predict(None, input_example, params),
+                         params=params, requirements=_requirements(), registered_name=registered_name)
 
 
 def log_online(update, *, base_version: str, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
                min_compared: int, experiment: str = ONLINE_EXPERIMENT, registered_name: str = FUSED_MODEL) -> Logged:
     """Log an online step as a run of `tx-online` and a new version of `registered_name`."""
-    mlflow_client, exp = open_experiment(tracking_uri, artifact_root, experiment)
+    recorder = Recorder(tracking_uri, artifact_root)
     tags = {WINDOW_TAG: update.window, "tx.online": "true", "tx.parent_version": base_version, "tx.git_commit": git_commit()}
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"online from v{base_version}", tags=tags) as run:
-        mlflow.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared}
-                          | {f"new.{k}": v for k, v in update.per_series.items()})
+    with recorder.run(experiment, f"online from v{base_version}", tags) as run:
+        run.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared}
+                       | {f"new.{k}": v for k, v in update.per_series.items()})
         metrics = {"batch_auc": update.batch_auc, "history_auc": update.history_auc, "history_samples": update.history_samples}
         if update.history_samples >= min_compared:  # fewer: too noisy to put before the gate
             metrics["wf_auc"] = update.history_auc
-        mlflow.log_metrics(_finite(metrics) | {f"stacker_weight_{k}": v for k, v in update.model.stacker.weights().items()})
-        version = log_model(update.model, input_example, registered_name)
-    mlflow_client.update_model_version(registered_name, version, description=f"online step on v{base_version}: {update.new_samples} new samples")
-    return Logged(run.info.run_id, exp.experiment_id, version)
+        run.log_metrics(_finite(metrics) | {f"stacker_weight_{k}": v for k, v in update.model.stacker.weights().items()})
+        version = log_model(run, update.model, input_example, registered_name)
+    recorder.describe(registered_name, version, f"online step on v{base_version}: {update.new_samples} new samples")
+    return Logged(run.id, run.experiment_id, version)
 
 
-def _log_layer(name: str, layer, trained: Trained) -> None:
-    with mlflow.start_run(run_name=f"layer {name}", nested=True, tags={"tx.layer": name, "tx.note": layer.note}):
-        mlflow.log_params(layer.params())
-        mlflow.log_metrics(_finite({"oof_auc": trained.metrics.get(f"auc_{name}", float("nan")),
-                                    "seconds": trained.seconds.get(name, 0.0)}))
+def _log_layer(parent: Run, name: str, layer, trained: Trained) -> None:
+    with parent.child(f"layer {name}", {"tx.layer": name, "tx.note": layer.note}) as run:
+        run.log_params(layer.params())
+        run.log_metrics(_finite({"oof_auc": trained.metrics.get(f"auc_{name}", float("nan")),
+                                 "seconds": trained.seconds.get(name, 0.0)}))
         for row in trained.folds:
-            mlflow.log_metrics(_finite({"fold_auc": row[f"auc_{name}"]}), step=row["fold"])
+            run.log_metrics(_finite({"fold_auc": row[f"auc_{name}"]}), step=row["fold"])
 
 
-def _log_study(name: str, trials, best: dict) -> None:
-    with mlflow.start_run(run_name=f"tune {name}", nested=True, tags={"tx.layer": name, "tx.study": "optuna TPE"}):
-        mlflow.log_params({f"best.{k}": v for k, v in best.items()} | {"trials": len(trials)})
-        mlflow.log_metric("best_inner_auc", max(t.value for t in trials))
+def _log_study(parent: Run, name: str, trials, best: dict) -> None:
+    with parent.child(f"tune {name}", {"tx.layer": name, "tx.study": "optuna TPE"}) as run:
+        run.log_params({f"best.{k}": v for k, v in best.items()} | {"trials": len(trials)})
+        run.log_metrics({"best_inner_auc": max(t.value for t in trials)})
         for t in trials:
-            with mlflow.start_run(run_name=f"{name} trial {t.number}", nested=True, tags={"tx.layer": name}):
-                mlflow.log_params(t.params)
-                mlflow.log_metrics(_finite({"inner_auc": t.value} | {f"inner_auc_fold_{i}": v for i, v in enumerate(t.fold_values)}))
+            with run.child(f"{name} trial {t.number}", {"tx.layer": name}) as trial:
+                trial.log_params(t.params)
+                trial.log_metrics(_finite({"inner_auc": t.value} | {f"inner_auc_fold_{i}": v for i, v in enumerate(t.fold_values)}))
 
 
-def _log_plots(trained: Trained, threshold: float) -> None:
+def _log_plots(run: Run, trained: Trained, threshold: float) -> None:
     evaluated = scored(trained.oof)
     y, p = evaluated["y"].to_numpy(), evaluated["fused"].to_numpy()
-    _figure(plots.roc(evaluated, {"fused": "fused"} | {name: f"p_{name}" for name in LAYERS},
-                      f"ROC, out of fold (wf_auc {trained.metrics['wf_auc']:.3f})"), "plots/roc.png")
-    _figure(plots.calibration(y, p, "calibration of the fused model, out of fold"), "plots/calibration.png")
-    _figure(plots.confusion(y, p, "confusion at p >= 0.5, out of fold"), "plots/confusion_matrix.png")
-    _figure(plots.fold_auc(pd.DataFrame(trained.folds), ["auc_fused", *[f"auc_{n}" for n in LAYERS]], threshold), "plots/fold_auc.png")
+    _figure(run, plots.roc(evaluated, {"fused": "fused"} | {name: f"p_{name}" for name in LAYERS},
+                           f"ROC, out of fold (wf_auc {trained.metrics['wf_auc']:.3f})"), "plots/roc.png")
+    _figure(run, plots.calibration(y, p, "calibration of the fused model, out of fold"), "plots/calibration.png")
+    _figure(run, plots.confusion(y, p, "confusion at p >= 0.5, out of fold"), "plots/confusion_matrix.png")
+    _figure(run, plots.fold_auc(pd.DataFrame(trained.folds), ["auc_fused", *[f"auc_{n}" for n in LAYERS]], threshold), "plots/fold_auc.png")
     weights = pd.Series(trained.model.stacker.weights())
-    _figure(plots.bars(weights, "stacker weight per layer (log-odds)", "weight"), "plots/layer_weights.png")
+    _figure(run, plots.bars(weights, "stacker weight per layer (log-odds)", "weight"), "plots/layer_weights.png")
     if trained.importance is not None and len(trained.importance):
-        _figure(plots.bars(trained.importance, "multi-timeframe features: AUC lost when shuffled (last fold)", "AUC drop"),
+        _figure(run, plots.bars(trained.importance, "multi-timeframe features: AUC lost when shuffled (last fold)", "AUC drop"),
                 "plots/feature_importance.png")
-
-
-
 
 
 @dataclass(frozen=True)
@@ -194,19 +176,32 @@ def log_backtest(name: str, *, tracking_uri: str, artifact_root: str, params: di
                  figures: dict[str, plt.Figure], tables: dict[str, pd.DataFrame], windows: list[Window] = ()) -> tuple[str, str]:
     """One run in experiment `tx-backtests` (plots and tables as artifacts), with a nested
     run per walk-forward window; returns (run id, experiment id)."""
-    _, exp = open_experiment(tracking_uri, artifact_root, BACKTEST_EXPERIMENT)
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=name, tags=tags | {"tx.git_commit": git_commit()}) as run:
-        mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.log_metrics(_finite(metrics))
+    with Recorder(tracking_uri, artifact_root).run(BACKTEST_EXPERIMENT, name, tags | {"tx.git_commit": git_commit()}) as run:
+        run.log_params({k: str(v) for k, v in params.items()})
+        run.log_metrics(_finite(metrics))
         for file, fig in figures.items():
-            _figure(fig, f"plots/{file}")
-        with tempfile.TemporaryDirectory() as tmp:
+            _figure(run, fig, f"plots/{file}")
+        with run.artifacts("tables") as folder:
             for file, table in tables.items():
-                path = Path(tmp) / file
-                table.to_csv(path, index=False)
-                mlflow.log_artifact(str(path), "tables")
+                table.to_csv(folder / file, index=False)
         for window in windows:
-            with mlflow.start_run(experiment_id=exp.experiment_id, run_name=window.name, nested=True, tags=tags):
-                mlflow.log_params({k: str(v) for k, v in window.params.items()})
-                mlflow.log_metrics(_finite(window.metrics))
-    return run.info.run_id, exp.experiment_id
+            with run.child(window.name, tags) as child:
+                child.log_params({k: str(v) for k, v in window.params.items()})
+                child.log_metrics(_finite(window.metrics))
+    return run.id, run.experiment_id
+
+
+def log_monitoring(model_version: str, *, tracking_uri: str, artifact_root: str, knowledge_cutoff: str | None,
+                   params: dict, figures: dict[str, float | None], report_html: str, columns: pd.DataFrame) -> tuple[str, str]:
+    """One run in experiment `tx-monitoring` per drift check of `model_version`: its figures
+    as metrics, the evidently report and the per-column table as artifacts; returns
+    (run id, experiment id)."""
+    tags = {"tx.model_version": model_version, "tx.knowledge_cutoff": knowledge_cutoff or ""}
+    name = f"drift v{model_version} {datetime.now(UTC):%Y-%m-%d %H:%M}"
+    with Recorder(tracking_uri, artifact_root).run(MONITORING_EXPERIMENT, name, tags) as run:
+        run.log_params(params)
+        run.log_metrics({k: float(v) for k, v in figures.items() if v is not None})
+        with run.artifacts() as folder:
+            (folder / DRIFT_REPORT).write_text(report_html)
+            columns.to_csv(folder / "drift_columns.csv", index=False)
+    return run.id, run.experiment_id

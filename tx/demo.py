@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from training.tracking import client, registered_versions
+from training.recorder import Recorder
 from tx.pipeline import PipelineReport, run_pipeline
 from tx.processes import bentoml_server, free_port, wait_ready
 from tx.settings import Settings
@@ -63,7 +63,7 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
                 lines.append(f"  {'':<18} gate: {'PROMOTED to champion' if meta['promoted'] else 'not promoted'} -> {meta['model_version']}: {meta['decision']}")
             lines += [f"  {'':<18} warning {name}: {summary}" for name, summary in failed.items()]
     lines.append("registered:")
-    versions = registered_versions(client(settings.tracking_uri))
+    versions = Recorder(settings.tracking_uri).versions()
     if versions:
         lines += [f"  {v.name} v{v.version}  {' '.join('@' + a for a in v.aliases)}" for v in versions]
     else:

@@ -93,17 +93,15 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
 def promote(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
-    from mlflow.exceptions import MlflowException
-
     from training.promotion import gate
-    from training.tracking import FUSED_MODEL, client
+    from training.recorder import FUSED_MODEL, Recorder, TrackingError
     from tx.stores import setup_mlflow
 
     setup_mlflow(settings)
     try:
-        decision = gate(client(settings.tracking_uri), FUSED_MODEL, args.version, settings.promotion_threshold, force=args.force,
+        decision = gate(Recorder(settings.tracking_uri), FUSED_MODEL, args.version, settings.promotion_threshold, force=args.force,
                         actor=args.actor or getpass.getuser() if args.force else None)
-    except MlflowException as exc:
-        raise ConfigError("VERSION", f"{FUSED_MODEL} v{args.version}: {exc.message.splitlines()[0]}") from None
+    except TrackingError as exc:
+        raise ConfigError("VERSION", f"{FUSED_MODEL} v{args.version}: {exc}") from None
     print(f"{FUSED_MODEL} v{decision.version}: {'PROMOTED to champion' if decision.promoted else 'not promoted'}: {decision.reason}")
     return 0 if decision.promoted else 1

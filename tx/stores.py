@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from store.db import DatabaseError, check_server, current_revision, ensure_database, first_line, redact, upgrade
-from training.tracking import TrackingError, client, init_store
+from training.recorder import Recorder, TrackingError
 from tx.errors import ConfigError
 from tx.settings import Settings
 
@@ -49,9 +49,10 @@ def setup_mlflow(settings: Settings) -> StoreStatus:
     if "://" not in settings.mlflow_artifacts or settings.mlflow_artifacts.startswith("file://"):
         Path(settings.mlflow_artifacts.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     try:
+        recorder = Recorder(uri, settings.mlflow_artifacts)
         if _is_sql_uri(uri):
-            init_store(uri, settings.mlflow_artifacts)
-        client(uri)
+            recorder.init_store()
+        recorder.check()
     except TrackingError as exc:
         raise ConfigError(settings.tracking_setting, str(exc)) from None
     shown = redact(uri) if _is_sql_uri(uri) else uri

@@ -22,7 +22,7 @@ from serving.schemas.common import AUTH, RETRY_AFTER, ErrorBody, errors
 from serving.schemas.health import HealthReport, Liveness, Providers, WorkersHealth
 from store.api_keys import Principal
 from store.db import first_line
-from training.tracking import client
+from training.recorder import Recorder
 
 log = logging.getLogger("tx.serving")
 router = APIRouter(tags=["health"])
@@ -82,7 +82,7 @@ def detailed(request: Request, _: Principal | None = Depends(require("read"))) -
             conn.execute(text("SELECT 1"))
 
     def mlflow() -> None:
-        client(state.settings.tracking_uri)
+        Recorder(state.settings.tracking_uri).check()
 
     checked = _run_checks({"app_database": app_db, "mlflow": mlflow, "providers": lambda: {"providers": providers_of(request)},
                            "scheduler": lambda: {"heartbeat": scheduler_heartbeat(state.settings)}})

@@ -18,8 +18,8 @@ from serving.scores import deep_answer, features_answer, layers_answer, multitim
 from store.api_keys import Principal
 from store.types import plain
 from training import scoring
-from training.promotion import gate
-from training.tracking import FUSED_MODEL, client, registered_versions
+from training.promotion import gate, recorded
+from training.recorder import FUSED_MODEL, Recorder
 
 router = APIRouter(prefix="/api/ml", tags=["ml"], responses=errors(*AUTH))
 SERIES = errors(404, 409, 413)  # a stored series that is not there / too short; a body over the limit
@@ -86,12 +86,11 @@ def layer_attribution(request: Request, symbol: str = SYMBOL_QUERY, timeframe: T
 
 @router.get("/models", summary="Registered models and versions with their aliases and gate decisions", response_model=Models)
 def models(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
-    mlflow_client = client(request.app.state.settings.tracking_uri)
     out = []
-    for v in registered_versions(mlflow_client):
-        tags = mlflow_client.get_model_version(v.name, v.version).tags or {}
+    for v in Recorder(request.app.state.settings.tracking_uri).versions():
+        decision = recorded(v)
         out.append({"name": v.name, "version": v.version, "aliases": list(v.aliases), "run_id": v.run_id,
-                    "gate": {k.removeprefix("tx.gate."): val for k, val in tags.items() if k.startswith("tx.gate.")}})
+                    "gate": decision.record() if decision else {}})
     return {"models": out}
 
 
@@ -114,10 +113,10 @@ def active_version(request: Request, _: Principal | None = Depends(require("read
              response_model=Promotion, responses=errors(404, 413))
 def promote(request: Request, body: PromoteRequest, who: Principal | None = Depends(require("admin"))) -> dict:
     settings = request.app.state.settings
-    mlflow_client = client(settings.tracking_uri)
-    if not any(v.version == body.version for v in registered_versions(mlflow_client) if v.name == FUSED_MODEL):
+    recorder = Recorder(settings.tracking_uri)
+    if not any(v.version == body.version for v in recorder.versions() if v.name == FUSED_MODEL):
         raise ApiError(404, f"{FUSED_MODEL} has no version {body.version}", field="version")
-    decision = gate(mlflow_client, FUSED_MODEL, body.version, settings.promotion_threshold, force=body.force,
+    decision = gate(recorder, FUSED_MODEL, body.version, settings.promotion_threshold, force=body.force,
                     actor=who.name if who else None)
     if decision.promoted:
         request.app.state.champion.refresh()  # this worker swaps now; the others within their poll interval

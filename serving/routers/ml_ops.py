@@ -18,7 +18,7 @@ from store.predictions import load_predictions
 from store.types import plain
 from training.live import judged_by_labels, performance
 from training.metrics import auc
-from training.tracking import FUSED_MODEL
+from training.recorder import FUSED_MODEL
 
 router = APIRouter(prefix="/api/ml", tags=["ml"], responses=errors(*AUTH))
 ORCHESTRATOR_RETRY_S = 30  # how long a client should wait for the Dagster webserver to come up

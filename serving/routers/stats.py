@@ -20,7 +20,7 @@ from store.paper import trades_frame
 from store.stats import pattern_stats, row_counts
 from trading.broker import ACCOUNT
 from trading.performance import trade_stats
-from training.tracking import FUSED_MODEL, client, registered_versions
+from training.recorder import FUSED_MODEL, Recorder
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=errors(*AUTH))
 
@@ -41,7 +41,7 @@ def patterns(request: Request, _: Principal | None = Depends(require("read"))) -
 @router.get("/ml", summary="Registered versions, the champion and the online head, predictions served", response_model=MlStats)
 def ml(request: Request, _: Principal | None = Depends(require("read"))) -> dict:
     state = request.app.state
-    versions = [v for v in registered_versions(client(state.settings.tracking_uri)) if v.name == FUSED_MODEL]
+    versions = [v for v in Recorder(state.settings.tracking_uri).versions() if v.name == FUSED_MODEL]
     champion, online = state.champion.served, state.online.served
     served = prediction_counts(state.engine)
     return {"model": FUSED_MODEL, "versions": len(versions), "champion_version": champion.version if champion else None,

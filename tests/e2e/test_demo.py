@@ -230,7 +230,7 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
     fused model's layers."""
     from websockets.sync.client import connect
 
-    from training.tracking import client
+    from training.recorder import client
 
     from tx.processes import bentoml_server, wait_ready
 

@@ -90,7 +90,7 @@ def test_a_new_champion_triggers_one_run(tx_env):
     from sklearn.linear_model import LogisticRegression
 
     from pipelines.automation import champion_sensor
-    from training.tracking import CHAMPION, FUSED_MODEL, client, ensure_experiment
+    from training.recorder import CHAMPION, FUSED_MODEL, client, ensure_experiment
 
     dagster = dg.DagsterInstance.local_temp()
     assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster)), dg.SkipReason)  # no model at all yet

@@ -101,7 +101,7 @@ def _check_backtests(backtested, settings) -> None:
     each, logged MLflow runs (walk-forward: one child run per window) with equity plots, and
     show their plots in Dagster."""
     from store.backtests import latest_backtest
-    from training.tracking import client
+    from training.recorder import client
 
     meta = backtested.assets
     assert set(meta) == {"pattern_backtest", "strategy_backtest", "walk_forward_backtest"}
@@ -138,7 +138,7 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     from pipelines.partitions import partition_key
     from pipelines.run import _execute, training_run_config
     from store.candles import upsert_candles
-    from training.tracking import client
+    from training.recorder import client
 
     engine = make_engine(settings.app_database_url)
     stored = load_candles(engine, "GOOGL", "1d")

@@ -14,7 +14,7 @@ from market.synthetic import generate_many
 from training.dataset import make_dataset
 from training.fit import TrainConfig, train
 from training.pipeline import SeriesData, build_dataset, train_and_promote
-from training.tracking import CHAMPION, FUSED_MODEL, client
+from training.recorder import CHAMPION, FUSED_MODEL, client
 
 QUICK = TrainConfig(tune_trials=3, deep_trials=0, deep_epochs=2)
 

@@ -8,7 +8,7 @@ from features import LabelSpec, triple_barrier
 from market.synthetic import generate_many
 from training.fit import TrainConfig
 from training.pipeline import SeriesData, online_step, train_and_promote
-from training.tracking import FUSED_MODEL, client
+from training.recorder import FUSED_MODEL, client
 
 
 def series_until(frames: dict, bars: int) -> list[SeriesData]:

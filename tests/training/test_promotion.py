@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from training.promotion import WINDOW_TAG, decide, gate
-from training.tracking import CHALLENGER, CHAMPION, client, ensure_experiment
+from training.promotion import WINDOW_TAG, decide, gate, recorded
+from training.recorder import CHALLENGER, CHAMPION, Recorder, client, ensure_experiment
 
 
 @pytest.mark.parametrize(
@@ -49,21 +49,21 @@ def registry(request, tmp_path):
             info = mlflow.sklearn.log_model(model, name="model", registered_model_name="tx-gate-test")
         return str(info.registered_model_version)
 
-    return c, register
+    return c, register, Recorder(uri)
 
 
 def test_gate_moves_aliases_and_records_every_decision(registry):
-    c, register = registry
+    c, register, recorder = registry
     low, good, worse = register(0.55), register(0.66), register(0.62)
 
-    first = gate(c, "tx-gate-test", low)
+    first = gate(recorder, "tx-gate-test", low)
     assert not first.promoted and "does not exceed" in first.reason
     assert c.get_model_version_by_alias("tx-gate-test", CHALLENGER).version in (low, int(low))
 
-    second = gate(c, "tx-gate-test", good)
+    second = gate(recorder, "tx-gate-test", good)
     assert second.promoted and str(c.get_model_version_by_alias("tx-gate-test", CHAMPION).version) == good
 
-    third = gate(c, "tx-gate-test", worse)
+    third = gate(recorder, "tx-gate-test", worse)
     assert not third.promoted and third.champion_version == good and third.champion_auc == 0.66
     assert str(c.get_model_version_by_alias("tx-gate-test", CHAMPION).version) == good  # the champion stays
 
@@ -71,17 +71,33 @@ def test_gate_moves_aliases_and_records_every_decision(registry):
     assert tags["tx.gate.promoted"] == "False" and "worse than the champion" in tags["tx.gate.reason"]
     assert tags["tx.gate.wf_auc"] == "0.62" and tags["tx.gate.threshold"] == "0.6"
 
-    forced = gate(c, "tx-gate-test", low, force=True, actor="admin-key-3")
+    forced = gate(recorder, "tx-gate-test", low, force=True, actor="admin-key-3")
     assert forced.promoted and forced.forced and "forced by admin-key-3" in forced.reason
     assert c.get_model_version("tx-gate-test", low).tags["tx.gate.forced"] == "True"
 
 
 def test_a_champion_from_another_window_must_be_rescored(registry):
-    c, register = registry
+    c, register, recorder = registry
     old = register(0.70, window="2010-01-01/2016-12-31")
-    assert gate(c, "tx-gate-test", old).promoted
+    assert gate(recorder, "tx-gate-test", old).promoted
     new = register(0.65, window="2010-01-01/2018-12-31")
-    blocked = gate(c, "tx-gate-test", new)
+    blocked = gate(recorder, "tx-gate-test", new)
     assert not blocked.promoted and "evaluated on another window" in blocked.reason
-    rescored = gate(c, "tx-gate-test", new, champion_auc_on_window=0.61)  # the champion, scored on the new window
+    rescored = gate(recorder, "tx-gate-test", new, champion_auc_on_window=0.61)  # the champion, scored on the new window
     assert rescored.promoted and rescored.champion_auc == 0.61
+
+
+def test_the_recorded_decision_reads_back_what_the_gate_wrote(registry):
+    c, register, recorder = registry
+    never = register(0.70)
+    assert recorded(recorder.version("tx-gate-test", never)) is None  # never through the gate
+    first = gate(recorder, "tx-gate-test", register(0.66))
+    blocked = gate(recorder, "tx-gate-test", register(0.62))
+    forced = gate(recorder, "tx-gate-test", never, force=True, actor="admin-key-3")
+    for decision in (first, blocked, forced):
+        version = recorder.version("tx-gate-test", decision.version)
+        assert recorded(version) == decision
+        raw = c.get_model_version("tx-gate-test", decision.version).tags
+        assert decision.record() == {k.removeprefix("tx.gate."): v for k, v in raw.items() if k.startswith("tx.gate.")}
+    assert recorded(recorder.version("tx-gate-test", forced.version)).forced
+    assert recorded(recorder.champion("tx-gate-test")) == forced
