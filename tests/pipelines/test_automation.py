@@ -12,7 +12,7 @@ from pipelines.partitions import symbols
 from market.universe import Series
 from pipelines.run import materialize_series
 from tx.settings import load_settings
-from tx.stores import setup_all
+from cli.stores import setup_all
 
 
 def test_universe_sensor_registers_new_symbols_and_requests_series_without_candles(monkeypatch):

@@ -15,7 +15,7 @@ from pipelines.run import PipelineError, materialize_pipeline
 from store.candles import load_candles
 from store.db import make_engine, with_driver
 from tx.settings import ROOT, load_settings
-from tx.stores import setup_all
+from cli.stores import setup_all
 
 BIN = Path(sys.executable).parent
 

@@ -19,7 +19,7 @@ from store.news import load_news
 from store.provider_status import load_provider_status
 from training.inputs import model_inputs
 from tx.settings import load_settings
-from tx.stores import setup_app_database
+from cli.stores import setup_app_database
 
 
 def _stamp(days_ago: float) -> str:

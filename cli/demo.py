@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from training.tracking import client, registered_versions
-from tx.pipeline import PipelineReport, run_pipeline
+from cli.pipeline import PipelineReport, run_pipeline
 from tx.processes import bentoml_server, free_port, wait_ready
 from tx.settings import Settings
 

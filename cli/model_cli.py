@@ -43,7 +43,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     from training.fit import TrainConfig
     from training.pipeline import SeriesData, train_and_promote
     from training.splits import NotEnoughData
-    from tx.stores import setup_app_database, setup_mlflow
+    from cli.stores import setup_app_database, setup_mlflow
 
     setup_app_database(settings)
     setup_mlflow(settings)
@@ -101,7 +101,7 @@ def promote(settings: Settings, args: argparse.Namespace) -> int:
 
     from training.promotion import gate
     from training.tracking import FUSED_MODEL, client
-    from tx.stores import setup_mlflow
+    from cli.stores import setup_mlflow
 
     setup_mlflow(settings)
     try:
