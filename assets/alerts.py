@@ -9,7 +9,8 @@ import pandas as pd
 
 from features.sentiment import scores_of
 from market.universe import Series, choose_series
-from pipelines.resources import AppDatabase, MlflowTracking
+from resources.paper import PaperAccount
+from resources.stores import AppDatabase, MlflowTracking
 from store.candles import coverage, load_candles
 from store.news import load_news
 from training import scoring
@@ -17,17 +18,13 @@ from training.model import FusedModel
 from training.pipeline import load_version
 from training.tracking import FUSED_MODEL, champion_version, client
 from trading.alerts import record
-from trading.broker import paper_broker
-from tx.settings import load_settings
-
-SETTINGS = load_settings()
 HISTORY_BARS = 600  # as the service reads to score a symbol
 
 
 class ScanConfig(dg.Config):
-    timeframes: str = SETTINGS.train_timeframes  # the series the model was trained for ("" = every stored one)
-    confidence: float = SETTINGS.alert_confidence
-    dedup_minutes: float = SETTINGS.alert_dedup_minutes
+    timeframes: str = "1d"  # TX_TRAIN_TIMEFRAMES: the series the model was trained for ("" = every stored one)
+    confidence: float = 0.85  # TX_ALERT_CONFIDENCE
+    dedup_minutes: float = 10.0  # TX_ALERT_DEDUP_MINUTES
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,8 @@ class Champion:
 
 @dg.asset(group_name="alerts", kinds={"python", "sql"},
           description="Scores every stored series with the champion at its latest bar; confident calls become alerts.")
-def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking):
+def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
+               paper: PaperAccount):
     version = champion_version(client(mlflow_tracking.tracking_uri))
     if version is None:
         context.log.info(f"{FUSED_MODEL} has no champion yet: nothing to scan with")
@@ -54,7 +52,7 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
             continue
         scored = scoring.score(champion, candles, s.timeframe, scores_of(load_news(engine, s.symbol)))
         alert_id, alert = record(engine, s.symbol, s.timeframe, scored, config.confidence, config.dedup_minutes, FUSED_MODEL)
-        swept += len(paper_broker(engine, SETTINGS).sweep(s.symbol))  # resting limit orders the new price reaches
+        swept += len(paper.broker(engine).sweep(s.symbol))  # resting limit orders the new price reaches
         raised += alert_id is not None
         rows.append({"series": str(s), "as_of": scored["as_of"], "p": scored["probability"], "direction": scored["direction"],
                      "alert": alert_id if alert_id is not None else ("de-duplicated" if alert else "")})

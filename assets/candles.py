@@ -13,8 +13,9 @@ import dagster as dg
 from assets.plots import price_chart
 from market.chain import AllProvidersFailed, Fetched
 from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome, blocking_checks, check_fresh, check_gaps, check_volume
-from pipelines.partitions import series_of, series_partitions
-from pipelines.resources import AppDatabase, MarketData
+from resources.feeds import MarketData
+from resources.partitions import series_of, series_partitions
+from resources.stores import AppDatabase
 from store.candles import load_candles, resume_from, upsert_candles
 from store.provider_status import record_provider_health
 

@@ -15,11 +15,10 @@ from assets.plots import heatmap
 from features import BaseRates, build_features, outcomes, triple_barrier
 from features.patterns import detections
 from features.pit import leaks
-from pipelines.partitions import series_of, series_partitions
-from pipelines.resources import AppDatabase
+from resources.partitions import series_of, series_partitions
+from resources.stores import AppDatabase
 from store.candles import coverage, load_candles
 from store.patterns import load_detections, replace_detections
-from tx.settings import load_settings
 
 
 class FeatureConfig(dg.Config):
@@ -27,7 +26,7 @@ class FeatureConfig(dg.Config):
 
 
 class LabelConfig(dg.Config):
-    horizon: int = load_settings().label_horizon  # TX_LABEL_HORIZON, read when the definitions load
+    horizon: int = 10  # TX_LABEL_HORIZON (a run gets it from pipelines/run_config.py)
     take_profit: float = 2.0
     stop_loss: float = 2.0
     mode: str = "atr"  # "atr": multiples of ATR(14); "pct": fractions of the entry price

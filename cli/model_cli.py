@@ -65,7 +65,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
         candles = {s: load_candles(engine, s.symbol, s.timeframe) for s in stored}
         table = pd.concat([outcomes(c, s.timeframe) for s, c in candles.items()], ignore_index=True)
         rates = BaseRates(table)
-        label_config = LabelConfig().model_dump()
+        label_config = LabelConfig(horizon=settings.label_horizon).model_dump()  # TX_LABEL_HORIZON, as the labels asset runs with it
         series = [SeriesData(s.symbol, s.timeframe, candles[s], triple_barrier(candles[s], **label_config),
                              build_features(candles[s], s.timeframe, rates), scores_of(load_news(engine, s.symbol))) for s in chosen]
     finally:
