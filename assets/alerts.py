@@ -18,6 +18,7 @@ from training.model import FusedModel
 from training.pipeline import load_version
 from training.tracking import FUSED_MODEL, champion_version, client
 from trading.alerts import record
+
 HISTORY_BARS = 600  # as the service reads to score a symbol
 
 

@@ -133,7 +133,6 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     import numpy as np
     import pandas as pd
 
-    from pipelines.automation import retrain_on_drift
     from pipelines.definitions import build_definitions
     from resources.partitions import partition_key
     from pipelines.run import _execute
@@ -153,6 +152,7 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     engine.dispose()
     monkeypatch.setenv("TX_DRIFT_SHARE_MAX", "0.3")
     defs = build_definitions(load_settings())  # the sensor holds the settings the definitions were built with
+    retrain_on_drift = defs.get_sensor_def("retrain_on_drift")
     _execute(defs.resolve_job_def("features_job"), dagster, "GOOGL:1d", partition_key(Series("GOOGL", "1d")))
     report = _execute(defs.resolve_job_def("monitoring_job"), dagster, "universe").assets["model_drift"]
     assert report["drift_share"] >= 0.3 and report["drifted_columns"], report
