@@ -7,28 +7,27 @@ import pandas as pd
 
 from features.sentiment import scores_of
 from market.universe import Series, choose_series
-from pipelines.resources import AppDatabase, MlflowTracking
+from resources.paper import PaperAccount
+from resources.stores import AppDatabase, MlflowTracking
 from store.candles import coverage, load_candles
 from store.news import load_news
 from store.types import iso
 from training import scoring
 from training.recorder import FUSED_MODEL, Recorder
 from trading.alerts import record
-from trading.broker import paper_broker
-from tx.settings import load_settings
 
-SETTINGS = load_settings()
 
 
 class ScanConfig(dg.Config):
-    timeframes: str = SETTINGS.train_timeframes  # the series the model was trained for ("" = every stored one)
-    confidence: float = SETTINGS.alert_confidence
-    dedup_minutes: float = SETTINGS.alert_dedup_minutes
+    timeframes: str = "1d"  # TX_TRAIN_TIMEFRAMES: the series the model was trained for ("" = every stored one)
+    confidence: float = 0.85  # TX_ALERT_CONFIDENCE
+    dedup_minutes: float = 10.0  # TX_ALERT_DEDUP_MINUTES
 
 
 @dg.asset(group_name="alerts", kinds={"python", "sql"},
           description="Scores every stored series with the champion at its latest bar; confident calls become alerts.")
-def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking):
+def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
+               paper: PaperAccount):
     recorder = Recorder(mlflow_tracking.tracking_uri)
     version = recorder.champion()
     if version is None:
@@ -45,7 +44,7 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
             continue
         score = scoring.score(champion, candles, s.timeframe, scores_of(load_news(engine, s.symbol)))
         alert_id, alert = record(engine, s.symbol, s.timeframe, score, config.confidence, config.dedup_minutes, FUSED_MODEL)
-        swept += len(paper_broker(engine, SETTINGS).sweep(s.symbol))  # resting limit orders the new price reaches
+        swept += len(paper.broker(engine).sweep(s.symbol))  # resting limit orders the new price reaches
         raised += alert_id is not None
         rows.append({"series": str(s), "as_of": iso(score.as_of), "p": score.probability, "direction": score.direction,
                      "alert": alert_id if alert_id is not None else ("de-duplicated" if alert else "")})

@@ -14,11 +14,12 @@ import pandas as pd
 
 from assets.candles import candles
 from assets.plots import png_markdown
-from assets.training import SETTINGS, TRAINING_INS, TrainingConfig, champion_model, fused_model, stored_series
+from assets.inputs import TRAINING_INS, stored_series
+from assets.training import TrainingConfig, champion_model, fused_model
 from features.labels import spec_config
 from features.patterns import HORIZON
 from market.universe import Series
-from pipelines.resources import AppDatabase, MlflowTracking
+from resources.stores import AppDatabase, MlflowTracking
 from store.backtests import save_backtest
 from store.candles import coverage, load_candles
 from trading import plots
@@ -39,8 +40,8 @@ PLOTTED = 3  # series drawn in Dagster metadata (all of them go to MLflow)
 
 
 class CostsConfig(dg.Config):
-    fee: float = SETTINGS.backtest_fee
-    slippage: float = SETTINGS.backtest_slippage
+    fee: float = 0.001  # TX_BACKTEST_FEE
+    slippage: float = 0.0005  # TX_BACKTEST_SLIPPAGE
     execution: str = "next_open"  # or "close": trade on the bar's own close (an explicit choice)
 
 
@@ -49,8 +50,8 @@ class PatternBacktestConfig(CostsConfig):
 
 
 class StrategyConfig(CostsConfig):
-    buy_threshold: float = SETTINGS.backtest_buy_threshold
-    sell_threshold: float = SETTINGS.backtest_sell_threshold
+    buy_threshold: float = 0.55  # TX_BACKTEST_BUY_THRESHOLD
+    sell_threshold: float = 0.45  # TX_BACKTEST_SELL_THRESHOLD
     allow_short: bool = True
     stop_loss: float = 0.0  # 0: none
     take_profit: float = 0.0  # 0: none
@@ -66,7 +67,7 @@ class WalkForwardConfig(StrategyConfig, TrainingConfig):
     """The strategy's thresholds and costs, and the training's settings; n_splits windows, of
     which the first has no stacker yet, so n_splits - 1 are traded."""
 
-    train_bars: int = SETTINGS.backtest_train_bars  # rolling training window (0: expanding)
+    train_bars: int = 750  # TX_BACKTEST_TRAIN_BARS: rolling training window (0: expanding)
 
 
 def _key(series: Series | tuple[str, str]) -> str:

@@ -12,8 +12,9 @@ from assets.plots import price_chart
 from market.chain import AllProvidersFailed
 from market.ingest import CorruptBatch, ingest
 from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome
-from pipelines.partitions import series_of, series_partitions
-from pipelines.resources import AppDatabase, MarketData
+from resources.feeds import MarketData
+from resources.partitions import series_of, series_partitions
+from resources.stores import AppDatabase
 
 CHECKS = [
     dg.AssetCheckSpec(name, asset="candles", blocking=name in BLOCKING, description=DESCRIPTIONS[name])

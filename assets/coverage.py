@@ -5,7 +5,7 @@ import pandas as pd
 
 from assets.candles import candles
 from market.quality import missing_bars
-from pipelines.resources import AppDatabase
+from resources.stores import AppDatabase
 from store.candles import coverage, load_candles, providers_by_series
 
 

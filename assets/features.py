@@ -16,8 +16,8 @@ from features import BaseRates, LabelSpec, build_features, triple_barrier
 from features.labels import with_spec
 from features.patterns import detections, pooled_outcomes
 from features.pit import leaks
-from pipelines.partitions import series_of, series_partitions
-from pipelines.resources import AppDatabase
+from resources.partitions import series_of, series_partitions
+from resources.stores import AppDatabase
 from store.candles import coverage, load_candles
 from store.patterns import load_detections, replace_detections
 
@@ -29,7 +29,7 @@ class FeatureConfig(dg.Config):
 class LabelConfig(dg.Config):
     """features.labels.LabelSpec's fields as launch config, with its defaults (a test keeps them equal)."""
 
-    horizon: int = 10  # bars looked ahead (TX_LABEL_HORIZON)
+    horizon: int = 10  # bars looked ahead: TX_LABEL_HORIZON (a run gets it from pipelines/run_config.py)
     take_profit: float = 2.0
     stop_loss: float = 2.0
     mode: str = "atr"  # "atr": multiples of ATR(14); "pct": fractions of the entry price

@@ -8,9 +8,9 @@ for a retraining run, with the reason as a run tag, when drift or decay passes t
 import dagster as dg
 import pandas as pd
 
-from assets.training import ALL_PARTITIONS, SETTINGS, series_from_key
 from market.universe import choose_series
-from pipelines.resources import AppDatabase, MlflowTracking
+from resources.partitions import ALL_PARTITIONS, series_from_key
+from resources.stores import AppDatabase, MlflowTracking
 from store.candles import load_candles
 from store.predictions import load_predictions
 from training.drift import data_drift, split_windows
@@ -20,9 +20,9 @@ from training.report import DRIFT_REPORT, log_monitoring
 
 
 class DriftConfig(dg.Config):
-    timeframes: str = SETTINGS.train_timeframes
-    reference_bars: int = SETTINGS.drift_reference_bars
-    current_bars: int = SETTINGS.drift_current_bars
+    timeframes: str = "1d"  # TX_TRAIN_TIMEFRAMES
+    reference_bars: int = 500  # TX_DRIFT_REFERENCE_BARS
+    current_bars: int = 120  # TX_DRIFT_CURRENT_BARS
 
 
 @dg.asset(

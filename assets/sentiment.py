@@ -14,7 +14,8 @@ import pandas as pd
 from assets.candles import candles
 from features.sentiment import aggregate_at, score, scores_of
 from market.news import collect, read_news_files
-from pipelines.resources import AppDatabase, NewsFeeds
+from resources.feeds import NewsFeeds
+from resources.stores import AppDatabase
 from store.candles import coverage
 from store.news import add_news, latest_published, load_news
 from store.provider_status import record_provider_health

@@ -8,12 +8,14 @@ import dagster as dg
 import pandas as pd
 
 from assets.candles import candles
+from assets.inputs import TRAINING_INS, stored_series
 from assets.plots import png_markdown
 from features import triple_barrier
 from features.labels import spec_config
 from features.sentiment import scores_of
-from market.universe import Series, choose_series, timeframe_set
-from pipelines.resources import AppDatabase, MlflowTracking
+from market.universe import Series, choose_series
+from resources.stores import AppDatabase, MlflowTracking
+from resources.tags import RETRAIN_REASON
 from store.candles import coverage, load_candles
 from store.news import load_news
 from training import plots
@@ -22,23 +24,17 @@ from training.splits import NotEnoughData
 from training.pipeline import NO_MODEL_YET, Outcome, SeriesData, load_base, online_step, train_and_promote
 from training.promotion import recorded
 from training.recorder import FUSED_MODEL, Recorder
-from tx.settings import load_settings
-
-ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})
-RETRAIN_REASON = "tx/retrain_reason"  # run tag: why a retraining run was asked for
-TRAINING_INS = {"features": ALL_PARTITIONS, "labels": ALL_PARTITIONS, "pattern_base_rates": dg.AssetIn()}  # every stored series
-
-
-SETTINGS = load_settings()  # defaults of the configs below, as the environment says when the definitions load
 
 
 class TrainingConfig(dg.Config):
-    timeframes: str = SETTINGS.train_timeframes  # comma-separated timeframes to pool ("" = every stored one)
+    """Defaults as tx/settings.py's; a run gets the settings' values (TX_TRAIN_*) from pipelines/run_config.py."""
+
+    timeframes: str = "1d"  # comma-separated timeframes to pool ("" = every stored one)
     n_splits: int = 5
     embargo_bars: int = 10
-    tune_trials: int = SETTINGS.train_tune_trials
-    deep_trials: int = SETTINGS.train_deep_trials
-    deep_epochs: int = SETTINGS.train_deep_epochs
+    tune_trials: int = 20
+    deep_trials: int = 3
+    deep_epochs: int = 5
     seed: int = 0
     accelerator: str = "auto"  # a GPU when present, else the CPU; "cpu" forces it
 
@@ -46,14 +42,6 @@ class TrainingConfig(dg.Config):
         return TrainConfig(n_splits=self.n_splits, embargo_bars=self.embargo_bars, tune_trials=self.tune_trials,
                            deep_trials=self.deep_trials, deep_epochs=self.deep_epochs, seed=self.seed, accelerator=self.accelerator)
 
-
-def series_from_key(key: str) -> Series:
-    symbol, timeframe = key.split("|")  # MultiPartitionKey: dimensions in alphabetical order
-    return Series(symbol, timeframe)
-
-
-def str_key(series: Series) -> str:
-    return f"{series.symbol}|{series.timeframe}"
 
 def _decision_metadata(outcome: Outcome, tracking: MlflowTracking) -> dict:
     d = outcome.decision
@@ -69,27 +57,6 @@ def _decision_metadata(outcome: Outcome, tracking: MlflowTracking) -> dict:
         "mlflow_run": dg.MetadataValue.url(tracking.run_url(outcome.logged.experiment_id, outcome.logged.run_id)),
         "mlflow_model": dg.MetadataValue.url(tracking.model_url(FUSED_MODEL, d.version)),
     }
-
-
-def stored_series(context: dg.AssetExecutionContext, app_db: AppDatabase, features: dict[str, pd.DataFrame],
-                  labels: dict[str, pd.DataFrame], timeframes: str) -> list[SeriesData]:
-    """The stored series of the wanted timeframes (every one when none has them) with their
-    candles, features, labels and news, checked to line up."""
-    available = [series_from_key(key) for key in sorted(set(features) & set(labels))]
-    if not available:
-        raise dg.Failure("no stored features and labels: materialize them first")
-    chosen = choose_series(available, timeframes)
-    wanted = timeframe_set(timeframes)
-    if wanted and not any(s.timeframe in wanted for s in available):
-        context.log.warning(f"no series of timeframe(s) {timeframes}: using every stored series")
-    series = []
-    for one in chosen:
-        bars, frame = load_candles(app_db.engine, one.symbol, one.timeframe), features[str_key(one)]
-        if not bars.index.equals(frame.index) or not labels[str_key(one)].index.equals(frame.index):
-            raise dg.Failure(f"{one}: the stored features ({len(frame)} rows), labels ({len(labels[str_key(one)])}) and candles "
-                             f"({len(bars)}) differ: materialize features and labels of {one} again (the scans do), then train")
-        series.append(SeriesData(one.symbol, one.timeframe, bars, labels[str_key(one)], frame, scores_of(load_news(app_db.engine, one.symbol))))
-    return series
 
 
 @dg.asset(
@@ -137,8 +104,8 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
 
 
 class OnlineConfig(dg.Config):
-    timeframes: str = SETTINGS.train_timeframes
-    min_new: int = SETTINGS.online_min_new  # newly matured labels needed for a step
+    timeframes: str = "1d"  # TX_TRAIN_TIMEFRAMES
+    min_new: int = 20  # TX_ONLINE_MIN_NEW: newly matured labels needed for a step
 
 
 @dg.asset(
@@ -152,8 +119,7 @@ def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db
     loaded = load_base(mlflow_tracking.tracking_uri)  # loaded once: its labels settings, then its online step
     if loaded is None:
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(NO_MODEL_YET)})
-    base, model = loaded
-    label_config = model.label_config  # the base model's labels, exactly
+    base, model = loaded  # labels made exactly as the base model's (its label spec)
 
     series = []
     for one in choose_series([Series(r.symbol, r.timeframe) for r in coverage(app_db.engine).itertuples()], config.timeframes):

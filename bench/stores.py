@@ -12,7 +12,7 @@ def throwaway(home: Path, **extra: str):
     os.environ.update(env)
     from store.db import make_engine
     from tx.settings import load_settings
-    from tx.stores import setup_app_database, setup_mlflow
+    from cli.stores import setup_app_database, setup_mlflow
 
     settings = load_settings()
     setup_app_database(settings)

@@ -5,96 +5,67 @@ import dagster as dg
 
 from market.chain import ProviderChain
 from market.universe import INTRADAY, Series
-from pipelines.jobs import (
-    alert_job,
-    backtest_job,
-    base_rates_job,
-    champion_job,
-    monitoring_job,
-    news_job,
-    online_job,
-    series_pipeline,
-    training_job,
-    universe_pipeline,
-)
-from pipelines.partitions import partition_key, symbols
-from assets.training import RETRAIN_REASON
+from pipelines.jobs import Jobs
+from resources.partitions import partition_key, symbols
+from resources.tags import RETRAIN_REASON
 from training.recorder import FUSED_MODEL, Recorder, TrackingError
 from training.retraining import retrain_reasons
-from tx.settings import Settings, load_settings
+from tx.settings import Settings
 
 
-def current_universe() -> list[Series]:
-    """The universe as configured right now (the environment and .env are re-read each tick)."""
-    settings = load_settings()
+def current_universe(settings: Settings) -> list[Series]:
+    """The universe of the settings, over the series the providers serve now (files come and go)."""
     return ProviderChain.from_config(settings.market_config()).universe(settings.universe)
 
 
-def _scan(context: dg.ScheduleEvaluationContext, timeframes: tuple[str, ...]) -> list[dg.RunRequest] | dg.SkipReason:
+def _scan(context: dg.ScheduleEvaluationContext, settings: Settings, timeframes: tuple[str, ...]) -> list[dg.RunRequest] | dg.SkipReason:
     known = set(context.instance.get_dynamic_partitions(symbols.name))
-    series = [s for s in current_universe() if s.timeframe in timeframes and s.symbol in known]
+    series = [s for s in current_universe(settings) if s.timeframe in timeframes and s.symbol in known]
     if not series:
         return dg.SkipReason(f"no {'/'.join(timeframes)} series in the universe yet (the universe sensor registers them)")
     tick = context.scheduled_execution_time.isoformat()
     return [dg.RunRequest(run_key=f"{s}@{tick}", partition_key=partition_key(s), tags={"tx/scan": "market"}) for s in series]
 
 
-@dg.schedule(
-    cron_schedule="*/5 * * * *",
-    job=series_pipeline,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Market scan, intraday: every 5 minutes, fetch new bars of every intraday series.",
-)
-def intraday_scan(context: dg.ScheduleEvaluationContext):
-    return _scan(context, INTRADAY)
+def schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefinition]:
+    """The market scans and refreshes, and the platform's own clocks (training_schedules)."""
 
+    @dg.schedule(
+        cron_schedule="*/5 * * * *",
+        job=jobs.series_pipeline,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Market scan, intraday: every 5 minutes, fetch new bars of every intraday series.",
+    )
+    def intraday_scan(context: dg.ScheduleEvaluationContext):
+        return _scan(context, settings, INTRADAY)
 
-@dg.schedule(
-    cron_schedule="30 16 * * 1-5",
-    execution_timezone="America/New_York",
-    job=series_pipeline,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Market scan, daily: 16:30 New York time on weekdays, after the US close.",
-)
-def daily_scan(context: dg.ScheduleEvaluationContext):
-    return _scan(context, ("1d", "1w"))
+    @dg.schedule(
+        cron_schedule="30 16 * * 1-5",
+        execution_timezone="America/New_York",
+        job=jobs.series_pipeline,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Market scan, daily: 16:30 New York time on weekdays, after the US close.",
+    )
+    def daily_scan(context: dg.ScheduleEvaluationContext):
+        return _scan(context, settings, ("1d", "1w"))
 
-
-@dg.sensor(
-    job=series_pipeline,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Keeps the `symbols` partitions in step with TX_UNIVERSE and materializes every series of it "
-    "that has no candles yet (a new symbol, or a new timeframe of a known one).",
-)
-def universe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    universe = current_universe()
-    done = context.instance.get_materialized_partitions(dg.AssetKey("candles"))
-    new = [s for s in universe if str(partition_key(s)) not in done]
-    if not new:
-        return dg.SkipReason(f"every series of the universe has candles ({len(universe)} series)")
-    symbols_new = sorted({s.symbol for s in new} - set(context.instance.get_dynamic_partitions(symbols.name)))
-    # One run key per series: a series whose first run failed is not retried every minute.
-    requests = [dg.RunRequest(run_key=f"universe:{s}", partition_key=partition_key(s)) for s in new]
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[symbols.build_add_request(symbols_new)] if symbols_new else [])
-
-
-base_rates_refresh = dg.ScheduleDefinition(
-    name="base_rates_refresh",
-    job=base_rates_job,
-    cron_schedule="0 17 * * 1-5",
-    execution_timezone="America/New_York",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Refresh the patterns' pooled base rates after the daily scan (17:00 New York, weekdays).",
-)
-universe_refresh = dg.ScheduleDefinition(
-    name="universe_refresh",
-    job=universe_pipeline,
-    cron_schedule="15 17 * * 1-5",
-    execution_timezone="America/New_York",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Refresh the universe-wide views (coverage, pattern heatmap) after the base rates.",
-)
+    base_rates_refresh = dg.ScheduleDefinition(
+        name="base_rates_refresh",
+        job=jobs.base_rates_job,
+        cron_schedule="0 17 * * 1-5",
+        execution_timezone="America/New_York",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Refresh the patterns' pooled base rates after the daily scan (17:00 New York, weekdays).",
+    )
+    universe_refresh = dg.ScheduleDefinition(
+        name="universe_refresh",
+        job=jobs.universe_pipeline,
+        cron_schedule="15 17 * * 1-5",
+        execution_timezone="America/New_York",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Refresh the universe-wide views (coverage, pattern heatmap) after the base rates.",
+    )
+    return [intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings, jobs)]
 
 
 def _utc(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
@@ -102,66 +73,87 @@ def _utc(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
                                  default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
 
 
-def training_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+def training_schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefinition]:
     """Retraining, online learning, the alert scanner, monitoring, news ingestion and the
     nightly backtests, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON,
     TX_ALERT_CRON, TX_DRIFT_CRON, TX_NEWS_CRON, TX_BACKTEST_CRON), in UTC."""
     return [
-        _utc("model_monitoring", monitoring_job, settings.drift_cron,
+        _utc("model_monitoring", jobs.monitoring_job, settings.drift_cron,
              "Drift report and live performance of the served model; retrain_on_drift reads them."),
-        _utc("news_ingest", news_job, settings.news_cron,
+        _utc("news_ingest", jobs.news_job, settings.news_cron,
              "New news and social items of the stored symbols, scored and stored for the sentiment layer."),
-        _utc("nightly_backtests", backtest_job, settings.backtest_cron,
+        _utc("nightly_backtests", jobs.backtest_job, settings.backtest_cron,
              "Pattern, strategy and walk-forward backtests of every stored series, with plots in Dagster and MLflow."),
-        _utc("alert_scanner", alert_job, settings.alert_cron,
+        _utc("alert_scanner", jobs.alert_job, settings.alert_cron,
              "Score every stored series with the champion; confident calls become de-duplicated alerts."),
-        _utc("retraining", training_job, settings.train_cron,
+        _utc("retraining", jobs.training_job, settings.train_cron,
              "Retrain the fused predictor on everything stored; the gate decides whether it becomes champion."),
-        _utc("online_learning", online_job, settings.online_cron,
+        _utc("online_learning", jobs.online_job, settings.online_cron,
              "Fold newly matured labels into the champion (every 180 s by default); skips when none matured."),
     ]
 
 
-@dg.sensor(
-    job=champion_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model "
-    "and reruns the backtests.",
-)
-def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    try:
-        champion = Recorder(load_settings().tracking_uri).champion()
-    except TrackingError as exc:
-        return dg.SkipReason(f"MLflow unreachable: {exc}")
-    if champion is None:
-        return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
-    version = str(champion.version)
-    if context.cursor == version:
-        return dg.SkipReason(f"the champion is still version {version}")
-    context.update_cursor(version)
-    return dg.RunRequest(run_key=f"champion-{version}", tags={"tx/champion": version})
+def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
+    """The universe sensor, the champion sensor and retraining on drift."""
 
+    @dg.sensor(
+        job=jobs.series_pipeline,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Keeps the `symbols` partitions in step with TX_UNIVERSE and materializes every series of it "
+        "that has no candles yet (a new symbol, or a new timeframe of a known one).",
+    )
+    def universe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        universe = current_universe(settings)
+        done = context.instance.get_materialized_partitions(dg.AssetKey("candles"))
+        new = [s for s in universe if str(partition_key(s)) not in done]
+        if not new:
+            return dg.SkipReason(f"every series of the universe has candles ({len(universe)} series)")
+        symbols_new = sorted({s.symbol for s in new} - set(context.instance.get_dynamic_partitions(symbols.name)))
+        # One run key per series: a series whose first run failed is not retried every minute.
+        requests = [dg.RunRequest(run_key=f"universe:{s}", partition_key=partition_key(s)) for s in new]
+        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[symbols.build_add_request(symbols_new)] if symbols_new else [])
 
-@dg.asset_sensor(
-    asset_key=dg.AssetKey("model_drift"),
-    job=training_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After each drift report: retrain when the drifted share reaches TX_DRIFT_SHARE_MAX or the live AUC "
-    "falls below TX_LIVE_AUC_MIN (with TX_LIVE_MIN_MATURED predictions judged); the reason is the run's tx/retrain_reason tag.",
-)
-def retrain_on_drift(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) -> dg.RunRequest | dg.SkipReason:
-    materialization = asset_event.asset_materialization
-    metadata = {k: getattr(v, "value", v) for k, v in (materialization.metadata if materialization else {}).items()}
-    if "skipped" in metadata:
-        return dg.SkipReason(f"no drift report: {metadata['skipped']}")
-    settings = load_settings()
-    reasons = retrain_reasons(metadata, drift_share_max=settings.drift_share_max, live_auc_min=settings.live_auc_min,
-                              live_min_matured=settings.live_min_matured)
-    if not reasons:
-        return dg.SkipReason(f"within limits: drift share {metadata.get('drift_share', 0):.0%}, live AUC {metadata.get('live_auc')} "
-                             f"over {metadata.get('live_matured', 0)} matured predictions")
-    return dg.RunRequest(run_key=f"drift-{asset_event.run_id}",
-                         tags={RETRAIN_REASON: "; ".join(reasons)[:4000], "tx/triggered_by": "retrain_on_drift",
-                               "tx/model_version": str(metadata.get("model_version", ""))})
+    @dg.sensor(
+        job=jobs.champion_job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model "
+        "and reruns the backtests.",
+    )
+    def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        try:
+            champion = Recorder(settings.tracking_uri).champion()
+        except TrackingError as exc:
+            return dg.SkipReason(f"MLflow unreachable: {exc}")
+        if champion is None:
+            return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
+        version = str(champion.version)
+        if context.cursor == version:
+            return dg.SkipReason(f"the champion is still version {version}")
+        context.update_cursor(version)
+        return dg.RunRequest(run_key=f"champion-{version}", tags={"tx/champion": version})
+
+    @dg.asset_sensor(
+        asset_key=dg.AssetKey("model_drift"),
+        job=jobs.training_job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="After each drift report: retrain when the drifted share reaches TX_DRIFT_SHARE_MAX or the live AUC "
+        "falls below TX_LIVE_AUC_MIN (with TX_LIVE_MIN_MATURED predictions judged); the reason is the run's tx/retrain_reason tag.",
+    )
+    def retrain_on_drift(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) -> dg.RunRequest | dg.SkipReason:
+        materialization = asset_event.asset_materialization
+        metadata = {k: getattr(v, "value", v) for k, v in (materialization.metadata if materialization else {}).items()}
+        if "skipped" in metadata:
+            return dg.SkipReason(f"no drift report: {metadata['skipped']}")
+        reasons = retrain_reasons(metadata, drift_share_max=settings.drift_share_max, live_auc_min=settings.live_auc_min,
+                                  live_min_matured=settings.live_min_matured)
+        if not reasons:
+            return dg.SkipReason(f"within limits: drift share {metadata.get('drift_share', 0):.0%}, live AUC {metadata.get('live_auc')} "
+                                 f"over {metadata.get('live_matured', 0)} matured predictions")
+        return dg.RunRequest(run_key=f"drift-{asset_event.run_id}",
+                             tags={RETRAIN_REASON: "; ".join(reasons)[:4000], "tx/triggered_by": "retrain_on_drift",
+                                   "tx/model_version": str(metadata.get("model_version", ""))})
+
+    return [universe_sensor, champion_sensor, retrain_on_drift]

@@ -1,6 +1,13 @@
-"""Jobs: what `make demo` runs, per series and then across the universe."""
+"""Jobs: what `make demo` runs, per series and then across the universe.
+
+Built from the settings (`build_jobs`): each job's default run config is the settings'
+values for its assets (pipelines/run_config.py), whoever launches it.
+"""
+
+from dataclasses import dataclass, fields
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from assets.alerts import alert_scan
 from assets.backtests import pattern_backtest, strategy_backtest, walk_forward_backtest
@@ -10,7 +17,9 @@ from assets.features import features, labels, pattern_base_rates, pattern_heatma
 from assets.monitoring import model_drift
 from assets.sentiment import news
 from assets.training import champion_model, fused_model, online_model
-from pipelines.partitions import series_partitions
+from pipelines.run_config import run_config
+from resources.partitions import series_partitions
+from tx.settings import Settings
 
 # What `make demo` runs, in this order: candles per series; the patterns' base rates over
 # the universe; features, patterns and labels per series; then the universe-wide views.
@@ -23,68 +32,52 @@ BACKTEST_ASSETS = [pattern_backtest, strategy_backtest, walk_forward_backtest]
 ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, online_model, champion_model,
               model_drift, *BACKTEST_ASSETS, alert_scan]
 
-candles_job = dg.define_asset_job(
-    "candles_job",
-    selection=dg.AssetSelection.assets(*CANDLE_ASSETS),
-    partitions_def=series_partitions,
-    description="Fetch, check and store the candles of one (symbol, timeframe) partition (`tx candles fetch`).",
-)
-base_rates_job = dg.define_asset_job(
-    "base_rates_job",
-    selection=dg.AssetSelection.assets(*BASE_ASSETS),
-    description="The patterns' point-in-time global hit rates, pooled over every stored series.",
-)
-features_job = dg.define_asset_job(
-    "features_job",
-    selection=dg.AssetSelection.assets(*FEATURE_ASSETS),
-    partitions_def=series_partitions,
-    description="Features, pattern detections and labels of one (symbol, timeframe) partition.",
-)
-series_pipeline = dg.define_asset_job(
-    "series_pipeline",
-    selection=dg.AssetSelection.assets(*CANDLE_ASSETS, *FEATURE_ASSETS),
-    partitions_def=series_partitions,
-    description="New candles and everything derived from them for one partition (the scans run it; "
-    "confidences use the latest pattern_base_rates).",
-)
-universe_pipeline = dg.define_asset_job(
-    "universe_pipeline",
-    selection=dg.AssetSelection.assets(*UNIVERSE_ASSETS),
-    description="Stages across the whole universe (coverage, the pattern heatmap; later models and backtests).",
-)
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
-    description="Train the fused predictor on the stored features and labels, register it and run the promotion gate.",
-)
-online_job = dg.define_asset_job(
-    "online_job",
-    selection=dg.AssetSelection.assets(online_model),
-    description="One online-learning step on the newly matured labels (the online schedule runs it).",
-)
-champion_job = dg.define_asset_job(
-    "champion_job",
-    selection=dg.AssetSelection.assets(champion_model, *BACKTEST_ASSETS),
-    description="Record the new champion and rerun the backtests (the champion sensor runs it).",
-)
-backtest_job = dg.define_asset_job(
-    "backtest_job",
-    selection=dg.AssetSelection.assets(*BACKTEST_ASSETS),
-    description="Pattern, strategy and walk-forward backtests of the stored series (nightly, and in `make demo`).",
-)
-alert_job = dg.define_asset_job(
-    "alert_job",
-    selection=dg.AssetSelection.assets(alert_scan),
-    description="The alert scanner: the champion scores every stored series; confident calls become alerts.",
-)
-news_job = dg.define_asset_job(
-    "news_job",
-    selection=dg.AssetSelection.assets(news),
-    description="New news and social items of the stored symbols, scored and stored (the news_ingest schedule runs it).",
-)
-monitoring_job = dg.define_asset_job(
-    "monitoring_job",
-    selection=dg.AssetSelection.assets(model_drift),
-    description="Drift report and live performance of the served model (the model_monitoring schedule runs it; "
-    "the retrain_on_drift sensor reads it).",
-)
+
+@dataclass(frozen=True)
+class Jobs:
+    candles_job: UnresolvedAssetJobDefinition
+    base_rates_job: UnresolvedAssetJobDefinition
+    features_job: UnresolvedAssetJobDefinition
+    series_pipeline: UnresolvedAssetJobDefinition
+    universe_pipeline: UnresolvedAssetJobDefinition
+    training_job: UnresolvedAssetJobDefinition
+    online_job: UnresolvedAssetJobDefinition
+    champion_job: UnresolvedAssetJobDefinition
+    backtest_job: UnresolvedAssetJobDefinition
+    alert_job: UnresolvedAssetJobDefinition
+    news_job: UnresolvedAssetJobDefinition
+    monitoring_job: UnresolvedAssetJobDefinition
+
+    def all(self) -> list[UnresolvedAssetJobDefinition]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+def build_jobs(settings: Settings) -> Jobs:
+    def job(name: str, assets: list[dg.AssetsDefinition], description: str, per_series: bool = False) -> UnresolvedAssetJobDefinition:
+        return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), partitions_def=series_partitions if per_series else None,
+                                   description=description, config=run_config(settings, [a.key.path[-1] for a in assets]) or None)
+
+    return Jobs(
+        candles_job=job("candles_job", CANDLE_ASSETS, "Fetch, check and store the candles of one (symbol, timeframe) partition "
+                        "(`tx candles fetch`).", per_series=True),
+        base_rates_job=job("base_rates_job", BASE_ASSETS, "The patterns' point-in-time global hit rates, pooled over every stored series."),
+        features_job=job("features_job", FEATURE_ASSETS, "Features, pattern detections and labels of one (symbol, timeframe) partition.",
+                         per_series=True),
+        series_pipeline=job("series_pipeline", [*CANDLE_ASSETS, *FEATURE_ASSETS], "New candles and everything derived from them for "
+                            "one partition (the scans run it; confidences use the latest pattern_base_rates).", per_series=True),
+        universe_pipeline=job("universe_pipeline", UNIVERSE_ASSETS, "Stages across the whole universe (coverage, the pattern heatmap; "
+                              "later models and backtests)."),
+        training_job=job("training_job", TRAINING_ASSETS, "Train the fused predictor on the stored features and labels, register it "
+                         "and run the promotion gate."),
+        online_job=job("online_job", [online_model], "One online-learning step on the newly matured labels (the online schedule runs it)."),
+        champion_job=job("champion_job", [champion_model, *BACKTEST_ASSETS], "Record the new champion and rerun the backtests "
+                         "(the champion sensor runs it)."),
+        backtest_job=job("backtest_job", BACKTEST_ASSETS, "Pattern, strategy and walk-forward backtests of the stored series "
+                         "(nightly, and in `make demo`)."),
+        alert_job=job("alert_job", [alert_scan], "The alert scanner: the champion scores every stored series; confident calls "
+                      "become alerts."),
+        news_job=job("news_job", [news], "New news and social items of the stored symbols, scored and stored (the news_ingest "
+                     "schedule runs it)."),
+        monitoring_job=job("monitoring_job", [model_drift], "Drift report and live performance of the served model (the "
+                           "model_monitoring schedule runs it; the retrain_on_drift sensor reads it)."),
+    )

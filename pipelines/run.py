@@ -12,20 +12,11 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from pipelines.jobs import (
-    alert_job,
-    backtest_job,
-    base_rates_job,
-    candles_job,
-    features_job,
-    monitoring_job,
-    news_job,
-    training_job,
-    universe_pipeline,
-)
-from pipelines.partitions import partition_key, sync_symbols
+from resources.partitions import partition_key, sync_symbols
+from resources.tags import LAUNCHED_BY
 from tx.errors import TxError
 from tx.settings import Settings
+
 
 def _logs(level: str) -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
@@ -49,11 +40,11 @@ def _values(metadata: dict[str, dg.MetadataValue]) -> dict[str, Any]:
 
 def _execute(
     job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None, log_level: str = "INFO",
-    ops: dict | None = None,
 ) -> Materialized:
-    run_config = _logs(log_level) | ({"ops": ops} if ops else {})
+    # The job's own run config (the settings' values, pipelines/run_config.py) and the log level.
+    own = job.get_run_config_for_partition_key(str(partition)) if partition is not None else job.run_config or {}
     result = job.execute_in_process(
-        partition_key=partition, instance=instance, tags={"tx/launched_by": "tx"}, run_config=run_config, raise_on_error=False
+        partition_key=partition, instance=instance, tags={LAUNCHED_BY: "tx"}, run_config={**own, **_logs(log_level)}, raise_on_error=False
     )
     if not result.success:
         failure = next((e for e in result.all_events if e.is_step_failure), None)
@@ -72,7 +63,7 @@ def _execute(
 
 
 def materialize_series(
-    settings: Settings, instance: dg.DagsterInstance, series: Iterable[Series], job_name: str = candles_job.name, log_level: str = "WARNING"
+    settings: Settings, instance: dg.DagsterInstance, series: Iterable[Series], job_name: str = "candles_job", log_level: str = "WARNING"
 ) -> Iterator[Materialized | PipelineError]:
     """Run a per-series job for each series in turn, yielding each result (or failure) as it
     finishes, so that callers can show progress and go on past a failed series."""
@@ -104,36 +95,24 @@ def materialize_pipeline(
             progress(f"[{i}/{len(universe)}] {what} {one.scope}")
             done.append(one)
 
-    per_series(candles_job.name, "candles")
+    def universe_wide(job_name: str) -> None:
+        done.append(_execute(defs.resolve_job_def(job_name), instance, "universe"))
+
+    per_series("candles_job", "candles")
     progress("pattern base rates across the universe ...")
-    done.append(_execute(defs.resolve_job_def(base_rates_job.name), instance, "universe"))
-    per_series(features_job.name, "features, patterns, labels")  # labels: TX_LABEL_HORIZON (LabelConfig's default)
+    universe_wide("base_rates_job")
+    per_series("features_job", "features, patterns, labels")  # labels: TX_LABEL_HORIZON
     progress("universe-wide assets ...")
-    done.append(_execute(defs.resolve_job_def(universe_pipeline.name), instance, "universe"))
+    universe_wide("universe_pipeline")
     progress("news and social items of the stored symbols (sources with keys, and <TX_DATA_DIR>/news files) ...")
-    done.append(_execute(defs.resolve_job_def(news_job.name), instance, "universe"))
+    universe_wide("news_job")
     progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
-    done.append(_execute(defs.resolve_job_def(training_job.name), instance, "universe", ops={"fused_model": {"config": training_run_config(settings)}}))
+    universe_wide("training_job")
     progress("monitoring: feature drift of the served model (evidently) and its live performance ...")
-    done.append(_execute(defs.resolve_job_def(monitoring_job.name), instance, "universe",
-                         ops={"model_drift": {"config": {"timeframes": settings.train_timeframes}}}))
+    universe_wide("monitoring_job")
     progress("backtests: patterns, strategy (out-of-fold probabilities), walk-forward (retrained per window) ...")
-    done.append(_execute(defs.resolve_job_def(backtest_job.name), instance, "universe", ops=backtest_run_config(settings)))
+    universe_wide("backtest_job")
     progress("alert scan with the champion ...")
-    done.append(_execute(defs.resolve_job_def(alert_job.name), instance, "universe"))
+    universe_wide("alert_job")
     return done
 
-
-def training_run_config(settings: Settings) -> dict:
-    """The fused_model asset's config as the settings choose it (TX_TRAIN_*)."""
-    return {"timeframes": settings.train_timeframes, "tune_trials": settings.train_tune_trials,
-            "deep_trials": settings.train_deep_trials, "deep_epochs": settings.train_deep_epochs}
-
-
-def backtest_run_config(settings: Settings) -> dict:
-    """The backtest assets' config as the settings choose it (TX_BACKTEST_*, and TX_TRAIN_* for
-    the walk-forward analysis's retraining)."""
-    costs = {"fee": settings.backtest_fee, "slippage": settings.backtest_slippage}
-    strategy = costs | {"buy_threshold": settings.backtest_buy_threshold, "sell_threshold": settings.backtest_sell_threshold}
-    return {"pattern_backtest": {"config": costs}, "strategy_backtest": {"config": strategy},
-            "walk_forward_backtest": {"config": strategy | training_run_config(settings) | {"train_bars": settings.backtest_train_bars}}}

@@ -12,6 +12,7 @@ FILES = ["dagster.yaml", "workspace.yaml", "pyproject.toml", "Makefile", "README
 
 
 def imported_modules(path):
+    """Every module `path` imports, at the top or inside a function."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -26,13 +27,13 @@ def test_domain_packages_never_import_the_frameworks():
         for package in DOMAIN
         for path in (ROOT / package).rglob("*.py")
         for module in imported_modules(path)
-        if module.split(".")[0] in ("dagster", "bentoml") or module.split(".")[0] in ("assets", "pipelines", "serving")
+        if module.split(".")[0] in ("dagster", "bentoml") or module.split(".")[0] in ("assets", "pipelines", "serving", "cli", "resources")
     ]
     assert offenders == []
 
 
 ALLOWED = {"market": {"store"}, "features": set(), "training": {"features"}, "trading": {"features", "store", "training"}, "store": set()}
-PROJECT = {"market", "features", "training", "trading", "store", "assets", "pipelines", "serving", "tx"}
+PROJECT = {"market", "features", "training", "trading", "store", "assets", "pipelines", "serving", "tx", "cli", "resources"}
 
 
 def test_domain_packages_import_only_what_the_design_allows():
@@ -57,6 +58,70 @@ def test_mlflow_folder_never_shadows_the_mlflow_package():
         [sys.executable, "-c", "import mlflow; print(mlflow.__file__)"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "site-packages" in where
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Top-level package -> the project's packages it imports (tests and the venv left out)."""
+    graph: dict[str, set[str]] = {package: set() for package in PROJECT}
+    for package in PROJECT:
+        for path in (ROOT / package).rglob("*.py"):
+            graph[package] |= {top for module in imported_modules(path) if (top := module.split(".")[0]) in PROJECT and top != package}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of the graph as a path back to its start ([]: none), by depth-first search."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return []
+        for target in sorted(graph[node]):
+            if cycle := visit(target, [*path, node]):
+                return cycle
+        done.add(node)
+        return []
+
+    return next((cycle for node in sorted(graph) if (cycle := visit(node, []))), [])
+
+
+def test_packages_import_each_other_without_cycles():
+    cycle = find_cycle(package_graph())
+    assert cycle == [], "package cycle: " + " -> ".join(cycle)
+
+
+# Top to bottom: cli -> pipelines -> assets -> resources -> the domain packages and tx (the
+# foundation: settings, errors, observability, processes); serving uses pipelines.status only.
+NEVER = {
+    "tx": {"cli", "pipelines", "assets", "serving", "resources"},
+    "resources": {"assets", "pipelines", "cli", "serving"},
+    "assets": {"pipelines", "cli", "serving"},
+    "pipelines": {"cli", "serving"},
+    "serving": {"cli", "assets", "resources"},
+}
+
+
+def test_packages_import_only_downwards():
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for package, never in NEVER.items()
+        for path in (ROOT / package).rglob("*.py")
+        for module in imported_modules(path)
+        if module.split(".")[0] in never
+    ]
+    assert offenders == []
+
+
+def test_serving_reaches_the_orchestrator_only_through_pipelines_status():
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in (ROOT / "serving").rglob("*.py")
+        for module in imported_modules(path)
+        if module.split(".")[0] == "pipelines" and module != "pipelines.status"
+    ]
+    assert offenders == []
 
 
 MLFLOW_OWNERS = {"training/recorder.py", "training/model.py"}  # the recorder; the pyfunc must subclass mlflow's PythonModel

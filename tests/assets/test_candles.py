@@ -9,7 +9,7 @@ from market.synthetic import generate
 from market.universe import Series
 from pipelines.definitions import resources
 from pipelines.instance import instance
-from pipelines.partitions import partition_key, series_partitions, sync_symbols
+from resources.partitions import partition_key, series_partitions, sync_symbols
 from store.candles import load_candles
 from store.db import make_engine, upgrade
 from tx.settings import load_settings

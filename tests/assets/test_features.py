@@ -11,7 +11,7 @@ from features.patterns import detections
 from market.universe import Series
 from pipelines.definitions import resources
 from pipelines.instance import instance
-from pipelines.partitions import partition_key, sync_symbols
+from resources.partitions import partition_key, sync_symbols
 from store.db import make_engine, upgrade
 from store.patterns import load_detections
 from tx.settings import load_settings

@@ -5,14 +5,18 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.automation import daily_scan, intraday_scan, universe_sensor
-from pipelines.definitions import defs
-from pipelines.instance import instance
-from pipelines.partitions import symbols
+from cli.stores import setup_all
 from market.universe import Series
+from pipelines.definitions import build_definitions
+from pipelines.instance import instance
 from pipelines.run import materialize_series
+from resources.partitions import symbols
 from tx.settings import load_settings
-from tx.stores import setup_all
+
+
+def automation() -> dg.Definitions:
+    """The definitions as a Dagster process loads them: its schedules and sensors hold the settings of now."""
+    return build_definitions(load_settings())
 
 
 def test_universe_sensor_registers_new_symbols_and_requests_series_without_candles(monkeypatch):
@@ -20,6 +24,8 @@ def test_universe_sensor_registers_new_symbols_and_requests_series_without_candl
     settings = load_settings()
     setup_all(settings)
     dagster = instance(settings)
+    defs = build_definitions(settings)
+    universe_sensor = defs.get_sensor_def("universe_sensor")
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         result = universe_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -33,8 +39,9 @@ def test_universe_sensor_registers_new_symbols_and_requests_series_without_candl
         assert isinstance(universe_sensor(context), dg.SkipReason)
     monkeypatch.setenv("TX_PROVIDERS", "bundled,synthetic")  # synthetic serves EURUSD:1d too
     monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h,EURUSD:1d,GOOGL:1d")  # a new timeframe of a known symbol, and a new symbol
+    defs = automation()  # the code server reloaded with the new settings
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
-        grown = universe_sensor(context)
+        grown = defs.get_sensor_def("universe_sensor")(context)
     assert [str(r.partition_key) for r in grown.run_requests] == ["EURUSD|1d", "GOOGL|1d"]
     assert grown.dynamic_partitions_requests[0].partition_keys == ["GOOGL"]
 
@@ -44,6 +51,8 @@ def test_scans_request_the_series_of_their_timeframes(monkeypatch):
     dagster = dg.DagsterInstance.local_temp()
     dagster.add_dynamic_partitions(symbols.name, ["SPX", "EURUSD", "GOOGL"])
     when = datetime(2026, 11, 25, 16, 30, tzinfo=ZoneInfo("America/New_York"))
+    defs = automation()
+    daily_scan, intraday_scan = defs.get_schedule_def("daily_scan"), defs.get_schedule_def("intraday_scan")
     daily = daily_scan(dg.build_schedule_context(instance=dagster, scheduled_execution_time=when))
     intraday = intraday_scan(dg.build_schedule_context(instance=dagster, scheduled_execution_time=when))
     assert sorted(r.partition_key.keys_by_dimension["symbol"] for r in daily) == ["GOOGL", "SPX"]
@@ -54,26 +63,24 @@ def test_scans_request_the_series_of_their_timeframes(monkeypatch):
 
 def test_scan_skips_until_the_sensor_has_registered_the_symbols():
     dagster = dg.DagsterInstance.local_temp()
-    result = daily_scan(dg.build_schedule_context(instance=dagster))
+    result = automation().get_schedule_def("daily_scan")(dg.build_schedule_context(instance=dagster))
     assert isinstance(result, dg.SkipReason)
 
 
 def test_universe_wide_assets_are_refreshed_after_the_daily_scan():
-    by_name = {s.name: s for s in defs.schedules}
+    by_name = {s.name: s for s in automation().schedules}
     assert by_name["base_rates_refresh"].job_name == "base_rates_job" and by_name["base_rates_refresh"].cron_schedule == "0 17 * * 1-5"
     assert by_name["universe_refresh"].job_name == "universe_pipeline"
     from pipelines.automation import training_schedules
+    from pipelines.jobs import build_jobs
 
-    ours = {s.name for s in training_schedules(load_settings())}  # the platform's own clocks run on UTC
+    ours = {s.name for s in training_schedules(load_settings(), build_jobs(load_settings()))}  # the platform's own clocks run on UTC
     assert {by_name[name].execution_timezone for name in ours} == {"UTC"}
     market = {name: s for name, s in by_name.items() if name not in ours | {"intraday_scan"}}
     assert {s.execution_timezone for s in market.values()} == {"America/New_York"}
 
 
 def test_training_runs_on_schedules_from_the_settings(monkeypatch):
-    from pipelines.definitions import build_definitions
-    from tx.settings import load_settings
-
     monkeypatch.setenv("TX_ONLINE_CRON", "*/7 * * * *")
     monkeypatch.setenv("TX_ALERT_CRON", "*/2 * * * *")
     monkeypatch.setenv("TX_BACKTEST_CRON", "15 3 * * *")
@@ -89,10 +96,11 @@ def test_a_new_champion_triggers_one_run(tx_env):
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from pipelines.automation import champion_sensor
     from training.recorder import CHAMPION, FUSED_MODEL, client, ensure_experiment
 
     dagster = dg.DagsterInstance.local_temp()
+    defs = automation()
+    champion_sensor = defs.get_sensor_def("champion_sensor")
     assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster)), dg.SkipReason)  # no model at all yet
     uri = tx_env["MLFLOW_TRACKING_URI"]
     mlflow.set_tracking_uri(uri)

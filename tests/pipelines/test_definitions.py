@@ -15,7 +15,7 @@ from pipelines.run import PipelineError, materialize_pipeline
 from store.candles import load_candles
 from store.db import make_engine, with_driver
 from tx.settings import ROOT, load_settings
-from tx.stores import setup_all
+from cli.stores import setup_all
 
 BIN = Path(sys.executable).parent
 
@@ -133,10 +133,10 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     import numpy as np
     import pandas as pd
 
-    from pipelines.automation import retrain_on_drift
     from pipelines.definitions import build_definitions
-    from pipelines.partitions import partition_key
-    from pipelines.run import _execute, training_run_config
+    from resources.partitions import partition_key
+    from pipelines.run import _execute
+    from pipelines.run_config import run_config
     from store.candles import upsert_candles
     from training.recorder import client
 
@@ -151,7 +151,8 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     upsert_candles(engine, "GOOGL", "1d", shifted, "test")
     engine.dispose()
     monkeypatch.setenv("TX_DRIFT_SHARE_MAX", "0.3")
-    defs = build_definitions(settings)
+    defs = build_definitions(load_settings())  # the sensor holds the settings the definitions were built with
+    retrain_on_drift = defs.get_sensor_def("retrain_on_drift")
     _execute(defs.resolve_job_def("features_job"), dagster, "GOOGL:1d", partition_key(Series("GOOGL", "1d")))
     report = _execute(defs.resolve_job_def("monitoring_job"), dagster, "universe").assets["model_drift"]
     assert report["drift_share"] >= 0.3 and report["drifted_columns"], report
@@ -160,7 +161,7 @@ def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:
     reason = request.tags["tx/retrain_reason"]
     assert reason.startswith("feature drift: ") and "limit 30%" in reason
     run = defs.resolve_job_def("training_job").execute_in_process(
-        instance=dagster, tags=request.tags, run_config={"ops": {"fused_model": {"config": training_run_config(settings)}}})
+        instance=dagster, tags=request.tags, run_config=run_config(settings, ["fused_model"]))
     assert run.success and dagster.get_run_by_id(run.run_id).tags["tx/retrain_reason"] == reason
     retrained = run.asset_materializations_for_node("fused_model")[0].metadata
     assert retrained["retrain_reason"].value == reason

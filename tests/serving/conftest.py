@@ -26,7 +26,7 @@ from training.fit import TrainConfig
 from training.pipeline import SeriesData, train_and_promote
 from tx.processes import bentoml_server, free_port, wait_ready
 from tx.settings import load_settings
-from tx.stores import setup_app_database, setup_mlflow
+from cli.stores import setup_app_database, setup_mlflow
 
 QUICK = TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1)
 HERE = Path(__file__).parent

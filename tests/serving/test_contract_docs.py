@@ -7,7 +7,7 @@ from pathlib import Path
 from serving.app import create_app
 from serving.openapi import status_table
 from tx.settings import load_settings
-from tx.stores import setup_app_database
+from cli.stores import setup_app_database
 
 API_MD = Path(__file__).parents[2] / "docs" / "API.md"
 

@@ -27,7 +27,7 @@ from store.patterns import replace_detections
 from tests.serving.conftest import environment
 from trading.strategy import StrategyParams, strategy_backtest, window_figures
 from tx.settings import load_settings
-from tx.stores import setup_app_database, setup_mlflow
+from cli.stores import setup_app_database, setup_mlflow
 
 
 def _store_backtests(engine, candles: pd.DataFrame) -> None:

@@ -18,7 +18,7 @@ from store.candles import upsert_candles
 from store.db import make_engine
 from tx.processes import free_port
 from tx.settings import load_settings
-from tx.stores import setup_app_database, setup_mlflow
+from cli.stores import setup_app_database, setup_mlflow
 
 MODEL_ROUTES = [  # (method, path, malformed input, valid input): every route that reads the served model
     ("POST", "/api/ml/score", {"json": {"symbol": 123}}, {"json": {"symbol": "SYNA"}}),

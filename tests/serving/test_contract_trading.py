@@ -17,7 +17,7 @@ from store.news import load_news
 from store.outcomes import load_outcomes
 from store.paper import fills_frame
 from tx.settings import load_settings
-from tx.stores import setup_app_database, setup_mlflow
+from cli.stores import setup_app_database, setup_mlflow
 
 BIG = 2**63  # one past a signed 64-bit id
 

@@ -17,7 +17,7 @@ from store.db import make_engine
 from tests.serving.throwaway_pg import Cluster, bindir
 from tx.processes import free_port
 from tx.settings import load_settings
-from tx.stores import setup_app_database, setup_mlflow
+from cli.stores import setup_app_database, setup_mlflow
 
 pytestmark = pytest.mark.skipif(bindir() is None, reason="PostgreSQL's initdb is not installed")
 

@@ -21,7 +21,7 @@ from store.db import make_engine
 from tx import observability
 from tx.processes import free_port
 from tx.settings import load_settings
-from tx.stores import setup_app_database
+from cli.stores import setup_app_database
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_an_admin_can_fail_a_request_on_purpose_to_check_error_reporting(sentry,
     from store.db import make_engine
     from tx import observability
     from tx.settings import load_settings
-    from tx.stores import setup_app_database
+    from cli.stores import setup_app_database
 
     settings = observability.setup("service", load_settings())
     setup_app_database(settings)

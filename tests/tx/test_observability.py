@@ -8,7 +8,8 @@ import logging
 import pytest
 
 import tx
-from tx import cli, observability
+from cli.main import main as tx_main
+from tx import observability
 from tx.settings import load_settings
 
 
@@ -70,7 +71,7 @@ def test_scrub_removes_keys_passwords_and_secret_headers():
 
 def test_a_malformed_dsn_is_one_error_line_and_exit_2(monkeypatch, capsys):
     monkeypatch.setenv("SENTRY_DSN", "not a dsn")
-    assert cli.main(["config"]) == 2
+    assert tx_main(["config"]) == 2
     assert capsys.readouterr().err == "tx: error: SENTRY_DSN: not a Sentry DSN (Unsupported scheme ''); expected https://<public key>@<host>/<project id>\n"
 
 

@@ -16,7 +16,7 @@ def test_backtests_over_http(svc):
     import dagster as dg
 
     from assets.backtests import strategy_backtest
-    from pipelines.resources import AppDatabase, MlflowTracking
+    from resources.stores import AppDatabase, MlflowTracking
     from trading.backtest import run_backtest
 
     assert call(svc, "POST", "/api/backtest/strategy", json={"symbol": "SYNA"}).status_code == 404  # nothing stored yet

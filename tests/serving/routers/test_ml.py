@@ -19,7 +19,7 @@ from training.fit import TrainConfig
 from training.pipeline import train_and_promote
 from training.windows import windows
 from tx.settings import load_settings
-from tx.stores import setup_app_database, setup_mlflow
+from cli.stores import setup_app_database, setup_mlflow
 
 from tests.serving.client import as_body, call
 from tests.serving.conftest import environment

@@ -1,4 +1,4 @@
-from tx.cli import main
+from cli.main import main
 
 
 def test_universe_fetch_and_show(capsys):

@@ -6,7 +6,7 @@ import time
 
 from pipelines.instance import child_env
 from tx.errors import ConfigError
-from tx.pipeline import run_pipeline
+from cli.pipeline import run_pipeline
 from tx.processes import Server, bentoml_server, dagster_server, mlflow_server, port_in_use, stop_all, wait_ready
 from tx.settings import Settings
 

@@ -1,6 +1,6 @@
 """`tx train` (the same training as the fused_model asset, from the stored candles) and `tx promote`."""
 
-from tx.cli import main
+from cli.main import main
 
 
 def test_train_needs_stored_candles(capsys):

@@ -41,7 +41,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
     from training.pipeline import train_and_promote
     from training.series import training_series
     from training.splits import NotEnoughData
-    from tx.stores import setup_app_database, setup_mlflow
+    from cli.stores import setup_app_database, setup_mlflow
 
     setup_app_database(settings)
     setup_mlflow(settings)
@@ -94,8 +94,8 @@ def promote(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
     from training.promotion import gate
+    from cli.stores import setup_mlflow
     from training.recorder import FUSED_MODEL, Recorder, TrackingError
-    from tx.stores import setup_mlflow
 
     setup_mlflow(settings)
     try:

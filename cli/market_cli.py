@@ -13,7 +13,7 @@ from store.candles import coverage, load_candles
 from store.db import make_engine
 from tx.errors import ConfigError, TxError
 from tx.settings import Settings
-from tx.stores import setup_app_database
+from cli.stores import setup_app_database
 
 
 def _series_args(settings: Settings, chain: ProviderChain, names: list[str]) -> list[Series]:
@@ -25,7 +25,7 @@ def _series_args(settings: Settings, chain: ProviderChain, names: list[str]) -> 
 
 def universe(settings: Settings) -> int:
     """The configured universe, who serves each series, and what is stored of it."""
-    from tx.pipeline import check_inputs
+    from cli.pipeline import check_inputs
 
     chain, series = check_inputs(settings)
     holders = {s: [p.name for p in chain.providers if s in p.listing()] or ["any-symbol providers"] for s in series}
@@ -46,7 +46,7 @@ def universe(settings: Settings) -> int:
 
 def fetch(settings: Settings, args: argparse.Namespace) -> int:
     """Fetch, check and store series through Dagster (recorded as runs of `candles_job`)."""
-    from tx.pipeline import check_inputs
+    from cli.pipeline import check_inputs
 
     chain, _ = check_inputs(settings)
     wanted = _series_args(settings, chain, args.series)
@@ -55,7 +55,7 @@ def fetch(settings: Settings, args: argparse.Namespace) -> int:
 
     from pipelines.instance import instance
     from pipelines.run import PipelineError, materialize_series
-    from tx.stores import setup_all
+    from cli.stores import setup_all
 
     setup_all(settings)
     failed = 0

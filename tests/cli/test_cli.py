@@ -1,4 +1,4 @@
-from tx.cli import main
+from cli.main import main
 
 
 def test_config_shows_where_each_store_lives_without_secrets(monkeypatch, capsys):

@@ -10,7 +10,7 @@ from market.quality import validated
 from market.universe import Series, UniverseError
 from tx.errors import ConfigError
 from tx.settings import Settings
-from tx.stores import StoreStatus, setup_all
+from cli.stores import StoreStatus, setup_all
 
 
 def check_inputs(settings: Settings) -> tuple[ProviderChain, list[Series]]:

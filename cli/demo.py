@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from cli.pipeline import PipelineReport, run_pipeline
 from training.recorder import Recorder
-from tx.pipeline import PipelineReport, run_pipeline
 from tx.processes import bentoml_server, free_port, wait_ready
 from tx.settings import Settings
 

@@ -5,7 +5,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tx import keys_cli, market_cli, model_cli, observability
+from cli import keys_cli, market_cli, model_cli
+from tx import observability
 from tx.errors import TxError
 from tx.settings import Settings, load_settings
 
@@ -28,7 +29,7 @@ def _config(settings: Settings) -> int:
 
 
 def _migrate(settings: Settings) -> int:
-    from tx.stores import setup_all
+    from cli.stores import setup_all
 
     for store in setup_all(settings):
         print(f"{store.name:<13} {store.location}  ({store.detail})")
@@ -36,20 +37,20 @@ def _migrate(settings: Settings) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from tx.demo import demo
+    from cli.demo import demo
 
     print(demo(settings, serve=not args.no_serve))
     return 0
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from tx.platform import run_platform
+    from cli.platform import run_platform
 
     return run_platform(settings, skip_pipeline=args.skip_pipeline)
 
 
 def _mlflow_server(settings: Settings, args: argparse.Namespace) -> int:
-    from tx.stores import setup_mlflow
+    from cli.stores import setup_mlflow
 
     setup_mlflow(settings)
     from tx.processes import mlflow_server

@@ -20,7 +20,7 @@ def add_parsers(sub) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from store.api_keys import create_key, revoke_key
     from store.db import make_engine
-    from tx.stores import setup_app_database
+    from cli.stores import setup_app_database
 
     setup_app_database(settings)
     engine = make_engine(settings.app_database_url)

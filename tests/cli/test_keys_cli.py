@@ -6,7 +6,7 @@ from sqlalchemy import select
 from store.api_keys import verify_key
 from store.db import make_engine
 from store.models import ApiKey
-from tx.cli import main
+from cli.main import main
 from tx.settings import load_settings
 
 

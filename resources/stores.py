@@ -1,0 +1,37 @@
+"""Dagster resources on the stores: the app database and MLflow, configured from values."""
+
+from functools import cached_property
+
+import dagster as dg
+from sqlalchemy import Engine
+
+from store.db import make_engine
+
+
+class AppDatabase(dg.ConfigurableResource):
+    """The app database (candles, detections, predictions, ...)."""
+
+    url: str
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.url)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if "engine" in self.__dict__:  # only if a step used it
+            self.engine.dispose()
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    """Where training logs and registers (MLflow tracking + registry), and the gate's threshold."""
+
+    tracking_uri: str
+    artifact_root: str
+    threshold: float = 0.6
+    ui_url: str = "http://127.0.0.1:5000"
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def model_url(self, name: str, version: str) -> str:
+        return f"{self.ui_url}/#/models/{name}/versions/{version}"
