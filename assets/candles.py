@@ -44,7 +44,7 @@ def _attempts_md(fetched_attempts) -> str:
     kinds={"pandas", "sql"},
     description="OHLCV bars of one series, fetched through the provider chain and upserted into the app database.",
 )
-def candles(context: dg.AssetExecutionContext, market: MarketData, app_db: AppDatabase):
+def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketData], app_db: AppDatabase):
     series = series_of(context)
     try:
         report = ingest(app_db.engine, market.chain, series, overlap_bars=market.overlap_bars, max_gap_bars=market.max_gap_bars,

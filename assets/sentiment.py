@@ -30,7 +30,7 @@ OVERLAP = timedelta(days=1)
     description="News and social items of the stored symbols (NewsAPI, Finnhub, Reddit, X, and <TX_DATA_DIR>/news files), "
     "scored by VADER with finance words, de-duplicated, stored; the aggregate per symbol as metadata.",
 )
-def news(context: dg.AssetExecutionContext, app_db: AppDatabase, news_feeds: NewsFeeds) -> dg.MaterializeResult:
+def news(context: dg.AssetExecutionContext, app_db: AppDatabase, news_feeds: dg.ResourceParam[NewsFeeds]) -> dg.MaterializeResult:
     engine = app_db.engine
     now = datetime.now(UTC)
     symbols = sorted(set(coverage(engine)["symbol"]))

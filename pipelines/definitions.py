@@ -19,15 +19,14 @@ from tx import observability
 from tx.settings import Settings, load_settings
 
 
-def resources(settings: Settings) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManagerFactory]:
-    data_dir = str(settings.data_dir) if settings.data_dir else None
+def resources(settings: Settings) -> dict[str, object]:
     return {
         "app_db": AppDatabase(url=settings.app_database_url),
-        "market": MarketData.of(settings.market_config(), overlap_bars=settings.overlap_bars, max_gap_bars=settings.max_gap_bars,
-                                stale_bars=settings.stale_bars),
+        "market": MarketData(settings.market_config(), overlap_bars=settings.overlap_bars, max_gap_bars=settings.max_gap_bars,
+                             stale_bars=settings.stale_bars),
         "frames": ParquetFrames(base_path=str(settings.frames_dir)),
-        "news_feeds": NewsFeeds.of(settings.news_config(), settings.market_config(), data_dir=data_dir,
-                                   lookback_days=settings.news_lookback_days),
+        "news_feeds": NewsFeeds(settings.news_config(), settings.market_config(), data_dir=settings.data_dir,
+                                lookback_days=settings.news_lookback_days),
         "mlflow_tracking": MlflowTracking(tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
                                           threshold=settings.promotion_threshold, ui_url=f"http://{settings.host}:{settings.mlflow_port}"),
         "paper": PaperAccount(paper_cash=settings.paper_cash, paper_commission_bps=settings.paper_commission_bps,

@@ -4,10 +4,12 @@ Built from the settings (`build_jobs`): each job's default run config is the set
 values for its assets (pipelines/run_config.py), whoever launches it.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from assets.alerts import alert_scan
 from assets.backtests import pattern_backtest, strategy_backtest, walk_forward_backtest
@@ -20,6 +22,9 @@ from assets.training import champion_model, fused_model, online_model
 from pipelines.run_config import run_config
 from resources.partitions import series_partitions
 from tx.settings import Settings
+
+if TYPE_CHECKING:  # what define_asset_job returns; dagster does not export its name
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 # What `make demo` runs, in this order: candles per series; the patterns' base rates over
 # the universe; features, patterns and labels per series; then the universe-wide views.

@@ -54,7 +54,7 @@ def test_news_from_replayed_sources_and_files_is_scored_stored_once_and_feeds_th
     frames = generate_many(["SYNA", "SYNB"], "1d", 400, seed=3, start=f"{datetime.now(UTC) - timedelta(days=420):%Y-%m-%d}")
     for symbol, candles in frames.items():
         upsert_candles(engine, symbol, "1d", candles, "synthetic")
-    resources = {"app_db": AppDatabase(url=settings.app_database_url), "news_feeds": NewsFeeds.of(settings.news_config(), settings.market_config(), data_dir=str(folder))}
+    resources = {"app_db": AppDatabase(url=settings.app_database_url), "news_feeds": NewsFeeds(settings.news_config(), settings.market_config(), data_dir=folder)}
 
     first = dg.materialize([news], resources=resources)
     meta = {k: v.value for k, v in first.asset_materializations_for_node("news")[0].metadata.items()}
