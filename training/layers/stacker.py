@@ -10,6 +10,7 @@ with ref_i the layer's mean training log-odds; each term is that layer's contrib
 """
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 EPS = 1e-4
@@ -41,7 +42,10 @@ class Stacker:
         return self
 
     def predict(self, P: np.ndarray) -> np.ndarray:
-        return self.model_.predict_proba(logit(P) - self.ref_)[:, 1]
+        """The fused probability, from the contributions row by row: a bar's probability does not
+        depend on how many bars are scored with it (a matrix product's rounding does, by 1e-16)."""
+        base, contributions = self.contributions(P)
+        return expit(base + contributions.sum(axis=1))
 
     def contributions(self, P: np.ndarray) -> tuple[float, np.ndarray]:
         """(base log-odds, per-layer contributions in log-odds), summing to logit(fused)."""
