@@ -1,4 +1,5 @@
-"""Alerts: raised once per (symbol, direction, source) within a window, read, dismissed.
+"""Alerts: raised at most once per bar, direction and model version, and once per (symbol,
+direction, source) within a window; read, dismissed.
 
 De-duplication holds across processes and restarts because it is decided in the
 database: the check and the insert run in one transaction that first takes a lock — an
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, and_, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import transaction
@@ -28,7 +29,9 @@ def alert_row(a: Alert) -> dict[str, Any]:
 
 def raise_alert(engine: Engine, alert: dict[str, Any], window: timedelta, prediction: dict[str, Any] | None = None) -> int | None:
     """Store the alert (and the prediction behind it) unless the same (symbol, direction,
-    source) was raised within `window`; returns the new id, or None when de-duplicated."""
+    source) was raised within `window`, or ever on the same bar (`data_partition`) by the
+    same model version; returns the new id, or None when de-duplicated. The scanner sees the
+    same bar many times a day: only a new bar or a new champion makes a new alert."""
     now = alert.get("created_at") or utcnow()
     key = f"{alert['symbol']}|{alert['direction']}|{alert['source']}"
     with transaction(engine) as session:
@@ -36,10 +39,11 @@ def raise_alert(engine: Engine, alert: dict[str, Any], window: timedelta, predic
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
         else:
             session.execute(text("UPDATE alerts SET id = id WHERE 0"))  # takes SQLite's write lock before the check
-        recent = session.execute(select(Alert.id).where(
+        same_bar = and_(Alert.data_partition == alert.get("data_partition"), Alert.model_version == alert.get("model_version"))
+        duplicate = session.execute(select(Alert.id).where(
             Alert.symbol == alert["symbol"], Alert.direction == alert["direction"], Alert.source == alert["source"],
-            Alert.created_at >= now - window).limit(1)).first()
-        if recent is not None:
+            or_(Alert.created_at >= now - window, same_bar)).limit(1)).first()
+        if duplicate is not None:
             return None
         prediction_id = None
         if prediction is not None:

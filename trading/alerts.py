@@ -1,7 +1,7 @@
 """When a fused prediction becomes an alert, and what the alert carries as evidence."""
 
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from store.alerts import data_partition, raise_alert
 from store.types import iso
@@ -24,10 +24,13 @@ def alert_of(symbol: str, timeframe: str, score: Score, threshold: float, source
 
 
 def record(engine, symbol: str, timeframe: str, score: Score, threshold: float, window_minutes: float,
-           model_name: str) -> tuple[int | None, dict | None]:
+           model_name: str, now: datetime | None = None) -> tuple[int | None, dict | None]:
     """(alert id or None when de-duplicated, the alert) for one scored bar of `model_name`;
-    (None, None) below the threshold."""
+    (None, None) below the threshold. At most one alert per bar, direction and model version
+    (store/alerts.py), and none within `window_minutes` of the last for the symbol and direction."""
     alert = alert_of(symbol, timeframe, score, threshold)
     if alert is None:
         return None, None
+    if now is not None:
+        alert["created_at"] = now
     return raise_alert(engine, alert, timedelta(minutes=window_minutes), score.prediction_row(symbol, model_name)), alert

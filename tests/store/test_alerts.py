@@ -3,7 +3,10 @@ a score's alert and prediction row as stored."""
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import pandas as pd
 
 from sqlalchemy import select
 
@@ -32,7 +35,8 @@ def test_deduplicated_within_the_window_even_after_a_restart(engine, db_url):
     try:
         assert raise_alert(restarted, alert(at=t0 + timedelta(minutes=9)), WINDOW) is None
         assert raise_alert(restarted, alert(direction="down", at=t0 + timedelta(minutes=9)), WINDOW) is not None  # another key
-        later = raise_alert(restarted, alert(at=t0 + timedelta(minutes=11)), WINDOW)
+        assert raise_alert(restarted, alert(at=t0 + timedelta(minutes=11)), WINDOW) is None  # the same bar: never again
+        later = raise_alert(restarted, alert(at=t0 + timedelta(minutes=11), data_partition="AAA:1d@2024-01-03T00:00:00Z"), WINDOW)
         assert later is not None and later != first
         assert [a["id"] for a in load_alerts(restarted, "active", "AAA")][-1] == first
         events = events_since(restarted, 0)
@@ -68,3 +72,25 @@ def test_a_confident_score_stores_its_alert_and_its_prediction_row(engine):
         stored_row = {c: getattr(row, c) for c in score.prediction_row("GOOGL", "tx-fused")}
         assert stored["prediction_id"] == row.id
     assert stored_row == score.prediction_row("GOOGL", "tx-fused")
+
+
+def test_the_scanner_raises_one_alert_per_bar_direction_and_model_version(engine):
+    """The scan every 5 minutes over an unchanged bar raises one alert all day; a new bar
+    raises one once the 10-minute window has passed (not before); so does a new champion."""
+    t0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    scan = lambda score, minutes: record(engine, "SCAN", "1d", score, 0.7, 10, "tx-fused", now=t0 + timedelta(minutes=minutes))[0]  # noqa: E731
+    first = scan(SCORE, 0)
+    assert first is not None
+    assert [scan(SCORE, m) for m in range(5, 24 * 60, 5)] == [None] * (24 * 12 - 1)  # the same bar, all day
+    new_bar = replace(SCORE, as_of=SCORE.as_of + pd.Timedelta(days=1))
+    assert scan(new_bar, 24 * 60 + 1) is not None  # a new bar, past the window
+    newer_bar = replace(SCORE, as_of=SCORE.as_of + pd.Timedelta(days=2))
+    assert scan(newer_bar, 24 * 60 + 6) is None  # a new bar within 10 minutes of the last alert: the window holds
+    assert scan(newer_bar, 24 * 60 + 12) is not None
+    new_champion = replace(newer_bar, model_version="8")
+    assert scan(new_champion, 24 * 60 + 15) is None  # the window holds for a new champion too
+    assert scan(new_champion, 24 * 60 + 30) is not None and scan(new_champion, 24 * 60 + 60) is None
+    stored = [a for a in load_alerts(engine, symbol="SCAN")]
+    assert sorted((a["data_partition"], a["model_version"]) for a in stored) == [
+        ("SCAN:1d@2024-01-02T00:00:00Z", "7"), ("SCAN:1d@2024-01-03T00:00:00Z", "7"), ("SCAN:1d@2024-01-04T00:00:00Z", "7"),
+        ("SCAN:1d@2024-01-04T00:00:00Z", "8")]
