@@ -53,6 +53,7 @@ def test_demo_on_the_embedded_default(monkeypatch, tx_env):
     assert "tx-fused v2  @challenger" in again.stdout  # versions are never overwritten
 
 
+@pytest.mark.heavy
 def test_demo_with_all_three_stores_on_postgresql(monkeypatch, pg_platform):
     monkeypatch.setenv("TX_POSTGRES_URL", pg_platform)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
@@ -138,6 +139,7 @@ def launched_through_dagster(ports: dict[str, int]) -> None:
     assert dagster.get_run_status(run_id).value in ("CANCELING", "CANCELED", "SUCCESS", "FAILURE")
 
 
+@pytest.mark.heavy
 def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
     ports = {"TX_DAGSTER_PORT": free_port(), "TX_MLFLOW_PORT": free_port(), "TX_SERVING_PORT": free_port()}
     for key, port in ports.items():

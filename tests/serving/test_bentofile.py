@@ -53,6 +53,7 @@ threading.Thread(target=_imported, daemon=True).start()
 
 
 @pytest.mark.e2e
+@pytest.mark.heavy
 def test_a_built_bento_imports_and_serves_its_own_service(tmp_path, monkeypatch):
     """`bentoml build` from the repository root, then the service served from the Bento's own
     files: cwd and PYTHONPATH its src/, the repository reachable by no import path."""

@@ -49,7 +49,7 @@ def test_the_served_spec_is_valid_openapi(svc):
     assert "TX Predictive Intelligence" in page.text and "/docs.json" in page.text and "BentoML" not in page.text
 
 
-@pytest.mark.parametrize("scope", ["admin", "read", None])
+@pytest.mark.parametrize("scope", ["admin", pytest.param("read", marks=pytest.mark.heavy), pytest.param(None, marks=pytest.mark.heavy)])
 def test_schemathesis_finds_nothing(svc, scope, tmp_path):
     if svc["backend"] == "postgresql" and (scope != "admin" or not IN_CI):
         pytest.skip("on PostgreSQL the admin run (under CI) covers every operation; the keys' runs are the same on SQLite")

@@ -3,6 +3,8 @@ after its knowledge cutoff, scored through the champion's own inputs."""
 
 import os
 
+import pytest
+
 from features import LabelSpec, triple_barrier
 from market.synthetic import generate_many
 from training.fit import TrainConfig
@@ -11,6 +13,7 @@ from training.pipeline import SeriesData, train_and_promote
 QUICK = TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1)
 
 
+@pytest.mark.heavy
 def test_retraining_on_more_data_is_compared_with_the_champion_on_unseen_samples():
     stores = {"tracking_uri": os.environ["MLFLOW_TRACKING_URI"], "artifact_root": os.environ["TX_MLFLOW_ARTIFACTS"]}
     frames = generate_many(["A", "B", "C"], "1d", 1900, seed=33, signal=0.5)

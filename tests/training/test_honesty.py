@@ -54,6 +54,7 @@ def test_planted_signal_is_found_and_promoted():
     assert version.tags["tx.gate.promoted"] == "True"
 
 
+@pytest.mark.heavy
 def test_same_seed_same_data_same_metrics():
     series = walks(3, signal=0.3, seed=2, bars=1200, horizon=2)
     data = build_dataset(series, None, QUICK.window)

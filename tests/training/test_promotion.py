@@ -25,7 +25,7 @@ def test_policy(auc, champion, force, promoted, why):
     assert ok is promoted and why in reason
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.heavy)])
 def registry(request, tmp_path):
     if request.param == "sqlite":
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
