@@ -49,27 +49,16 @@ def schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefinition]:
     def daily_scan(context: dg.ScheduleEvaluationContext):
         return _scan(context, settings, ("1d", "1w"))
 
-    base_rates_refresh = dg.ScheduleDefinition(
-        name="base_rates_refresh",
-        job=jobs.base_rates_job,
-        cron_schedule="0 17 * * 1-5",
-        execution_timezone="America/New_York",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Refresh the patterns' pooled base rates after the daily scan (17:00 New York, weekdays).",
-    )
-    universe_refresh = dg.ScheduleDefinition(
-        name="universe_refresh",
-        job=jobs.universe_pipeline,
-        cron_schedule="15 17 * * 1-5",
-        execution_timezone="America/New_York",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Refresh the universe-wide views (coverage, pattern heatmap) after the base rates.",
-    )
+    base_rates_refresh = _schedule("base_rates_refresh", jobs.base_rates_job, "0 17 * * 1-5",
+                                   "Refresh the patterns' pooled base rates after the daily scan (17:00 New York, weekdays).",
+                                   "America/New_York")
+    universe_refresh = _schedule("universe_refresh", jobs.universe_pipeline, "15 17 * * 1-5",
+                                 "Refresh the universe-wide views (coverage, pattern heatmap) after the base rates.", "America/New_York")
     return [intraday_scan, daily_scan, base_rates_refresh, universe_refresh, *training_schedules(settings, jobs)]
 
 
-def _utc(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone="UTC",
+def _schedule(name: str, job, cron: str, description: str, timezone: str = "UTC") -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone=timezone,
                                  default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
 
 
@@ -78,19 +67,22 @@ def training_schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefini
     nightly backtests, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON,
     TX_ALERT_CRON, TX_DRIFT_CRON, TX_NEWS_CRON, TX_BACKTEST_CRON), in UTC."""
     return [
-        _utc("model_monitoring", jobs.monitoring_job, settings.drift_cron,
+        _schedule("model_monitoring", jobs.monitoring_job, settings.drift_cron,
              "Drift report and live performance of the served model; retrain_on_drift reads them."),
-        _utc("news_ingest", jobs.news_job, settings.news_cron,
+        _schedule("news_ingest", jobs.news_job, settings.news_cron,
              "New news and social items of the stored symbols, scored and stored for the sentiment layer."),
-        _utc("nightly_backtests", jobs.backtest_job, settings.backtest_cron,
+        _schedule("nightly_backtests", jobs.backtest_job, settings.backtest_cron,
              "Pattern, strategy and walk-forward backtests of every stored series, with plots in Dagster and MLflow."),
-        _utc("alert_scanner", jobs.alert_job, settings.alert_cron,
+        _schedule("alert_scanner", jobs.alert_job, settings.alert_cron,
              "Score every stored series with the champion; confident calls become de-duplicated alerts."),
-        _utc("retraining", jobs.training_job, settings.train_cron,
+        _schedule("retraining", jobs.training_job, settings.train_cron,
              "Retrain the fused predictor on everything stored; the gate decides whether it becomes champion."),
-        _utc("online_learning", jobs.online_job, settings.online_cron,
+        _schedule("online_learning", jobs.online_job, settings.online_cron,
              "Fold newly matured labels into the champion (every 180 s by default); skips when none matured."),
     ]
+
+
+EVERY_MINUTE = {"minimum_interval_seconds": 60, "default_status": dg.DefaultSensorStatus.RUNNING}  # every sensor: on from the start
 
 
 def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
@@ -98,8 +90,7 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
 
     @dg.sensor(
         job=jobs.series_pipeline,
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        **EVERY_MINUTE,
         description="Keeps the `symbols` partitions in step with TX_UNIVERSE and materializes every series of it "
         "that has no candles yet (a new symbol, or a new timeframe of a known one).",
     )
@@ -116,8 +107,7 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
 
     @dg.sensor(
         job=jobs.champion_job,
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        **EVERY_MINUTE,
         description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model "
         "and reruns the backtests.",
     )
@@ -137,8 +127,7 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
     @dg.asset_sensor(
         asset_key=dg.AssetKey("model_drift"),
         job=jobs.training_job,
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        **EVERY_MINUTE,
         description="After each drift report: retrain when the drifted share reaches TX_DRIFT_SHARE_MAX or the live AUC "
         "falls below TX_LIVE_AUC_MIN (with TX_LIVE_MIN_MATURED predictions judged); the reason is the run's tx/retrain_reason tag.",
     )
