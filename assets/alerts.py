@@ -7,7 +7,6 @@ import pandas as pd
 
 from features.sentiment import scores_of
 from market.universe import Series, choose_series
-from resources.paper import PaperAccount
 from resources.stores import AppDatabase, MlflowTracking
 from store.candles import coverage, load_candles
 from store.news import load_news
@@ -26,8 +25,7 @@ class ScanConfig(dg.Config):
 
 @dg.asset(group_name="alerts", kinds={"python", "sql"},
           description="Scores every stored series with the champion at its latest bar; confident calls become alerts.")
-def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
-               paper: PaperAccount):
+def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking):
     recorder = Recorder(mlflow_tracking.tracking_uri)
     version = recorder.champion()
     if version is None:
@@ -37,14 +35,13 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
     engine = app_db.engine
     stored = coverage(engine)
     series = choose_series([Series(r.symbol, r.timeframe) for r in stored.itertuples()], config.timeframes)
-    rows, raised, swept = [], 0, 0
+    rows, raised = [], 0
     for s in series:
         candles = load_candles(engine, s.symbol, s.timeframe, last=scoring.HISTORY_BARS)
         if len(candles) < scoring.MIN_BARS:
             continue
         score = scoring.score(champion, candles, s.timeframe, scores_of(load_news(engine, s.symbol)))
         alert_id, alert = record(engine, s.symbol, s.timeframe, score, config.confidence, config.dedup_minutes, FUSED_MODEL)
-        swept += len(paper.broker(engine).sweep(s.symbol))  # resting limit orders the new price reaches
         raised += alert_id is not None
         rows.append({"series": str(s), "as_of": iso(score.as_of), "p": score.probability, "direction": score.direction,
                      "alert": alert_id if alert_id is not None else ("de-duplicated" if alert else "")})
@@ -52,5 +49,4 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
     table = pd.DataFrame(rows)
     return dg.MaterializeResult(metadata={
         "model_version": champion.version, "scanned": len(rows), "alerts": raised, "threshold": config.confidence,
-        "limit_orders_filled": swept,
         "scan": dg.MetadataValue.md(table.to_markdown(index=False) if len(table) else "nothing stored to scan")})

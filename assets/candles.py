@@ -3,7 +3,8 @@
 Thin over `market/ingest.py` (incremental fetch, re-adjusted histories, checks, upsert):
 the asset turns its report into metadata and check results. A batch failing a blocking
 check (corrupt bars) is not written and fails the step, so downstream assets are skipped;
-gaps, staleness and zero volume are warnings evaluated on the stored series.
+gaps, staleness and zero volume are warnings evaluated on the stored series. New bars are
+where resting paper limit orders fill: the step checks them once the bars are stored.
 """
 
 import dagster as dg
@@ -13,6 +14,7 @@ from market.chain import AllProvidersFailed
 from market.ingest import CorruptBatch, ingest
 from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome
 from resources.feeds import MarketData
+from resources.paper import PaperAccount
 from resources.partitions import series_of, series_partitions
 from resources.stores import AppDatabase
 
@@ -44,7 +46,7 @@ def _attempts_md(fetched_attempts) -> str:
     kinds={"pandas", "sql"},
     description="OHLCV bars of one series, fetched through the provider chain and upserted into the app database.",
 )
-def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketData], app_db: AppDatabase):
+def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketData], app_db: AppDatabase, paper: PaperAccount):
     series = series_of(context)
     try:
         report = ingest(app_db.engine, market.chain, series, overlap_bars=market.overlap_bars, max_gap_bars=market.max_gap_bars,
@@ -56,6 +58,7 @@ def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketDa
             yield _result(outcome)
         raise dg.Failure(description=str(exc), metadata={"provider": exc.fetched.provider, "rows_fetched": len(exc.fetched.candles)}) from None
     fetched, stored = report.fetched, report.stored
+    filled = paper.broker(app_db.engine).sweep(series.symbol) if report.written else []  # resting limit orders the new bars reach
     metadata = {
         "rows_fetched": dg.MetadataValue.int(report.fetched_bars),
         "rows_written": dg.MetadataValue.int(report.written),
@@ -65,6 +68,7 @@ def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketDa
         "attempts": dg.MetadataValue.md(_attempts_md(fetched.attempts)),
         "incremental_from": dg.MetadataValue.text(str(report.resumed_from) if report.resumed_from is not None else "full history"),
         "history_rescaled": dg.MetadataValue.bool(report.rescaled),
+        "limit_orders_filled": dg.MetadataValue.int(len(filled)),
     }
     if not stored.empty:
         metadata |= {

@@ -7,7 +7,7 @@ from trading.broker import PaperBroker, paper_broker
 
 
 class PaperAccount(dg.ConfigurableResource):
-    """The platform's paper account: the alert scan fills its resting limit orders."""
+    """The platform's paper account: the candles step fills its resting limit orders as new bars arrive."""
 
     paper_cash: float = 100_000.0
     paper_commission_bps: float = 1.0

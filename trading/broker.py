@@ -200,7 +200,7 @@ class PaperBroker:
     def sweep(self, symbol: str, price_of: Callable[[str], float] | None = None) -> list[Execution]:
         """Fill the resting limit orders of `symbol` (oldest first) that the current price now
         reaches, at that price (the limit or better); one the margin rule refuses is marked
-        rejected. The alert scanner sweeps every series it scores."""
+        rejected. The candles step sweeps a symbol whenever it stores new bars of it."""
         filled = []
         with locked_account(self.engine, self.account, self.rules.cash) as book:
             price_of = price_of or book.last_price

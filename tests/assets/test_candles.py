@@ -12,6 +12,7 @@ from pipelines.instance import instance
 from resources.partitions import partition_key, series_partitions, sync_symbols
 from store.candles import load_candles
 from store.db import make_engine, upgrade
+from trading.broker import Order, paper_broker
 from tx.settings import load_settings
 
 SERIES = Series("ACME", "1d")
@@ -131,3 +132,20 @@ def test_a_re_adjusted_history_is_fetched_again_in_full(setup):
     assert meta["history_rescaled"].value is True and meta["rows_fetched"].value == 260
     stored = load_candles(engine, "ACME", "1d")
     assert len(stored) == 260 and (stored["close"] / split["close"] - 1).abs().max() < 1e-12  # no fake -75 % bar
+
+
+def test_new_bars_fill_the_resting_limit_orders_they_reach(setup):
+    """Resting paper limit orders are checked where new bars are stored, not in the alert scan."""
+    settings, dagster, data, engine = setup
+    full = generate("ACME", "1d", 300, seed=2)
+    write(data, full.iloc[:250])
+    assert run(settings, dagster, (candles,)).success
+    now, later = full["close"].iloc[249], full["close"].iloc[259]  # the price moves 3.8% over the next ten bars
+    side, limit = ("buy" if later < now else "sell"), (now + later) / 2  # reached only once the new bars are stored
+    resting = paper_broker(engine, settings).execute(Order("ACME", side, 1, "limit", limit), "resting")
+    assert resting.status == "pending"
+    assert run(settings, dagster, (candles,)).asset_materializations_for_node("candles")[0].metadata["limit_orders_filled"].value == 0
+    write(data, full.iloc[:260])
+    filled = run(settings, dagster, (candles,)).asset_materializations_for_node("candles")[0].metadata
+    assert filled["rows_written"].value > 0 and filled["limit_orders_filled"].value == 1
+    assert run(settings, dagster, (candles,)).asset_materializations_for_node("candles")[0].metadata["limit_orders_filled"].value == 0
