@@ -58,10 +58,11 @@ def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketDa
             yield _result(outcome)
         raise dg.Failure(description=str(exc), metadata={"provider": exc.fetched.provider, "rows_fetched": len(exc.fetched.candles)}) from None
     fetched, stored = report.fetched, report.stored
-    filled = paper.broker(app_db.engine).sweep(series.symbol) if report.written else []  # resting limit orders the new bars reach
+    filled = paper.broker(app_db.engine).sweep(series.symbol) if report.new_bars else []  # resting limit orders the new bars reach
     metadata = {
         "rows_fetched": dg.MetadataValue.int(report.fetched_bars),
         "rows_written": dg.MetadataValue.int(report.written),
+        "new_bars": dg.MetadataValue.int(report.new_bars),
         "stored_bars": dg.MetadataValue.int(len(stored)),
         "provider": fetched.provider,
         "fallbacks": dg.MetadataValue.int(len(fetched.fallbacks)),

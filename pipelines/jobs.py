@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from assets.alerts import alert_scan
+from assets.alerts import alert_scan, bar_score
 from assets.backtests import pattern_backtest, strategy_backtest, walk_forward_backtest
 from assets.candles import candles
 from assets.coverage import data_coverage
@@ -31,10 +31,11 @@ if TYPE_CHECKING:  # what define_asset_job returns; dagster does not export its 
 CANDLE_ASSETS = [candles]
 BASE_ASSETS = [pattern_base_rates]
 FEATURE_ASSETS = [features, patterns, labels]
+LIVE_ASSETS = [bar_score]  # the scan scores each new bar once
 UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
 TRAINING_ASSETS = [fused_model]
 BACKTEST_ASSETS = [pattern_backtest, strategy_backtest, walk_forward_backtest]
-ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, online_model, champion_model,
+ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *LIVE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, online_model, champion_model,
               model_drift, *BACKTEST_ASSETS, alert_scan]
 
 
@@ -68,8 +69,9 @@ def build_jobs(settings: Settings) -> Jobs:
         base_rates_job=job("base_rates_job", BASE_ASSETS, "The patterns' point-in-time global hit rates, pooled over every stored series."),
         features_job=job("features_job", FEATURE_ASSETS, "Features, pattern detections and labels of one (symbol, timeframe) partition.",
                          per_series=True),
-        series_pipeline=job("series_pipeline", [*CANDLE_ASSETS, *FEATURE_ASSETS], "New candles and everything derived from them for "
-                            "one partition (the scans run it; confidences use the latest pattern_base_rates).", per_series=True),
+        series_pipeline=job("series_pipeline", [*CANDLE_ASSETS, *FEATURE_ASSETS, *LIVE_ASSETS], "New candles and everything derived "
+                            "from them for one partition: features, patterns, labels and the champion's score of the new bar (the "
+                            "scans run it; confidences use the latest pattern_base_rates).", per_series=True),
         universe_pipeline=job("universe_pipeline", UNIVERSE_ASSETS, "Stages across the whole universe (coverage, the pattern heatmap; "
                               "later models and backtests)."),
         training_job=job("training_job", TRAINING_ASSETS, "Train the fused predictor on the stored features and labels, register it "
@@ -79,8 +81,8 @@ def build_jobs(settings: Settings) -> Jobs:
                          "(the champion sensor runs it)."),
         backtest_job=job("backtest_job", BACKTEST_ASSETS, "Pattern, strategy and walk-forward backtests of the stored series "
                          "(nightly, and in `make demo`)."),
-        alert_job=job("alert_job", [alert_scan], "The alert scanner: the champion scores every stored series; confident calls "
-                      "become alerts."),
+        alert_job=job("alert_job", [alert_scan], "The alert scanner: the champion's score of every stored series' latest bar "
+                      "(stored ones reused); confident calls become alerts."),
         news_job=job("news_job", [news], "New news and social items of the stored symbols, scored and stored (the news_ingest "
                      "schedule runs it)."),
         monitoring_job=job("monitoring_job", [model_drift], "Drift report and live performance of the served model (the "

@@ -16,6 +16,8 @@ def asset_config(settings: Settings) -> dict[str, dict]:
                 "deep_trials": settings.train_deep_trials, "deep_epochs": settings.train_deep_epochs}
     costs = {"fee": settings.backtest_fee, "slippage": settings.backtest_slippage}
     strategy = costs | {"buy_threshold": settings.backtest_buy_threshold, "sell_threshold": settings.backtest_sell_threshold}
+    scan = {"timeframes": settings.train_timeframes, "confidence": settings.alert_confidence,
+            "dedup_minutes": settings.alert_dedup_minutes}
     return {
         "labels": {"horizon": settings.label_horizon},
         "fused_model": training,
@@ -25,8 +27,8 @@ def asset_config(settings: Settings) -> dict[str, dict]:
         "pattern_backtest": costs,
         "strategy_backtest": strategy,
         "walk_forward_backtest": strategy | training | {"train_bars": settings.backtest_train_bars},  # retrained per window
-        "alert_scan": {"timeframes": settings.train_timeframes, "confidence": settings.alert_confidence,
-                       "dedup_minutes": settings.alert_dedup_minutes},
+        "alert_scan": scan,
+        "bar_score": scan,
     }
 
 

@@ -22,7 +22,9 @@ from store.news import load_news
 from store.provider_status import load_provider_status
 from store.types import iso
 from trading.broker import PaperBroker, paper_broker
+from trading.scan import score_bar
 from training import scoring
+from training.recorder import FUSED_MODEL
 
 STARTED = time.time()
 
@@ -62,23 +64,25 @@ def candles_of(request: Request, body: SeriesRequest, last: int | None = scoring
 
 
 def scored(request: Request, body: SeriesRequest, model: Served, endpoint: str = "score") -> dict:
-    """The model's score of the request's series as the API answers it; a stored series'
-    score is reused for TX_READ_CACHE_S (with its answer, shaped once) and logged once per
-    bar, to be judged when its label matures."""
+    """The model's score of the request's series as the API answers it. A stored series'
+    latest bar is scored once per version (trading/scan.py: the scan usually did it): the
+    stored score is answered, read at most once per TX_READ_CACHE_S per worker; only a bar
+    no one scored yet is computed here (and stored, to be judged when its label matures)."""
     started = time.perf_counter()
-
-    def compute() -> tuple[scoring.Score, dict]:
-        candles, news = candles_of(request, body)
-        score = scoring.score(model, candles, body.timeframe, news)
-        return score, score_answer(score)
-
     if body.candles is not None:
-        _, result = compute()
+        candles, news = candles_of(request, body)
+        result = score_answer(scoring.score(model, candles, body.timeframe, news))
     else:
-        score, result = request.app.state.scores.get((model.version, body.symbol, body.timeframe), compute)
-        request.app.state.predictions.record(body.symbol, score)
+        result = request.app.state.scores.get((model.version, body.symbol, body.timeframe), lambda: stored_answer(request, body, model))
     metrics.observe(endpoint, result, time.perf_counter() - started)
     return {"symbol": body.symbol, **result}
+
+
+def stored_answer(request: Request, body: SeriesRequest, model: Served) -> dict:
+    found = score_bar(request.app.state.engine, model, body.symbol, body.timeframe, FUSED_MODEL)
+    if found is None:
+        candles_of(request, body)  # raises the 404 (nothing stored) or 409 (too few bars) that says why
+    return score_answer(found[0])
 
 
 def stored_candles(engine):

@@ -112,6 +112,11 @@ def coverage(engine: Engine) -> pd.DataFrame:
     return frame
 
 
+def newest_bar(engine: Engine, symbol: str, timeframe: str) -> datetime | None:
+    """The time of the series' newest stored bar; None when nothing is stored."""
+    return resume_from(engine, symbol, timeframe, overlap_bars=0)
+
+
 def resume_from(engine: Engine, symbol: str, timeframe: str, overlap_bars: int) -> datetime | None:
     """Where an incremental fetch resumes: the stored bar `overlap_bars` before the newest
     one (counted in stored bars, so weekends and holidays do not shrink the overlap);

@@ -1,5 +1,8 @@
-"""The events log: fills, closes and alerts in commit order, read by cursor (the WebSocket
-feed's replay) and, on PostgreSQL, announced with NOTIFY on CHANNEL."""
+"""The events log: what the WebSocket feed pushes, in commit order, read by cursor (the
+feed's replay) and, on PostgreSQL, announced with NOTIFY on CHANNEL.
+
+Kinds: `bar` (a new bar stored by the scan), `pattern` (detections at new bars), `score`
+(a new bar scored by the champion), `alert`, and the paper account's `fill` / `close`."""
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -20,6 +23,15 @@ def add_event(session: Session, kind: str, symbol: str, payload: dict) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": CHANNEL, "id": str(event.id)})
     return event.id
+
+
+def publish(engine: Engine, kind: str, symbol: str, payloads: list[dict]) -> list[int]:
+    """Log one event per payload, in one transaction (and order), for a step that stored its
+    data in its own transaction before (the bulk candle upsert, the detections)."""
+    if not payloads:
+        return []
+    with transaction(engine) as session:
+        return [add_event(session, kind, symbol, payload) for payload in payloads]
 
 
 def events_since(engine: Engine, cursor: int, symbols: set[str] | None = None, limit: int = 500) -> list[dict]:

@@ -99,6 +99,7 @@ class Prediction(Base):
     direction: Mapped[str] = mapped_column(String(8))
     confidence: Mapped[float] = mapped_column(Float)
     layers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    score: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the whole Score (training/scoring.py), to answer it again
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

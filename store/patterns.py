@@ -7,22 +7,31 @@ from sqlalchemy import Engine, delete, insert, select
 
 from store.db import transaction
 from store.models import PatternDetection
-from store.types import utcnow
+from store.events import add_event
+from store.types import iso, utcnow
 
 
 def replace_detections(engine: Engine, symbol: str, timeframe: str, detections: pd.DataFrame) -> int:
     """Store the series' detections (ts, pattern, direction, strength, confidence), replacing
-    the previous set atomically: a reader sees the old set or the new one, never a mix."""
+    the previous set atomically: a reader sees the old set or the new one, never a mix.
+    Detections at bars after the newest stored before become `pattern` events, in the same
+    transaction."""
     now = utcnow()
     rows = [
         {"symbol": symbol, "timeframe": timeframe, "ts": ts.to_pydatetime(), "pattern": p, "direction": int(d),
          "strength": float(s), "confidence": None if pd.isna(c) else float(c), "created_at": now}
         for ts, p, d, s, c in detections[["ts", "pattern", "direction", "strength", "confidence"]].itertuples(index=False)
     ]
+    mine = (PatternDetection.symbol == symbol, PatternDetection.timeframe == timeframe)
     with transaction(engine) as session:
-        session.execute(delete(PatternDetection).where(PatternDetection.symbol == symbol, PatternDetection.timeframe == timeframe))
+        before = session.execute(select(PatternDetection.ts).where(*mine).order_by(PatternDetection.ts.desc()).limit(1)).scalar()
+        session.execute(delete(PatternDetection).where(*mine))
         if rows:
             session.execute(insert(PatternDetection), rows)
+        newest = max((r["ts"] for r in rows), default=None)
+        for row in rows:  # the live feed's `pattern` events: detections after the newest stored before (first time: the last bar's)
+            if (row["ts"] > before) if before is not None else (row["ts"] == newest):
+                add_event(session, "pattern", symbol, {k: iso(v) if k == "ts" else v for k, v in row.items() if k not in ("symbol", "created_at")})
     return len(rows)
 
 

@@ -9,24 +9,53 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import transaction
-from store.models import Prediction
+from store.events import add_event
+from store.models import Candle, Prediction
 from store.types import utcnow
 
 COLUMNS = ["symbol", "timeframe", "ts", "model_name", "model_version", "probability", "direction", "confidence", "created_at"]
 
 
 def log_predictions(engine: Engine, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Insert the predictions not logged yet (INSERT ... ON CONFLICT DO NOTHING on the bar
-    and version): every worker may log the same prediction, it is stored once."""
+    """Insert the predictions not logged yet (INSERT ... ON CONFLICT on the bar and version):
+    every worker may log the same prediction, it is stored once."""
     now = utcnow()
     rows = [{"created_at": now, **r} for r in rows]
     if not rows:
         return 0
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Prediction).on_conflict_do_nothing(
-        index_elements=["symbol", "timeframe", "ts", "model_name", "model_version"])
+    stmt = dialect.insert(Prediction)
+    stmt = stmt.on_conflict_do_update(  # a row logged without its whole score (before 0006) gets it
+        index_elements=["symbol", "timeframe", "ts", "model_name", "model_version"],
+        set_={"score": stmt.excluded.score}, where=Prediction.score.is_(None))
     with transaction(engine) as session:
         return len(session.execute(stmt.returning(Prediction.id), rows).all())
+
+
+def store_score(engine: Engine, row: Mapping[str, Any], event: dict[str, Any]) -> bool:
+    """Store a bar's score (a prediction row with its `score`) unless that version stored it
+    already; a newly stored one is announced as a `score` event in the same transaction.
+    True when it was new."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(Prediction).values(created_at=utcnow(), **row)
+    stmt = stmt.on_conflict_do_update(index_elements=["symbol", "timeframe", "ts", "model_name", "model_version"],
+                                      set_={"score": stmt.excluded.score}, where=Prediction.score.is_(None))
+    with transaction(engine) as session:
+        new = session.execute(stmt.returning(Prediction.id)).first() is not None
+        if new:
+            add_event(session, "score", row["symbol"], event)
+        return new
+
+
+def stored_score(engine: Engine, symbol: str, timeframe: str, model_name: str, version: str) -> dict[str, Any] | None:
+    """The stored score (`Score.record()`) of the series' latest stored bar by this version, or
+    None when that bar has not been scored by it yet: one indexed lookup, no computation."""
+    latest = select(func.max(Candle.ts)).where(Candle.symbol == symbol, Candle.timeframe == timeframe).scalar_subquery()
+    query = select(Prediction.score).where(
+        Prediction.symbol == symbol, Prediction.timeframe == timeframe, Prediction.ts == latest,
+        Prediction.model_name == model_name, Prediction.model_version == version)
+    with transaction(engine) as session:
+        return session.execute(query).scalar_one_or_none()
 
 
 def load_predictions(engine: Engine, model_name: str, since: datetime | None = None) -> pd.DataFrame:

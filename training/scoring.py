@@ -10,7 +10,7 @@ as JSON (times as ISO strings, dicts) is serving's business (serving/scores.py).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -83,7 +83,19 @@ class Score:
         against the label its bar matures to."""
         return {"symbol": symbol, "timeframe": self.timeframe, "ts": self.as_of.to_pydatetime(), "model_name": model_name,
                 "model_version": self.model_version, "probability": self.probability, "direction": self.direction,
-                "confidence": self.confidence, "layers": {name: out.probability for name, out in self.layers.items()}}
+                "confidence": self.confidence, "layers": {name: out.probability for name, out in self.layers.items()},
+                "score": self.record()}
+
+    def record(self) -> dict[str, Any]:
+        """The score as plain JSON types (what `predictions.score` stores); `from_record` reads it back equal."""
+        return {**asdict(self), "as_of": self.as_of.isoformat(), "layers": {n: asdict(o) for n, o in self.layers.items()},
+                "patterns": [asdict(p) for p in self.patterns]}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "Score":
+        return cls(**{**record, "as_of": pd.Timestamp(record["as_of"]),
+                      "layers": {n: LayerOutput(**o) for n, o in record["layers"].items()},
+                      "patterns": tuple(PatternHit(**p) for p in record["patterns"])})
 
 
 def patterns_at(X: pd.DataFrame) -> tuple[PatternHit, ...]:

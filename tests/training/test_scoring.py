@@ -1,6 +1,7 @@
 """A score is a typed value; the prediction row it stores is the one the service and the
-alert scanner both wrote when a score was a dict."""
+alert scanner both wrote when a score was a dict, plus the whole score, read back equal."""
 
+import json
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -16,6 +17,14 @@ def test_the_prediction_row_is_the_one_stored_before():
     row = SCORE.prediction_row("GOOGL", "tx-fused")
     assert row == {"symbol": "GOOGL", "timeframe": "1d", "ts": datetime(2024, 1, 2, tzinfo=UTC), "model_name": "tx-fused",
                    "model_version": "7", "probability": 0.712345, "direction": "up", "confidence": 0.712345,
-                   "layers": {"pattern": 0.61, "deep": 0.55}}
-    assert list(row) == ["symbol", "timeframe", "ts", "model_name", "model_version", "probability", "direction", "confidence", "layers"]
+                   "layers": {"pattern": 0.61, "deep": 0.55}, "score": SCORE.record()}
+    assert list(row) == ["symbol", "timeframe", "ts", "model_name", "model_version", "probability", "direction", "confidence", "layers",
+                         "score"]
     assert isinstance(row["ts"], datetime) and row["ts"].utcoffset().total_seconds() == 0
+
+
+def test_a_stored_score_reads_back_equal_through_json():
+    stored = json.loads(json.dumps(SCORE.record()))  # what a JSON column gives back
+    assert Score.from_record(stored) == SCORE
+    warned = Score(**{**SCORE.__dict__, "warning": "few bars", "patterns": ()})
+    assert Score.from_record(json.loads(json.dumps(warned.record()))) == warned

@@ -83,3 +83,61 @@ def test_websocket_refuses_bad_clients_with_a_reason(svc, path, headers, code):
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert closed.value.rcvd.code == code and closed.value.rcvd.reason
+
+
+def test_the_scan_pushes_bars_patterns_and_scores_to_subscribers_once(svc, tmp_path):
+    """The scan's steps in this process (market/ingest.py, the detections, trading/scan.py —
+    what the candles, patterns and bar_score assets call) -> `bar`, `pattern` and `score`
+    events on the socket; the stored score is what POST /api/ml/score answers, and a second
+    pass scores nothing again."""
+    from websockets.sync.client import connect
+
+    from features.patterns import detections
+    from market.chain import MarketConfig, ProviderChain
+    from market.ingest import ingest
+    from market.synthetic import generate
+    from market.universe import Series
+    from store.events import events_since
+    from store.patterns import replace_detections
+    from store.predictions import load_predictions
+    from trading.scan import scan
+    from training.recorder import FUSED_MODEL, Recorder
+    from training.scoring import ModelAt
+
+    full = generate("SYNP", "1d", 700, seed=21, signal=0.5)
+    found = detections(full, "1d")
+    cut = int(found["ts"].map(full.index.get_loc).loc[lambda i: i >= 600].min())  # a bar where a pattern fires
+    engine = make_engine(svc["settings"].app_database_url)
+    recorder = Recorder(svc["settings"].tracking_uri)
+    version = recorder.champion().version
+    champion = ModelAt(recorder.load(version), version)
+    series = Series("SYNP", "1d")
+
+    def store_bars(upto: int):
+        full.iloc[:upto].reset_index().to_csv(tmp_path / "SYNP_1d.csv", index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        chain = ProviderChain.from_config(MarketConfig(providers=("local",), data_dir=tmp_path, cache_ttl_s=0))
+        report = ingest(engine, chain, series, overlap_bars=3, max_gap_bars=10, stale_bars=5)
+        replace_detections(engine, "SYNP", "1d", detections(report.stored, "1d"))
+        return report, scan(engine, champion, "SYNP", "1d", FUSED_MODEL, confidence=0.99, dedup_minutes=10)
+
+    first, _ = store_bars(cut)  # the history: announced by its last bar only
+    assert first.new_bars == cut
+    with connect(ws_url(svc, "?symbols=SYNP"), additional_headers={"X-API-Key": svc["keys"]["read"]}) as ws:
+        cursor = json.loads(ws.recv(timeout=10))["cursor"]
+        report, done = store_bars(cut + 1)
+        bar, pattern, score = next_event(ws, "bar"), next_event(ws, "pattern"), next_event(ws, "score")
+    new_bar = full.index[cut]
+    assert report.new_bars == 1 and pd.Timestamp(bar["data"]["ts"]) == new_bar and bar["data"]["close"] == full["close"].iloc[cut]
+    assert pd.Timestamp(pattern["data"]["ts"]) == new_bar and pattern["data"]["pattern"] in set(found.loc[found["ts"] == new_bar, "pattern"])
+    assert done.scored_now and pd.Timestamp(score["data"]["as_of"]) == new_bar and score["data"]["model_version"] == version
+    assert cursor < bar["cursor"] < score["cursor"]  # commit order: the bar, its patterns, then its score
+
+    answer = call(svc, "POST", "/api/ml/score", json={"symbol": "SYNP"}).json()  # the stored score, not a new computation
+    assert (answer["probability"], answer["as_of"], answer["model_version"]) == (score["data"]["probability"], score["data"]["as_of"], version)
+    again = scan(engine, champion, "SYNP", "1d", FUSED_MODEL, confidence=0.99, dedup_minutes=10)
+    assert not again.scored_now and again.score == done.score
+    scores = [e for e in events_since(engine, cursor, {"SYNP"}) if e["kind"] == "score"]
+    assert len(scores) == 1  # one score per bar and version, whoever asked
+    logged = load_predictions(engine, FUSED_MODEL).query("symbol == 'SYNP'")
+    assert list(logged["ts"]) == [full.index[cut - 1], new_bar]  # each bar scored once: by the scan, never again by a request
+    engine.dispose()
