@@ -15,6 +15,7 @@ from store.candles import coverage
 from store.types import iso
 from trading.scan import Scanned, scan
 from training import scoring
+from training.layers.deep import one_thread
 from training.recorder import FUSED_MODEL, Recorder
 
 
@@ -50,7 +51,8 @@ def bar_score(context: dg.AssetExecutionContext, config: ScanConfig, app_db: App
     champion = _champion(mlflow_tracking.tracking_uri)
     if champion is None:
         return dg.MaterializeResult(metadata={"skipped": NO_CHAMPION})
-    done = scan(app_db.engine, champion, series.symbol, series.timeframe, FUSED_MODEL, config.confidence, config.dedup_minutes)
+    with one_thread():
+        done = scan(app_db.engine, champion, series.symbol, series.timeframe, FUSED_MODEL, config.confidence, config.dedup_minutes)
     if done is None:
         return dg.MaterializeResult(metadata={"skipped": f"{series} has fewer than {scoring.MIN_BARS} bars"})
     context.log.info(f"{series} at {iso(done.score.as_of)}: p={done.score.probability} ({'scored' if done.scored_now else 'already scored'} "
@@ -68,7 +70,9 @@ def alert_scan(context: dg.AssetExecutionContext, config: ScanConfig, app_db: Ap
         return dg.MaterializeResult(metadata={"scanned": 0, "alerts": 0, "note": NO_CHAMPION})
     engine = app_db.engine
     series = choose_series([Series(r.symbol, r.timeframe) for r in coverage(engine).itertuples()], config.timeframes)
-    rows = [_row(done) for s in series if (done := scan(engine, champion, s.symbol, s.timeframe, FUSED_MODEL, config.confidence, config.dedup_minutes))]
+    with one_thread():
+        rows = [_row(done) for s in series
+                if (done := scan(engine, champion, s.symbol, s.timeframe, FUSED_MODEL, config.confidence, config.dedup_minutes))]
     raised = sum(isinstance(r["alert"], int) for r in rows)
     context.log.info(f"scanned {len(rows)} series with {FUSED_MODEL} v{champion.version}: {raised} alert(s)")
     table = pd.DataFrame(rows)

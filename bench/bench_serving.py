@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stores import throwaway  # noqa: E402
+from bench.stores import throwaway, train_champion  # noqa: E402
 
 LUA = """wrk.method = "{method}"
 wrk.headers["X-API-Key"] = "{key}"
@@ -32,22 +32,13 @@ wrk.headers["Content-Type"] = "application/json"
 
 def setup(home: Path) -> tuple[dict[str, str], str, str]:
     env, settings, engine = throwaway(home)
-    from features import LabelSpec, triple_barrier
     from market.files import bundled
-    from market.synthetic import generate_many
     from market.universe import Series
     from store.api_keys import create_key
     from store.candles import upsert_candles
-    from training.fit import TrainConfig
-    from training.pipeline import SeriesData, train_and_promote
 
     upsert_candles(engine, "GOOGL", "1d", bundled().read(Series("GOOGL", "1d")), "bundled")
-    frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
-    for symbol, candles in frames.items():
-        upsert_candles(engine, symbol, "1d", candles, "synthetic")
-    series = [SeriesData(s, "1d", c, triple_barrier(c, LabelSpec(horizon=2))) for s, c in frames.items()]
-    train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts, label_config={"horizon": 2},
-                      config=TrainConfig(n_splits=3, tune_trials=2, deep_trials=0, deep_epochs=1))
+    frames = train_champion(engine, settings)
     key = create_key(engine, "read", "bench")
     body = [{"timestamp": t.isoformat(), "open": r.open, "high": r.high, "low": r.low, "close": r.close, "volume": r.volume}
             for t, r in frames["SYNB"].tail(600).iterrows()]

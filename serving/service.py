@@ -13,6 +13,7 @@ import bentoml
 
 from serving.app import create_app
 from serving.limits import JsonNotFound
+from training.layers.deep import set_threads
 from tx import observability
 from tx.errors import ConfigError
 from tx.processes import die_with_server
@@ -33,6 +34,7 @@ class TX:
 
     def __init__(self) -> None:
         die_with_server()  # a worker whose arbiter is killed must not keep serving the port
+        set_threads(1)  # for good: see training/layers/deep.py's one_thread
         app.state.champion.start()
         app.state.online.start()
 

@@ -11,6 +11,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,44 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _EXIT = pytest.StashKey[int]()
+
+
+@contextmanager
+def environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A promoted champion on three planted-signal series, trained once for the session (the
+    service's tests serve copies of it; the scan's asset tests score with it)."""
+    from cli.stores import setup_mlflow
+    from features import LabelSpec, triple_barrier
+    from market.synthetic import generate_many
+    from training.fit import TrainConfig
+    from training.pipeline import SeriesData, train_and_promote
+    from tx.settings import load_settings
+
+    home = tmp_path_factory.mktemp("trained")
+    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts")}
+    with environment(env):
+        settings = load_settings()
+        setup_mlflow(settings)
+        frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
+        series = [SeriesData(s, "1d", c, triple_barrier(c, LabelSpec(horizon=2))) for s, c in frames.items()]
+        first = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
+                                  label_config={"horizon": 2}, config=TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1))
+        assert first.decision.promoted
+    return {"db": home / "mlflow.db", "artifacts": home / "artifacts", "frames": frames, "series": series}
+
+

@@ -14,7 +14,7 @@ from tx.settings import Settings, load_settings
 
 CONFIGS = {"labels": LabelConfig, "fused_model": TrainingConfig, "online_model": OnlineConfig, "model_drift": DriftConfig,
            "pattern_backtest": PatternBacktestConfig, "strategy_backtest": StrategyConfig, "walk_forward_backtest": WalkForwardConfig,
-           "alert_scan": ScanConfig}
+           "alert_scan": ScanConfig, "bar_score": ScanConfig}
 
 
 def test_config_defaults_are_the_settings_defaults():

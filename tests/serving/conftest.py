@@ -1,5 +1,5 @@
-"""Fixtures of the HTTP tests: one trained registry for every module that serves it, and
-the real service on a free port over a copy of it."""
+"""Fixtures of the HTTP tests: the real service on a free port over a copy of the session's
+trained registry (`trained`, tests/conftest.py)."""
 
 import os
 import shutil
@@ -11,24 +11,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from features import LabelSpec, triple_barrier
 from features.patterns import detections
 from market.chain import ProviderHealth
 from market.files import bundled
-from market.synthetic import generate_many
 from market.universe import Series
 from store.api_keys import create_key
 from store.candles import upsert_candles
 from store.db import drop_database, make_engine
 from store.patterns import replace_detections
 from store.provider_status import record_provider_health
-from training.fit import TrainConfig
-from training.pipeline import SeriesData, train_and_promote
 from tx.processes import bentoml_server, free_port, wait_ready
 from tx.settings import load_settings
-from cli.stores import setup_app_database, setup_mlflow
+from cli.stores import setup_app_database
 
-QUICK = TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1)
+from tests.conftest import environment
+
 HERE = Path(__file__).parent
 # The modules on the session's service (`svc`), in the order they run: some read what an earlier
 # one stored (the trading stats expect no trade yet, the paper book a flat SYNA position before
@@ -46,37 +43,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     slots = [i for i, item in enumerate(items) if item.path in rank]
     for slot, item in zip(slots, sorted((items[i] for i in slots), key=lambda item: rank[item.path]), strict=True):
         items[slot] = item
-
-
-@contextmanager
-def environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    """A promoted champion on three planted-signal series, trained once for the session."""
-    home = tmp_path_factory.mktemp("trained")
-    env = {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
-           "TX_MLFLOW_ARTIFACTS": str(home / "artifacts")}
-    with environment(env):
-        settings = load_settings()
-        setup_mlflow(settings)
-        frames = generate_many(["SYNA", "SYNB", "SYNC"], "1d", 1500, seed=9, signal=0.5)
-        series = [SeriesData(s, "1d", c, triple_barrier(c, LabelSpec(horizon=2))) for s, c in frames.items()]
-        first = train_and_promote(series, tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
-                                  label_config={"horizon": 2}, config=QUICK)
-        assert first.decision.promoted
-    return {"db": home / "mlflow.db", "artifacts": home / "artifacts", "frames": frames, "series": series}
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from store.backtests import save_backtest
 from store.candles import upsert_candles
 from store.db import make_engine
 from store.patterns import replace_detections
-from tests.serving.conftest import environment
+from tests.conftest import environment
 from trading.strategy import StrategyParams, strategy_backtest, window_figures
 from tx.settings import load_settings
 from cli.stores import setup_app_database, setup_mlflow

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.serving.client import as_body, call
-from tests.serving.conftest import environment
+from tests.conftest import environment
 
 pytestmark = pytest.mark.e2e
 

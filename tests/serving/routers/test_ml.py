@@ -22,7 +22,7 @@ from tx.settings import load_settings
 from cli.stores import setup_app_database, setup_mlflow
 
 from tests.serving.client import as_body, call
-from tests.serving.conftest import environment
+from tests.conftest import environment
 
 pytestmark = pytest.mark.e2e
 
