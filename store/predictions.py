@@ -17,24 +17,23 @@ COLUMNS = ["symbol", "timeframe", "ts", "model_name", "model_version", "probabil
 
 
 def log_predictions(engine: Engine, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Insert the predictions not logged yet (INSERT ... ON CONFLICT on the bar and version):
-    every worker may log the same prediction, it is stored once."""
+    """Insert the predictions not logged yet (INSERT ... ON CONFLICT DO NOTHING on the bar
+    and version): every worker may log the same prediction, it is stored once."""
     now = utcnow()
     rows = [{"created_at": now, **r} for r in rows]
     if not rows:
         return 0
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Prediction)
-    stmt = stmt.on_conflict_do_update(  # a row logged without its whole score (before 0006) gets it
-        index_elements=["symbol", "timeframe", "ts", "model_name", "model_version"],
-        set_={"score": stmt.excluded.score}, where=Prediction.score.is_(None))
+    stmt = dialect.insert(Prediction).on_conflict_do_nothing(
+        index_elements=["symbol", "timeframe", "ts", "model_name", "model_version"])
     with transaction(engine) as session:
         return len(session.execute(stmt.returning(Prediction.id), rows).all())
 
 
 def store_score(engine: Engine, row: Mapping[str, Any], event: dict[str, Any]) -> bool:
     """Store a bar's score (a prediction row with its `score`) unless that version stored it
-    already; a newly stored one is announced as a `score` event in the same transaction.
+    already (a row without its score, logged before migration 0006 or with an alert, gets
+    it); a newly stored one is announced as a `score` event in the same transaction.
     True when it was new."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(Prediction).values(created_at=utcnow(), **row)
