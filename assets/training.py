@@ -133,7 +133,16 @@ def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db
     if isinstance(outcome, str):
         context.log.info(outcome)
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(outcome), "base_version": dg.MetadataValue.text(base)})
-    return dg.MaterializeResult(metadata=_decision_metadata(outcome, mlflow_tracking) | {"base_version": dg.MetadataValue.text(base)})
+    step = outcome.step
+    return dg.MaterializeResult(metadata=_decision_metadata(outcome, mlflow_tracking) | {
+        "base_version": dg.MetadataValue.text(base),
+        "new_samples": dg.MetadataValue.int(step.new_samples),
+        "new_per_series": dg.MetadataValue.json(step.per_series),
+        "prequential_auc": dg.MetadataValue.float(step.history_auc),  # the line's, every sample scored before it was learned
+        "prequential_samples": dg.MetadataValue.int(step.history_samples),
+        "batch_auc": dg.MetadataValue.float(step.batch_auc),
+        "half_life": dg.MetadataValue.int(step.half_life),
+    })
 
 
 @dg.asset(

@@ -40,11 +40,21 @@ class OnlineUpdate:
     half_life: int
 
 
+def _matured(model: FusedModel, s) -> int:
+    """Labels of series `s` matured after the model's `trained_through` for it: counted on the
+    labels alone, before any feature is computed."""
+    labeled = s.labels.index[s.labels["label"].notna()]
+    since = model.trained_through.get(f"{s.symbol}:{s.timeframe}")
+    return int((labeled > pd.Timestamp(since)).sum()) if since else len(labeled)
+
+
 def _new_samples(model: FusedModel, series):
     """Matured samples of each series made after the model's `trained_through` for it."""
     parts, counts, through = [], {}, {}
     for s in series:
         key = f"{s.symbol}:{s.timeframe}"
+        if not _matured(model, s):  # the model's inputs (every feature of the series) only where there is something to learn
+            continue
         X, windows = model.inputs(s.candles, s.timeframe, s.news)
         data = make_dataset(X, s.labels, s.timeframe, s.symbol, windows)
         if key in model.trained_through:
@@ -61,10 +71,11 @@ def update(model: FusedModel, series, version: str, min_new: int = DEFAULT_MIN_N
     """The model (registered as `version`) after learning the new labels, recent samples
     weighing more (`half_life` samples; 0: all alike), or why there is nothing to do (fewer
     than `min_new` newly matured labels)."""
+    matured = sum(_matured(model, s) for s in series)
+    if matured < min_new:  # said before the costly inputs are computed: the schedule asks every few minutes
+        return f"{matured} newly matured label(s) since the model last learned (< {min_new}): nothing to update"
     data, counts, through = _new_samples(model, series)
     n = sum(counts.values())
-    if data is None or n < min_new:
-        return f"{n} newly matured label(s) since the model last learned (< {min_new}): nothing to update"
     P = model.layer_outputs(data.X, data.windows)
     before = model.stacker.predict(P)
     unseen = (data.times > pd.Timestamp(model.knowledge_cutoff)) if model.knowledge_cutoff else np.ones(len(data), bool)
