@@ -246,7 +246,11 @@ class Recorder:
         return sorted(found, key=lambda v: (v.name, -int(v.version)))
 
     def load(self, version: str, name: str = FUSED_MODEL):
-        """The Python model that `version` of `name` logged (for TX, a FusedModel)."""
+        """The Python model that `version` of `name` logged (for TX, a FusedModel).
+
+        Both URIs are set: loading a version reads its logged model from the tracking store
+        too, and MLflow 3 would otherwise open (and create) `./mlflow.db` in the current folder."""
+        mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
 
