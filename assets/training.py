@@ -106,14 +106,16 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
 class OnlineConfig(dg.Config):
     timeframes: str = "1d"  # TX_TRAIN_TIMEFRAMES
     min_new: int = 20  # TX_ONLINE_MIN_NEW: newly matured labels needed for a step
+    half_life: int = 500  # TX_ONLINE_HALF_LIFE: samples over which a sample's weight in the step halves (0: all alike)
 
 
 @dg.asset(
     deps=[candles],
     group_name="training",
     kinds={"scikitlearn", "mlflow"},
-    description="Online learning: newly matured labels update the champion's stacker (warm start), prequentially "
-    "evaluated; a new tx-fused version goes through the same gate. Skips when nothing new has matured.",
+    description="Online learning: labels that matured in the stored candles since the newest version last learned "
+    "update its stacker (warm start, recent samples weighing more), prequentially evaluated; a new tx-fused version "
+    "goes through the same gate. Skips when nothing new has matured.",
 )
 def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking):
     loaded = load_base(mlflow_tracking.tracking_uri)  # loaded once: its labels settings, then its online step
@@ -126,11 +128,21 @@ def online_model(context: dg.AssetExecutionContext, config: OnlineConfig, app_db
         bars = load_candles(app_db.engine, one.symbol, one.timeframe)
         series.append(SeriesData(one.symbol, one.timeframe, bars, triple_barrier(bars, model.label_spec), news=scores_of(load_news(app_db.engine, one.symbol))))
     outcome = online_step(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
-                          threshold=mlflow_tracking.threshold, min_new=config.min_new, base=loaded) if series else "no stored candles"
+                          threshold=mlflow_tracking.threshold, min_new=config.min_new, half_life=config.half_life,
+                          base=loaded) if series else "no stored candles"
     if isinstance(outcome, str):
         context.log.info(outcome)
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(outcome), "base_version": dg.MetadataValue.text(base)})
-    return dg.MaterializeResult(metadata=_decision_metadata(outcome, mlflow_tracking) | {"base_version": dg.MetadataValue.text(base)})
+    step = outcome.step
+    return dg.MaterializeResult(metadata=_decision_metadata(outcome, mlflow_tracking) | {
+        "base_version": dg.MetadataValue.text(base),
+        "new_samples": dg.MetadataValue.int(step.new_samples),
+        "new_per_series": dg.MetadataValue.json(step.per_series),
+        "prequential_auc": dg.MetadataValue.float(step.history_auc),  # the line's, every sample scored before it was learned
+        "prequential_samples": dg.MetadataValue.int(step.history_samples),
+        "batch_auc": dg.MetadataValue.float(step.batch_auc),
+        "half_life": dg.MetadataValue.int(step.half_life),
+    })
 
 
 @dg.asset(

@@ -30,6 +30,15 @@ def check_serving(settings: Settings) -> str:
 SUMMARY_KEYS = ("rows", "columns", "nan_share", "detections", "patterns_seen", "take_profit_share", "stop_loss_share", "series", "bars", "patterns", "outcomes")
 
 
+def online_line(meta: dict) -> str:
+    """The online step in one line: what the line learned and how it scores, or why it skipped."""
+    base = f"v{meta['base_version']}" if meta.get("base_version") else "no version"
+    if "skipped" in meta:
+        return f"on {base}: {meta['skipped']}"
+    return (f"{meta['model_version']} from {base}: learned {meta['new_samples']} new labels; prequential AUC "
+            f"{meta['prequential_auc']:.4f} over {meta['prequential_samples']} samples (half-life {meta['half_life']})")
+
+
 def summary(report: PipelineReport, settings: Settings, served: str | None) -> str:
     lines = ["", "== TX demo summary ==", "stores:"]
     lines += [f"  {s.name:<13} {s.location}" for s in report.stores]
@@ -44,6 +53,8 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
                 shown = f"{meta.get('stored_bars', 0):>6} bars  {span.replace('  ', ' .. ') or 'none stored'}  from {meta.get('provider', '?')}"
             elif asset == "fused_model" and "skipped" in meta:
                 shown = meta["skipped"]
+            elif asset == "online_model":
+                shown = online_line(meta)
             elif asset == "model_drift":
                 shown = meta.get("skipped") or (f"v{meta['model_version']}: {meta['drift_share']:.0%} of {meta['columns_compared']} features "
                                                  f"drifted; live: {meta['live_matured']} matured predictions; report in MLflow")
@@ -59,7 +70,7 @@ def summary(report: PipelineReport, settings: Settings, served: str | None) -> s
             else:
                 shown = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)
             lines.append(f"  {asset:<18} {m.scope:<10} {shown}{tally}")
-            if asset == "fused_model" and "promoted" in meta:
+            if asset in ("fused_model", "online_model") and "promoted" in meta:
                 lines.append(f"  {'':<18} gate: {'PROMOTED to champion' if meta['promoted'] else 'not promoted'} -> {meta['model_version']}: {meta['decision']}")
             lines += [f"  {'':<18} warning {name}: {summary}" for name, summary in failed.items()]
     lines.append("registered:")

@@ -54,12 +54,15 @@ def _seed(seed: int, symbol: str, timeframe: str) -> int:
 
 
 def generate_many(
-    symbols: list[str], timeframe: str = "1d", n_bars: int = 2500, *, seed: int = 0, signal: float = 0.0,
+    symbols: list[str], timeframe: str = "1d", n_bars: int = 2500, *, seed: int = 0, signal: float | np.ndarray = 0.0,
     start: str = "2010-01-04", price0: float = 100.0,
 ) -> dict[str, pd.DataFrame]:
-    """Series for many symbols at once; the GARCH recursion loops over bars, vectorized across symbols."""
+    """Series for many symbols at once; the GARCH recursion loops over bars, vectorized across symbols.
+    `signal` may also be one value per bar: a market whose momentum changes (drifts) over time;
+    the random draws are the same whatever the signal."""
     index = calendar(timeframe, n_bars, start)
     n, m = len(index), len(symbols)
+    signal = np.broadcast_to(np.asarray(signal, dtype="float64"), (n,))
     # 252 trading days a year on the weekday calendars; 52 weekly bars
     bars_per_year = 52.0 if timeframe == "1w" else 252 * (pd.Timedelta("1D") / timeframe_delta(timeframe))
     var_long = ANNUAL_VOL**2 / bars_per_year
@@ -77,7 +80,7 @@ def generate_many(
     for t in range(n):  # the recursion is sequential in time; everything else is vectorized
         var = omega + ALPHA * prev**2 + BETA * var
         sigma[t] = np.sqrt(var)
-        drift = signal * sigma[t] * np.sign(prev)
+        drift = signal[t] * sigma[t] * np.sign(prev)
         prev = drift + sigma[t] * z[t]
         ret[t] = prev
 

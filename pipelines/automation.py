@@ -78,7 +78,8 @@ def training_schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefini
         _schedule("retraining", jobs.training_job, settings.train_cron,
              "Retrain the fused predictor on everything stored; the gate decides whether it becomes champion."),
         _schedule("online_learning", jobs.online_job, settings.online_cron,
-             "Fold newly matured labels into the champion (every 180 s by default); skips when none matured."),
+             "Fold newly matured labels into the online line, the newest version (every 180 s by default); skips when "
+             "none matured."),
     ]
 
 

@@ -84,7 +84,8 @@ def materialize_pipeline(
     progress: Callable[[str], None] = print,
 ) -> list[Materialized]:
     """The whole default pipeline: candles per series, the patterns' base rates, features per
-    series, then the universe-wide assets. Stops at the first failure."""
+    series, then the universe-wide assets (training, then one online step). Stops at the
+    first failure."""
     defs = build_definitions(settings)
     done: list[Materialized] = []
 
@@ -108,6 +109,8 @@ def materialize_pipeline(
     universe_wide("news_job")
     progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
     universe_wide("training_job")
+    progress("online learning: labels matured since the newest version last learned (skips when too few) ...")
+    universe_wide("online_job")
     progress("monitoring: feature drift of the served model (evidently) and its live performance ...")
     universe_wide("monitoring_job")
     progress("backtests: patterns, strategy (out-of-fold probabilities), walk-forward (retrained per window) ...")

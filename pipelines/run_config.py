@@ -21,7 +21,8 @@ def asset_config(settings: Settings) -> dict[str, dict]:
     return {
         "labels": {"horizon": settings.label_horizon},
         "fused_model": training,
-        "online_model": {"timeframes": settings.train_timeframes, "min_new": settings.online_min_new},
+        "online_model": {"timeframes": settings.train_timeframes, "min_new": settings.online_min_new,
+                         "half_life": settings.online_half_life},
         "model_drift": {"timeframes": settings.train_timeframes, "reference_bars": settings.drift_reference_bars,
                         "current_bars": settings.drift_current_bars},
         "pattern_backtest": costs,

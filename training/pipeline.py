@@ -17,7 +17,7 @@ from training.inputs import model_inputs
 from training.metrics import auc
 from training.model import FusedModel, to_model_input
 from training.promotion import DEFAULT_THRESHOLD, WINDOW_TAG, Decision, gate
-from training.online import DEFAULT_MIN_NEW, champion_auc_on, update
+from training.online import DEFAULT_HALF_LIFE, DEFAULT_MIN_NEW, OnlineUpdate, champion_auc_on, update
 from training.report import Logged, log_online, log_training
 from training.recorder import FUSED_MODEL, Recorder
 
@@ -40,6 +40,7 @@ class Outcome:
     logged: Logged
     decision: Decision
     comparison: str  # how the champion was compared, in words
+    step: OnlineUpdate | None = None  # what an online step learned and how the line scored (None for a training)
 
 
 def build_dataset(series: list[SeriesData], base_rates: BaseRates | None, window: int) -> Dataset:
@@ -137,15 +138,16 @@ NO_MODEL_YET = f"no {FUSED_MODEL} version yet: train one first (the fused_model 
 
 
 def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: str, threshold: float = DEFAULT_THRESHOLD,
-                min_new: int = DEFAULT_MIN_NEW, base: tuple[str, FusedModel] | None = None) -> Outcome | str:
+                min_new: int = DEFAULT_MIN_NEW, half_life: int = DEFAULT_HALF_LIFE,
+                base: tuple[str, FusedModel] | None = None) -> Outcome | str:
     """Learn the newly matured labels on top of `base` (default: the newest version, loaded
-    here), register the result as a new version and put it through the gate; or say why
-    nothing was done."""
+    here), recent samples weighing more (`half_life`, in samples), register the result as a
+    new version and put it through the gate; or say why nothing was done."""
     base = base or load_base(tracking_uri)
     if base is None:
         return NO_MODEL_YET
     base_version_, base_model = base
-    step = update(base_model, series, base_version_, min_new)
+    step = update(base_model, series, base_version_, min_new, half_life)
     if isinstance(step, str):
         return step
     first = series[0]
@@ -166,4 +168,4 @@ def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: s
                    f"versions (< {MIN_COMPARED}): the line must prove itself first")
     decision = gate(recorder, FUSED_MODEL, logged.version, threshold, champion_auc_on_window=champion_auc,
                     candidate_auc_on_window=candidate_auc, comparison=how)
-    return Outcome(None, logged, decision, how)
+    return Outcome(None, logged, decision, how, step)

@@ -11,7 +11,7 @@ artifact root.
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Experiment
+from mlflow.entities import Experiment, Metric
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -108,6 +108,14 @@ class Run:
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         mlflow.log_metrics(metrics, step=step, run_id=self.id)
+
+    def log_steps(self, key: str, points: Iterable[tuple[int, float, pd.Timestamp]]) -> None:
+        """One metric as a series of (step, value, time) points, each stamped with the time it
+        describes (a sample's bar, say) rather than when it was logged, sent in batches.
+        The run's latest value of `key` is then the one at the highest step."""
+        metrics = [Metric(key, float(value), int(pd.Timestamp(when).timestamp() * 1000), int(step)) for step, value, when in points]
+        if metrics:
+            self._client.log_batch(self.id, metrics=metrics)
 
     def log_figure(self, figure, path: str) -> None:
         """A matplotlib figure as a PNG artifact at `path` (the caller closes it)."""
@@ -238,7 +246,11 @@ class Recorder:
         return sorted(found, key=lambda v: (v.name, -int(v.version)))
 
     def load(self, version: str, name: str = FUSED_MODEL):
-        """The Python model that `version` of `name` logged (for TX, a FusedModel)."""
+        """The Python model that `version` of `name` logged (for TX, a FusedModel).
+
+        Both URIs are set: loading a version reads its logged model from the tracking store
+        too, and MLflow 3 would otherwise open (and create) `./mlflow.db` in the current folder."""
+        mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
 

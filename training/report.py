@@ -21,6 +21,7 @@ import pandas as pd
 
 from training import plots
 from training.fit import LAYERS, Trained, scored
+from training.online import prequential_curve
 from training.promotion import WINDOW_TAG
 from training.recorder import FUSED_MODEL, OOF_DIR, OOF_FILE, Recorder, Run
 from training.windows import CHANNELS
@@ -114,12 +115,18 @@ def log_model(run: Run, model, input_example: pd.DataFrame, registered_name: str
 
 def log_online(update, *, base_version: str, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
                min_compared: int, experiment: str = ONLINE_EXPERIMENT, registered_name: str = FUSED_MODEL) -> Logged:
-    """Log an online step as a run of `tx-online` and a new version of `registered_name`."""
+    """Log an online step as a run of `tx-online` and a new version of `registered_name`, with
+    the line's prequential AUC over time as step metrics (`prequential_auc`, all samples so
+    far; `prequential_auc_recent`, the last RECENT): step = samples scored, time = the bar of
+    the last one."""
     recorder = Recorder(tracking_uri, artifact_root)
     tags = {WINDOW_TAG: update.window, "tx.online": "true", "tx.parent_version": base_version, "tx.git_commit": git_commit()}
     with recorder.run(experiment, f"online from v{base_version}", tags) as run:
-        run.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared}
-                       | {f"new.{k}": v for k, v in update.per_series.items()})
+        run.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared,
+                        "half_life": update.half_life} | {f"new.{k}": v for k, v in update.per_series.items()})
+        curve = prequential_curve(update.model.online)
+        for key, column in (("prequential_auc", "auc"), ("prequential_auc_recent", "recent_auc")):
+            run.log_steps(key, [(k, v, t) for k, v, t in zip(curve["samples"], curve[column], curve["time"], strict=True) if math.isfinite(v)])
         metrics = {"batch_auc": update.batch_auc, "history_auc": update.history_auc, "history_samples": update.history_samples}
         if update.history_samples >= min_compared:  # fewer: too noisy to put before the gate
             metrics["wf_auc"] = update.history_auc

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     train_cron: str = Field("0 2 * * *", description="Retraining schedule (cron, UTC).")
     online_cron: str = Field("*/3 * * * *", description="Online-learning schedule (cron, UTC): every 180 s by default.")
     online_min_new: int = Field(20, ge=1, description="Newly matured labels needed for an online step.")
+    online_half_life: int = Field(500, ge=0, description="Samples back at which a sample weighs half in an online step (0: all alike).")
     model_poll_s: float = Field(30.0, gt=0, description="How often each service worker checks the champion alias.")
     read_cache_s: float = Field(1.0, ge=0, description="Seconds a service worker may reuse a market-data read or a symbol's score (0: off).")
     api_open_reads: bool = Field(False, description="Serve GET/read endpoints without an API key.")

@@ -43,13 +43,23 @@ def train(request: Request, body: TrainRequest | None = None, who: Principal | N
     return _launch(request, "training_job", who, body.note if body else None)
 
 
+ONLINE_UPDATE_WHY = (
+    "Only labels computed from stored candles teach the model; a body is not read. A label is a function of the "
+    "stored bars and the model's own label spec (triple barrier, its horizon), so the online step computes it where "
+    "it can be checked: a label sent by a client cannot be checked against the bars, may come from another spec or "
+    "from bars after the one it labels (look-ahead), and one bad or hostile client could poison every version after "
+    "it. The step runs on whatever has matured in the stored candles since the line last learned; to record what "
+    "became of a signal or trade, use POST /api/outcomes/log (kept for the statistics, never learned from).")
+
+
 @router.post("/online-update", status_code=202, response_model=Launched,
-             summary="Fold newly matured outcomes into the online line (launches the online job through Dagster; "
-                     "503 while no Dagster webserver runs)")
+             summary="Launch an online-learning step on the labels matured in the stored candles (through Dagster; "
+                     "503 while no Dagster webserver runs)", description=ONLINE_UPDATE_WHY)
 def online_update(request: Request, who: Principal | None = Depends(require("trade"))) -> dict:
     return {**_launch(request, "online_job", who),
-            "what": "the online job reads the labels that matured in the stored candles since the line last learned, "
-                    "takes a warm-started stacker step and puts the new version through the gate"}
+            "what": "the online job reads the labels that matured in the stored candles since the line last learned "
+                    "(a request body is not read), takes a warm-started, recency-weighted stacker step and puts the "
+                    "new version through the gate"}
 
 
 @router.post("/online-predict", summary="Score with the head of the online line (the newest version)", response_model=OnlineScore,

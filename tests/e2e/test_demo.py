@@ -43,6 +43,9 @@ def test_demo_on_the_embedded_default(monkeypatch, tx_env):
     # trained on the daily series (TX_TRAIN_TIMEFRAMES=1d), registered, gated: real index data has no 0.6 AUC in it
     assert re.search(r"fused_model\s+universe\s+wf_auc=0\.\d{4} \(fold sd 0\.\d{4}\) on \d+ samples", out), out
     assert re.search(r"gate: not promoted -> tx-fused v1: wf_auc 0\.\d{4} does not exceed the threshold 0\.6", out)
+    # the online step, right after training: every matured label was just learned
+    assert re.search(r"online_model\s+universe\s+on v1: 0 newly matured label\(s\) since the model last learned \(< 20\): "
+                     r"nothing to update", out), out
     assert re.search(r"registered:\n  tx-fused v1  @challenger\n", out)
     assert re.search(r'GET http://127\.0\.0\.1:\d+/health -> 200 \{"status": "ok"', out)
     assert Path(tx_env["TX_HOME"], "tx.db").exists()

@@ -61,7 +61,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    done, base, derived, universe, ingested, trained, monitored, backtested, scanned = materialize_pipeline(
+    done, base, derived, universe, ingested, trained, online, monitored, backtested, scanned = materialize_pipeline(
         settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
@@ -74,6 +74,9 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     fused = trained.assets["fused_model"]  # trained, registered in MLflow (on PostgreSQL too) and gated
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
+    # the online step right after: every stored label was just learned, so it says so and registers nothing
+    assert online.assets["online_model"] == {"skipped": "0 newly matured label(s) since the model last learned (< 20): nothing to update",
+                                             "base_version": "1"}
     _check_backtests(backtested, settings)
     drift = monitored.assets["model_drift"]  # the served (or newest) model's drift report, in MLflow
     assert 0 <= drift["drift_share"] <= 1 and drift["drift_report"].endswith("/artifacts/drift_report.html")

@@ -2,6 +2,7 @@
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -81,3 +82,23 @@ def test_experiments_are_marked_for_the_model_training_view(tracking_uri, tmp_pa
     assert logged.params == {"p": "1"} and logged.metrics == {"m": 0.5} and logged.tags["tx.test"] == "yes"
     assert nested.tags["mlflow.parentRunId"] == run.id and nested.experiment_id == run.experiment_id
     assert [a.path for a in c.list_artifacts(run.id, "tables")] == ["tables/t.csv"]
+
+
+class Constant(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return np.full(len(model_input), 0.5)
+
+
+def test_loading_a_version_reads_only_the_recorders_store(tracking_uri, tmp_path, monkeypatch):
+    """Loading goes to the recorder's store, never to MLflow's default (`./mlflow.db` of the
+    current folder) or to whatever tracking URI the process set before."""
+    recorder = Recorder(tracking_uri, str(tmp_path / "artifacts"))
+    with recorder.run("tx-test", "constant", {}) as run:
+        version = run.log_model(Constant(), input_example=pd.DataFrame({"x": [1.0, 2.0]}), output=np.array([0.5, 0.5]),
+                                params={}, requirements=[], registered_name="tx-test-model")
+    elsewhere, folder = tmp_path / "elsewhere.db", tmp_path / "cwd"
+    folder.mkdir()
+    mlflow.set_tracking_uri(f"sqlite:///{elsewhere}")
+    monkeypatch.chdir(folder)
+    assert isinstance(recorder.load(version, "tx-test-model"), Constant)
+    assert not elsewhere.exists() and not (folder / "mlflow.db").exists()

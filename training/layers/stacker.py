@@ -21,6 +21,14 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def recency_weights(n: int, half_life: float) -> np.ndarray | None:
+    """Weights of `n` time-ordered samples, the newest 1 and halving every `half_life`
+    samples back (None, i.e. equal weights, for a half-life of 0)."""
+    if half_life <= 0:
+        return None
+    return 0.5 ** (np.arange(n - 1, -1, -1, dtype="float64") / half_life)
+
+
 class Stacker:
     def __init__(self, layers: tuple[str, ...], C: float = 1.0) -> None:
         self.layers, self.C = layers, C
@@ -32,12 +40,21 @@ class Stacker:
         self.P_, self.y_ = P, y  # kept for warm-started online updates
         return self
 
-    def update(self, P: np.ndarray, y: np.ndarray) -> "Stacker":
-        """Online step: refit warm-started from the current weights on everything seen so far."""
+    def update(self, P: np.ndarray, y: np.ndarray, half_life: float = 0) -> "Stacker":
+        """Online step: refit warm-started from the current weights on everything seen so far,
+        each sample weighted 0.5 ** (age / half_life), its age counted in samples from the
+        newest (`P` after the stored ones, both in time order; `half_life` 0: equal weights).
+
+        Why a recency weight: with equal weights a few hundred new labels barely move a fit on
+        thousands of older ones, so after the market changes how the layers' outputs relate to
+        the label the line keeps the old relation for as long again as it held. Weighted, the
+        fit forgets at a known rate (samples older than a few half-lives hardly count) and
+        follows a change within about one half-life, at a small cost in noise when nothing
+        changed (tests/training/test_online.py measures both)."""
         P_all, y_all = np.concatenate([self.P_, P]), np.concatenate([self.y_, y])
         model = LogisticRegression(C=self.C, warm_start=True)
         model.coef_, model.intercept_, model.classes_ = self.model_.coef_.copy(), self.model_.intercept_.copy(), self.model_.classes_
-        self.model_ = model.fit(logit(P_all) - self.ref_, y_all)
+        self.model_ = model.fit(logit(P_all) - self.ref_, y_all, sample_weight=recency_weights(len(y_all), half_life))
         self.P_, self.y_ = P_all, y_all
         return self
 

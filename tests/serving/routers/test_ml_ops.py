@@ -50,3 +50,14 @@ def test_online_line_and_launching_runs(svc):
         assert answer.status_code == 503 and answer.json()["error"]["code"] == "orchestrator_unavailable"  # no webserver in this test
         assert "Dagster webserver" in answer.json()["error"]["message"] and int(answer.headers["Retry-After"]) >= 1
         assert "mutation" not in answer.text and len(answer.json()["error"]["message"]) < 200  # not Dagster's GraphQL text
+
+
+def test_online_update_says_only_stored_labels_teach(svc):
+    """A client's outcome in the body is not read (the same answer as without one), and the spec says why."""
+    outcome = {"symbol": "SYNA", "timeframe": "1d", "bar": "2015-01-02T00:00:00Z", "label": 1}
+    answer = call(svc, "POST", "/api/ml/online-update", key="trade", json=outcome)
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "orchestrator_unavailable"  # launched, not validated
+    operation = call(svc, "GET", "/docs.json").json()["paths"]["/api/ml/online-update"]["post"]
+    assert "requestBody" not in operation
+    assert "Only labels computed from stored candles teach the model" in operation["description"]
+    assert "look-ahead" in operation["description"] and "/api/outcomes/log" in operation["description"]
