@@ -46,6 +46,7 @@ class Champion:
         self._served: Served | None = None
         self._load_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
         self.last_error: str | None = None
         self.last_poll: str | None = None
 
@@ -101,9 +102,14 @@ class Champion:
             self._thread.start()
         return self
 
+    def stop(self) -> None:
+        """End the poller (a worker never does; a test or script that started one does)."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.poll_s + 30)
+
     def _poll(self) -> None:
-        while True:
-            time.sleep(self.poll_s)
+        while not self._stopped.wait(self.poll_s):
             try:
                 self.refresh()
             except Exception as exc:  # never let the poller die

@@ -5,6 +5,7 @@ stored score; on SQLite and PostgreSQL."""
 import shutil
 
 import dagster as dg
+import pytest
 
 from assets.alerts import alert_scan, bar_score
 from market.universe import Series
@@ -23,6 +24,7 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     return {k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node(asset)[0].metadata.items()}
 
 
+@pytest.mark.heavy  # the scan's core on both stores is in tests/serving/routers/test_alerts.py's push test
 def test_bar_score_scores_each_new_bar_once_and_the_alert_scan_reuses_it(db_url, tmp_path, monkeypatch, trained):
     shutil.copy(trained["db"], tmp_path / "mlflow.db")  # a copy of the session's registry: its champion
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")

@@ -268,8 +268,12 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
         ws_url = server.ui_url.replace("http://", "ws://") + "/ws?since=0"  # a client that subscribed before the scan
         with connect(ws_url, additional_headers={"X-API-Key": key}) as ws:
             assert json.loads(ws.recv(timeout=30))["type"] == "hello"
-            alert = json.loads(ws.recv(timeout=30))
-            assert alert["type"] == "event" and alert["kind"] == "alert", alert
+            replayed = [json.loads(ws.recv(timeout=30))]
+            while replayed[-1]["kind"] != "alert":  # the demo's new bars, their patterns and scores come first
+                replayed.append(json.loads(ws.recv(timeout=30)))
+            alert = replayed[-1]
+            assert {e["kind"] for e in replayed[:-1]} <= {"bar", "pattern", "score"} and replayed[0]["kind"] == "bar"
+            assert any(e["kind"] == "score" and e["symbol"] == alert["symbol"] for e in replayed)  # the scan scored the bar first
             symbol, side = alert["symbol"], "buy" if alert["data"]["direction"] == "up" else "sell"
             assert alert["data"]["model_version"] == "1" and alert["data"]["confidence"] >= 0.55
             headers = {"X-API-Key": key}
@@ -277,7 +281,7 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
                                headers={**headers, "Idempotency-Key": f"alert-{alert['data']['id']}"}, timeout=60)
             assert trade.status_code == 200, trade.text
             fill = json.loads(ws.recv(timeout=30))
-            while fill["kind"] == "alert":  # the scan's other alerts come first
+            while fill["kind"] != "fill":  # the scan's other events come first
                 fill = json.loads(ws.recv(timeout=30))
             assert fill["kind"] == "fill" and fill["data"]["order_id"] == trade.json()["order_id"]
         for path in ("pattern", "strategy", "walk-forward"):  # the demo's backtests, served

@@ -125,6 +125,15 @@ def test_the_loop_scans_learns_gates_and_swaps_the_served_model(tmp_path, monkey
     head = online_head(settings.tracking_uri, poll_s=0.2)
     head.on_swap = lambda s: s and swaps["head"].append(s.version)
     head.start()
+    try:
+        _learn_and_swap(defs, dagster, settings, engine, recorder, champion, head, swaps, market_gains)
+    finally:  # the pollers end with the test, not with the session
+        champion.stop()
+        head.stop()
+    engine.dispose()
+
+
+def _learn_and_swap(defs, dagster, settings, engine, recorder, champion, head, swaps, market_gains) -> None:
     assert champion.current().version == head.current().version == "1"
 
     online_learning, daily_scan = defs.get_schedule_def("online_learning"), defs.get_schedule_def("daily_scan")
@@ -182,4 +191,3 @@ def test_the_loop_scans_learns_gates_and_swaps_the_served_model(tmp_path, monkey
               for v in ("1", "2", "3")}
     assert weight["1"] < weight["2"] < weight["3"], weight
     assert swaps == {"champion": ["1", "3"], "head": ["1", "2", "3"]}
-    engine.dispose()
