@@ -7,12 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install migrate demo run test mlflow dagster serve clean
+.PHONY: help install migrate demo showcase run test mlflow dagster serve clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run      set up, run the pipeline, then the Dagster UI (:3000), MLflow UI (:5000), BentoML service (:3001)"
 	@echo "make demo     the same set-up and pipeline, headless; prints a summary and exits"
+	@echo "make showcase a planted-signal universe in its own stores (.tx/showcase): pipeline, a promoted champion, the three UIs"
 	@echo "make test     the same set-up, then the whole test suite"
 	@echo "make migrate  create and migrate the app database, the MLflow store and the Dagster instance"
 	@echo "make mlflow   only the MLflow UI on the configured store"
@@ -37,6 +38,9 @@ demo: install
 
 run: install
 	$(BIN)/tx run
+
+showcase: install
+	$(BIN)/tx showcase
 
 test: install migrate
 	$(BIN)/pytest

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from cli.pipeline import PipelineReport, run_pipeline
+from pipelines.run import Materialized
 from training.recorder import Recorder
 from tx.processes import bentoml_server, free_port, wait_ready
 from tx.settings import Settings
@@ -39,40 +40,52 @@ def online_line(meta: dict) -> str:
             f"{meta['prequential_auc']:.4f} over {meta['prequential_samples']} samples (half-life {meta['half_life']})")
 
 
+def asset_lines(m: Materialized) -> list[str]:
+    """One line per asset a run materialized (its figures, its checks), and the gate's decision
+    under a trained model: what `make demo`'s summary and `make run`'s terminal print."""
+    lines = []
+    for asset, meta in m.assets.items():
+        checks = {k.split(":", 1)[1]: v for k, v in m.checks.items() if k.split(":", 1)[0] == asset}
+        failed = {name: summary for name, (passed, summary) in checks.items() if not passed}
+        tally = f"  checks {len(checks) - len(failed)}/{len(checks)} passed" if checks else ""
+        lines.append(f"  {asset:<18} {m.scope:<10} {_shown(asset, meta)}{tally}")
+        if asset in ("fused_model", "online_model") and "promoted" in meta:
+            lines.append(f"  {'':<18} gate: {'PROMOTED to champion' if meta['promoted'] else 'not promoted'} -> {meta['model_version']}: {meta['decision']}")
+        lines += [f"  {'':<18} warning {name}: {summary}" for name, summary in failed.items()]
+    return lines
+
+
+def _shown(asset: str, meta: dict) -> str:
+    if asset == "candles":
+        span = "  ".join(f"{datetime.fromtimestamp(meta[k], UTC):%Y-%m-%d}" for k in ("first_bar", "last_bar") if k in meta)
+        return f"{meta.get('stored_bars', 0):>6} bars  {span.replace('  ', ' .. ') or 'none stored'}  from {meta.get('provider', '?')}"
+    if asset == "fused_model" and "skipped" in meta:
+        return meta["skipped"]
+    if asset == "online_model":
+        return online_line(meta)
+    if asset == "model_drift":
+        return meta.get("skipped") or (f"v{meta['model_version']}: {meta['drift_share']:.0%} of {meta['columns_compared']} features "
+                                       f"drifted; live: {meta['live_matured']} matured predictions; report in MLflow")
+    if asset == "news":
+        return (f"{meta['fetched']} fetched, {meta['from_files']} from files: {meta['stored']} new, {meta['duplicates']} "
+                f"already stored, {meta['refused_rows']} file row(s) refused")
+    if asset.endswith("_backtest"):
+        return meta.get("summary") or meta.get("skipped", "")
+    if asset == "alert_scan":
+        return meta.get("note") or f"{meta['scanned']} series scored by v{meta['model_version']}: {meta['alerts']} alert(s) at confidence >= {meta['threshold']}"
+    if asset == "fused_model":
+        return f"wf_auc={meta['wf_auc']:.4f} (fold sd {meta['wf_auc_std']:.4f}) on {meta['samples']} samples; layers {meta['layer_auc']}"
+    if asset == "champion_model":
+        return f"v{meta['version']} (wf_auc {meta['wf_auc']:.4f}): {meta['decision']}"
+    return ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)
+
+
 def summary(report: PipelineReport, settings: Settings, served: str | None) -> str:
     lines = ["", "== TX demo summary ==", "stores:"]
     lines += [f"  {s.name:<13} {s.location}" for s in report.stores]
     lines.append("materialized:")
     for m in report.materialized:
-        for asset, meta in m.assets.items():
-            checks = {k.split(":", 1)[1]: v for k, v in m.checks.items() if k.split(":", 1)[0] == asset}
-            failed = {name: summary for name, (passed, summary) in checks.items() if not passed}
-            tally = f"  checks {len(checks) - len(failed)}/{len(checks)} passed" if checks else ""
-            if asset == "candles":
-                span = "  ".join(f"{datetime.fromtimestamp(meta[k], UTC):%Y-%m-%d}" for k in ("first_bar", "last_bar") if k in meta)
-                shown = f"{meta.get('stored_bars', 0):>6} bars  {span.replace('  ', ' .. ') or 'none stored'}  from {meta.get('provider', '?')}"
-            elif asset == "fused_model" and "skipped" in meta:
-                shown = meta["skipped"]
-            elif asset == "online_model":
-                shown = online_line(meta)
-            elif asset == "model_drift":
-                shown = meta.get("skipped") or (f"v{meta['model_version']}: {meta['drift_share']:.0%} of {meta['columns_compared']} features "
-                                                 f"drifted; live: {meta['live_matured']} matured predictions; report in MLflow")
-            elif asset == "news":
-                shown = (f"{meta['fetched']} fetched, {meta['from_files']} from files: {meta['stored']} new, {meta['duplicates']} "
-                         f"already stored, {meta['refused_rows']} file row(s) refused")
-            elif asset.endswith("_backtest"):
-                shown = meta.get("summary") or meta.get("skipped", "")
-            elif asset == "alert_scan":
-                shown = meta.get("note") or f"{meta['scanned']} series scored by v{meta['model_version']}: {meta['alerts']} alert(s) at confidence >= {meta['threshold']}"
-            elif asset == "fused_model":
-                shown = f"wf_auc={meta['wf_auc']:.4f} (fold sd {meta['wf_auc_std']:.4f}) on {meta['samples']} samples; layers {meta['layer_auc']}"
-            else:
-                shown = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)
-            lines.append(f"  {asset:<18} {m.scope:<10} {shown}{tally}")
-            if asset in ("fused_model", "online_model") and "promoted" in meta:
-                lines.append(f"  {'':<18} gate: {'PROMOTED to champion' if meta['promoted'] else 'not promoted'} -> {meta['model_version']}: {meta['decision']}")
-            lines += [f"  {'':<18} warning {name}: {summary}" for name, summary in failed.items()]
+        lines += asset_lines(m)
     lines.append("registered:")
     versions = Recorder(settings.tracking_uri).versions()
     if versions:

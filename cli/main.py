@@ -49,6 +49,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return run_platform(settings, skip_pipeline=args.skip_pipeline)
 
 
+def _showcase(settings: Settings) -> int:
+    from cli.platform import run_platform
+    from cli.showcase import has_champion
+
+    served = has_champion(settings)
+    if served:
+        print(f"the showcase's stores (.tx/showcase) hold champion v{served}: serving it (`make clean` starts over)")
+    return run_platform(settings, skip_pipeline=bool(served), showcase=True)
+
+
 def _mlflow_server(settings: Settings, args: argparse.Namespace) -> int:
     from cli.stores import setup_mlflow
 
@@ -69,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="skip starting the BentoML service")
     run = sub.add_parser("run", help="run the pipeline, then the Dagster UI, MLflow UI and BentoML service until Ctrl-C")
     run.add_argument("--skip-pipeline", action="store_true", help="start the servers on the stores as they are")
+    sub.add_parser("showcase", help="a planted-signal universe in stores of its own (.tx/showcase): the pipeline, the gate "
+                   "promoting a champion, and the three servers on it until Ctrl-C")
     market_cli.add_parsers(sub)
     model_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
@@ -81,6 +93,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.command == "showcase":
+            from cli.showcase import enter
+
+            enter()  # before the settings are read: its own stores and the planted series
         settings = observability.setup("cli", load_settings())
         match args.command:
             case "config":
@@ -91,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _demo(settings, args)
             case "run":
                 return _run(settings, args)
+            case "showcase":
+                return _showcase(settings)
             case "train":
                 return model_cli.train(settings, args)
             case "api-key":

@@ -5,6 +5,7 @@ import dagster as dg
 
 from market.chain import ProviderChain
 from market.universe import INTRADAY, Series
+from pipelines.bootstrap import waiting
 from pipelines.jobs import Jobs
 from resources.partitions import partition_key, symbols
 from resources.tags import RETRAIN_REASON
@@ -19,6 +20,8 @@ def current_universe(settings: Settings) -> list[Series]:
 
 
 def _scan(context: dg.ScheduleEvaluationContext, settings: Settings, timeframes: tuple[str, ...]) -> list[dg.RunRequest] | dg.SkipReason:
+    if skip := waiting(context.instance):
+        return skip
     known = set(context.instance.get_dynamic_partitions(symbols.name))
     series = [s for s in current_universe(settings) if s.timeframe in timeframes and s.symbol in known]
     if not series:
@@ -58,7 +61,10 @@ def schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefinition]:
 
 
 def _schedule(name: str, job, cron: str, description: str, timezone: str = "UTC") -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone=timezone,
+    def evaluate(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        return waiting(context.instance) or dg.RunRequest()
+
+    return dg.ScheduleDefinition(name=name, job=job, cron_schedule=cron, execution_timezone=timezone, execution_fn=evaluate,
                                  default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
 
 
@@ -83,6 +89,13 @@ def training_schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefini
     ]
 
 
+def recorded_champion(instance: dg.DagsterInstance) -> str | None:
+    """The champion version the latest champion_model materialization recorded."""
+    event = instance.get_latest_materialization_event(dg.AssetKey("champion_model"))
+    value = event.asset_materialization.metadata.get("version") if event and event.asset_materialization else None
+    return getattr(value, "value", None)
+
+
 EVERY_MINUTE = {"minimum_interval_seconds": 60, "default_status": dg.DefaultSensorStatus.RUNNING}  # every sensor: on from the start
 
 
@@ -96,6 +109,8 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
         "that has no candles yet (a new symbol, or a new timeframe of a known one).",
     )
     def universe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        if skip := waiting(context.instance):
+            return skip
         universe = current_universe(settings)
         done = context.instance.get_materialized_partitions(dg.AssetKey("candles"))
         new = [s for s in universe if str(partition_key(s)) not in done]
@@ -113,6 +128,8 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
         "and reruns the backtests.",
     )
     def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        if skip := waiting(context.instance):
+            return skip
         try:
             champion = Recorder(settings.tracking_uri).champion()
         except TrackingError as exc:
@@ -123,6 +140,8 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
         if context.cursor == version:
             return dg.SkipReason(f"the champion is still version {version}")
         context.update_cursor(version)
+        if recorded_champion(context.instance) == version:  # e.g. the pipeline of `tx run` ran champion_job already
+            return dg.SkipReason(f"champion_model already records version {version} and its backtests")
         return dg.RunRequest(run_key=f"champion-{version}", tags={"tx/champion": version})
 
     @dg.asset_sensor(
@@ -133,6 +152,8 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
         "falls below TX_LIVE_AUC_MIN (with TX_LIVE_MIN_MATURED predictions judged); the reason is the run's tx/retrain_reason tag.",
     )
     def retrain_on_drift(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) -> dg.RunRequest | dg.SkipReason:
+        if skip := waiting(context.instance):
+            return skip
         materialization = asset_event.asset_materialization
         metadata = {k: getattr(v, "value", v) for k, v in (materialization.metadata if materialization else {}).items()}
         if "skipped" in metadata:

@@ -43,6 +43,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=schedules(settings, jobs),
         sensors=[*sensors(settings, jobs), *failure_sensors(settings)],
         resources=resources(settings),
+        # A run's steps in its own process: a subprocess per step would import the stack
+        # (torch, pandas, TA-Lib) once per step, seconds each on a small machine.
+        executor=dg.in_process_executor,
     )
 
 

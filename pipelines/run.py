@@ -14,6 +14,7 @@ from market.universe import Series
 from pipelines.definitions import build_definitions
 from resources.partitions import partition_key, sync_symbols
 from resources.tags import LAUNCHED_BY
+from training.recorder import Recorder
 from tx.errors import TxError
 from tx.settings import Settings
 
@@ -38,6 +39,30 @@ def _values(metadata: dict[str, dg.MetadataValue]) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in metadata.items()}
 
 
+def materialized(scope: str, run_id: str, events: Iterable[dg.DagsterEvent]) -> Materialized:
+    """What a run materialized and what its checks said, from its events."""
+    done = Materialized(scope, run_id)
+    for event in events:
+        if event.is_step_materialization:
+            mat = event.materialization
+            done.assets[mat.asset_key.to_user_string()] = _values(mat.metadata)
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            check = event.event_specific_data
+            done.checks[f"{check.asset_key.to_user_string()}:{check.check_name}"] = (check.passed, check.description or "")
+    return done
+
+
+def failure_reason(events: Iterable[dg.DagsterEvent]) -> str:
+    """The first failed step's error message, as Dagster recorded it."""
+    failure = next((e for e in events if e.is_step_failure), None)
+    error = failure.step_failure_data.error if failure and failure.step_failure_data else None
+    if error is None:
+        return "see the run in Dagster"
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":  # Dagster's wrapper: the cause says why
+        error = error.cause
+    return error.message.strip()
+
+
 def _execute(
     job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None, log_level: str = "INFO",
 ) -> Materialized:
@@ -47,19 +72,8 @@ def _execute(
         partition_key=partition, instance=instance, tags={LAUNCHED_BY: "tx"}, run_config={**own, **_logs(log_level)}, raise_on_error=False
     )
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        error = failure.step_failure_data.error if failure and failure.step_failure_data else None
-        reason = error.message.strip() if error else "see the run in Dagster"
-        raise PipelineError(f"{scope}: {reason} (Dagster run {result.run_id})")
-    done = Materialized(scope, result.run_id)
-    for event in result.all_events:
-        if event.is_step_materialization:
-            mat = event.materialization
-            done.assets[mat.asset_key.to_user_string()] = _values(mat.metadata)
-        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            check = event.event_specific_data
-            done.checks[f"{check.asset_key.to_user_string()}:{check.check_name}"] = (check.passed, check.description or "")
-    return done
+        raise PipelineError(f"{scope}: {failure_reason(result.all_events)} (Dagster run {result.run_id})")
+    return materialized(scope, result.run_id, result.all_events)
 
 
 def materialize_series(
@@ -77,45 +91,57 @@ def materialize_series(
             yield exc
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One step of the default pipeline: a job, run once per series or once for the universe."""
+
+    job: str
+    per_series: bool
+    what: str  # what the terminal says it does
+
+    def job_now(self, settings: Settings) -> str:
+        """The job to launch now: the backtests run as the champion job once there is a champion,
+        so that the champion sensor finds the champion recorded and does not run them again."""
+        if self.job == "backtest_job" and Recorder(settings.tracking_uri).champion() is not None:
+            return "champion_job"
+        return self.job
+
+
+def phases(settings: Settings) -> list[Phase]:
+    """The default pipeline, in order: what `make demo` runs in-process and `make run` launches
+    as queued Dagster runs."""
+    return [
+        Phase("candles_job", True, "candles"),
+        Phase("base_rates_job", False, "pattern base rates across the universe"),
+        Phase("features_job", True, "features, patterns, labels"),  # labels: TX_LABEL_HORIZON
+        Phase("universe_pipeline", False, "universe-wide views (coverage, pattern heatmap)"),
+        Phase("news_job", False, "news and social items of the stored symbols (sources with keys, and <TX_DATA_DIR>/news files)"),
+        Phase("training_job", False, f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate)"),
+        Phase("online_job", False, "online learning: labels matured since the newest version last learned (skips when too few)"),
+        Phase("monitoring_job", False, "monitoring: feature drift of the served model (evidently) and its live performance"),
+        Phase("backtest_job", False, "backtests: patterns, strategy (out-of-fold probabilities), walk-forward"),
+        Phase("alert_job", False, "alert scan with the champion"),
+    ]
+
+
 def materialize_pipeline(
     settings: Settings,
     instance: dg.DagsterInstance,
     universe: list[Series],
     progress: Callable[[str], None] = print,
 ) -> list[Materialized]:
-    """The whole default pipeline: candles per series, the patterns' base rates, features per
-    series, then the universe-wide assets (training, then one online step). Stops at the
-    first failure."""
+    """The whole default pipeline (`phases`), in-process, one phase after the other. Stops at
+    the first failure."""
     defs = build_definitions(settings)
     done: list[Materialized] = []
-
-    def per_series(job_name: str, what: str) -> None:
-        for i, one in enumerate(materialize_series(settings, instance, universe, job_name, "INFO"), 1):
-            if isinstance(one, PipelineError):
-                raise one
-            progress(f"[{i}/{len(universe)}] {what} {one.scope}")
-            done.append(one)
-
-    def universe_wide(job_name: str) -> None:
-        done.append(_execute(defs.resolve_job_def(job_name), instance, "universe"))
-
-    per_series("candles_job", "candles")
-    progress("pattern base rates across the universe ...")
-    universe_wide("base_rates_job")
-    per_series("features_job", "features, patterns, labels")  # labels: TX_LABEL_HORIZON
-    progress("universe-wide assets ...")
-    universe_wide("universe_pipeline")
-    progress("news and social items of the stored symbols (sources with keys, and <TX_DATA_DIR>/news files) ...")
-    universe_wide("news_job")
-    progress(f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate) ...")
-    universe_wide("training_job")
-    progress("online learning: labels matured since the newest version last learned (skips when too few) ...")
-    universe_wide("online_job")
-    progress("monitoring: feature drift of the served model (evidently) and its live performance ...")
-    universe_wide("monitoring_job")
-    progress("backtests: patterns, strategy (out-of-fold probabilities), walk-forward (retrained per window) ...")
-    universe_wide("backtest_job")
-    progress("alert scan with the champion ...")
-    universe_wide("alert_job")
+    for phase in phases(settings):
+        if phase.per_series:
+            for i, one in enumerate(materialize_series(settings, instance, universe, phase.job, "INFO"), 1):
+                if isinstance(one, PipelineError):
+                    raise one
+                progress(f"[{i}/{len(universe)}] {phase.what} {one.scope}")
+                done.append(one)
+        else:
+            progress(f"{phase.what} ...")
+            done.append(_execute(defs.resolve_job_def(phase.job_now(settings)), instance, "universe"))
     return done
-

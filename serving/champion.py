@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from training.model import FusedModel
+from training.promotion import no_champion_reason
 from training.recorder import CHAMPION, FUSED_MODEL, Recorder, TrackingError, Version
 
 log = logging.getLogger("tx.serving")
@@ -34,15 +35,23 @@ class Served:
 
 
 class NoChampion(RuntimeError):
-    """No version of tx-fused is champion yet (or it cannot be loaded)."""
+    """No version of tx-fused is champion yet (or it cannot be loaded). `public`: the message
+    may go to clients as it is (the gate's reason); otherwise it may carry driver text."""
+
+    def __init__(self, message: str, public: bool = True) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 class Champion:
     """Holds the version `resolve` names (default: the champion alias) and keeps it current."""
 
     def __init__(self, tracking_uri: str, poll_s: float = 30.0, resolve: Callable[[Recorder], Version | None] = Recorder.champion,
-                 missing: str = NO_CHAMPION, on_swap=None) -> None:
+                 missing: str = NO_CHAMPION, on_swap=None, explain: Callable[[Recorder], str] | None = None) -> None:
         self.tracking_uri, self.poll_s, self.resolve, self.missing, self.on_swap = tracking_uri, poll_s, resolve, missing, on_swap
+        # Why nothing resolves, asked of MLflow when nothing does (the champion: the gate's reason).
+        self.explain = explain if explain is not None else (lambda r: no_champion_reason(r, FUSED_MODEL)) if resolve is Recorder.champion else None
+        self._why_missing: str | None = None
         self._served: Served | None = None
         self._load_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -55,10 +64,20 @@ class Champion:
         """The model now served, if any (for status reports; requests use `current`)."""
         return self._served
 
+    @property
+    def why_not_served(self) -> str | None:
+        """Why no model is served (None while one is): a load or MLflow error, else the reason
+        nothing resolves (for the champion: the gate's)."""
+        if self._served is not None:
+            return None
+        return self.last_error or self._why_missing or self.missing
+
     def current(self) -> Served:
         served = self._served  # one read of the reference: the request keeps this model
         if served is None:
-            raise NoChampion(self.last_error or self.missing)
+            if self.last_error:
+                raise NoChampion(self.last_error, public=False)
+            raise NoChampion(self._why_missing or self.missing)
         return served
 
     def refresh(self) -> bool:
@@ -72,7 +91,11 @@ class Champion:
                 self.last_error = f"MLflow unreachable: {exc}"
                 return False
             if version is None:
-                self.last_error = self.missing
+                try:
+                    self._why_missing = self.explain(recorder) if self.explain else None
+                except TrackingError:
+                    self._why_missing = None
+                self.last_error = None
                 return False
             current = self._served
             if current is not None and current.version == version.version:

@@ -13,7 +13,7 @@ from features.sentiment import scores_of
 from market.frames import CandleFormatError, conform
 from market.quality import validated
 from serving import metrics
-from serving.champion import NO_CHAMPION, NO_VERSION, NoChampion, Served
+from serving.champion import NoChampion, Served
 from serving.errors import ApiError
 from serving.schemas.series import SeriesRequest
 from serving.scores import score_answer
@@ -37,7 +37,7 @@ def model_of(request: Request, line: str = "champion") -> Served:
         return getattr(request.app.state, line).current()
     except NoChampion as exc:
         reason = str(exc)
-        if reason not in (NO_CHAMPION, NO_VERSION):  # "MLflow unreachable: <driver text>", "loading v3 failed: ..."
+        if not exc.public:  # "MLflow unreachable: <driver text>", "loading v3 failed: ..."
             reason = f"{reason.split(':', 1)[0]}; retry shortly"
         raise ApiError(503, reason, "no_model", headers={"Retry-After": "60"}) from None
 

@@ -125,3 +125,15 @@ def gate(
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def no_champion_reason(recorder: Recorder, name: str) -> str:
+    """Why `name` has no champion, in one line a client may read: nothing registered yet, the
+    newest version awaiting the gate, or the gate's recorded reason for refusing it."""
+    newest = recorder.newest(name)
+    if newest is None:
+        return f"no version of {name} is {CHAMPION} yet: none is registered; the training pipeline registers one and the gate decides"
+    decision = recorded(newest)
+    if decision is None:
+        return f"no version of {name} is {CHAMPION} yet: v{newest.version} awaits the gate"
+    return f"no version of {name} is {CHAMPION} yet: the gate did not promote v{newest.version}: {decision.reason}"

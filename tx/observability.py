@@ -91,6 +91,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request at INFO: noise in `tx run`'s terminal
 
 
 @cache

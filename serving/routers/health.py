@@ -91,7 +91,8 @@ def detailed(request: Request, _: Principal | None = Depends(require("read"))) -
     providers = checked["providers"] if healthy else {"status": "unknown", "latency_ms": None, "reason": "the app database is down"}
     champion = state.champion
     served = champion.served
-    last_error = champion.last_error.split(":", 1)[0] if champion.last_error else None  # "MLflow unreachable", not the driver's text
+    why = champion.last_error or champion.why_not_served
+    last_error = why.split(":", 1)[0] if why else None  # "MLflow unreachable", not the driver's text
     model = {"status": "ok" if served else "none", "name": "tx-fused", "version": served.version if served else None,
              "loaded_at": served.loaded_at if served else None, "last_poll": champion.last_poll, "last_error": last_error,
              "poll_s": champion.poll_s}

@@ -1,5 +1,6 @@
 """The universe sensor and the market-scan schedules, evaluated against a real instance."""
 
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -115,3 +116,33 @@ def test_a_new_champion_triggers_one_run(tx_env):
     assert {"champion_model", "pattern_backtest", "strategy_backtest", "walk_forward_backtest"} == {  # a new champion reruns the backtests
         k.to_user_string() for k in defs.resolve_job_def(champion_sensor.job_name).asset_layer.selected_asset_keys}
     assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster, cursor="1")), dg.SkipReason)
+    # the pipeline of `tx run` ran champion_job for this champion already: no second run of the backtests
+    dagster.report_runless_asset_event(dg.AssetMaterialization("champion_model", metadata={"version": "1"}))
+    context = dg.build_sensor_context(instance=dagster)
+    skipped = champion_sensor(context)
+    assert isinstance(skipped, dg.SkipReason) and "already records version 1" in skipped.skip_message and context.cursor == "1"
+
+
+def test_automation_waits_while_tx_run_launches_the_first_pipeline(monkeypatch):
+    """Every schedule and sensor skips while `tx run`'s heartbeat is fresh, and only then."""
+    from pipelines import bootstrap
+
+    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d")
+    settings = load_settings()
+    setup_all(settings)
+    dagster = instance(settings)
+    defs = build_definitions(settings)
+    bootstrap.beat(dagster)
+    when = datetime(2026, 1, 6, 16, 30, tzinfo=ZoneInfo("America/New_York"))
+    for schedule in defs.schedules:
+        result = schedule.evaluate_tick(dg.build_schedule_context(instance=dagster, scheduled_execution_time=when))
+        assert "first pipeline" in (result.skip_message or ""), schedule.name
+    for sensor in defs.sensors:
+        if sensor.name == "retrain_on_drift":
+            continue  # an asset sensor: it is only called with a drift report, and checks first too
+        with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
+            assert "first pipeline" in sensor(context).skip_message, sensor.name
+    assert bootstrap.waiting(dagster, now=time.time() + bootstrap.FRESH_S + 1) is None  # a `tx run` that died stops holding it
+    bootstrap.end(dagster)
+    assert bootstrap.waiting(dagster) is None
+    assert defs.get_schedule_def("online_learning").evaluate_tick(dg.build_schedule_context(instance=dagster)).run_requests

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from training.promotion import WINDOW_TAG, decide, gate, recorded
+from training.promotion import WINDOW_TAG, decide, gate, no_champion_reason, recorded
 from training.recorder import CHALLENGER, CHAMPION, Recorder, client, ensure_experiment
 
 
@@ -101,3 +101,24 @@ def test_the_recorded_decision_reads_back_what_the_gate_wrote(registry):
         assert decision.record() == {k.removeprefix("tx.gate."): v for k, v in raw.items() if k.startswith("tx.gate.")}
     assert recorded(recorder.version("tx-gate-test", forced.version)).forced
     assert recorded(recorder.champion("tx-gate-test")) == forced
+
+
+def test_no_champion_reason_says_what_the_gate_decided(registry):
+    """What the service answers while there is no champion: nothing registered, a version
+    awaiting the gate, or the gate's recorded reason for refusing the newest one."""
+    from serving.champion import Champion, NoChampion
+
+    _, register, recorder = registry
+    assert "none is registered" in no_champion_reason(recorder, "tx-gate-test")
+    low = register(0.55)
+    assert no_champion_reason(recorder, "tx-gate-test") == f"no version of tx-gate-test is champion yet: v{low} awaits the gate"
+    gate(recorder, "tx-gate-test", low)
+    why = f"no version of tx-gate-test is champion yet: the gate did not promote v{low}: wf_auc 0.5500 does not exceed the threshold 0.6"
+    assert no_champion_reason(recorder, "tx-gate-test") == why
+
+    served = Champion(recorder.tracking_uri, resolve=lambda r: r.champion("tx-gate-test"),
+                      explain=lambda r: no_champion_reason(r, "tx-gate-test"))
+    assert not served.refresh() and served.why_not_served == why
+    with pytest.raises(NoChampion) as refused:
+        served.current()
+    assert str(refused.value) == why and refused.value.public  # safe for clients: the 503's message
