@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from market.universe import choose_series
-from resources.partitions import ALL_PARTITIONS, series_from_key
+from resources.partitions import ALL_PARTITIONS, series_from_key, str_key
 from resources.stores import AppDatabase, MlflowTracking
 from store.candles import load_candles
 from store.predictions import load_predictions
@@ -41,7 +41,7 @@ def model_drift(context: dg.AssetExecutionContext, config: DriftConfig, app_db: 
     model = recorder.load(version.version)
     cutoff = pd.Timestamp(model.knowledge_cutoff) if model.knowledge_cutoff else None
     chosen = choose_series([series_from_key(k) for k in features], config.timeframes)
-    pairs = [split_windows(features[f"{s.symbol}|{s.timeframe}"], cutoff, config.reference_bars, config.current_bars) for s in chosen]
+    pairs = [split_windows(features[str_key(s)], cutoff, config.reference_bars, config.current_bars) for s in chosen]
     drift = data_drift(pd.concat([r for r, _ in pairs]), pd.concat([c for _, c in pairs]))
 
     engine = app_db.engine

@@ -7,7 +7,7 @@ from market.chain import ProviderChain
 from market.universe import INTRADAY, Series
 from pipelines.bootstrap import waiting
 from pipelines.jobs import Jobs
-from resources.partitions import partition_key, symbols
+from resources.partitions import known_keys, partition_key, series_partitions
 from resources.tags import RETRAIN_REASON
 from training.recorder import FUSED_MODEL, Recorder, TrackingError
 from training.retraining import retrain_reasons
@@ -22,8 +22,8 @@ def current_universe(settings: Settings) -> list[Series]:
 def _scan(context: dg.ScheduleEvaluationContext, settings: Settings, timeframes: tuple[str, ...]) -> list[dg.RunRequest] | dg.SkipReason:
     if skip := waiting(context.instance):
         return skip
-    known = set(context.instance.get_dynamic_partitions(symbols.name))
-    series = [s for s in current_universe(settings) if s.timeframe in timeframes and s.symbol in known]
+    known = known_keys(context.instance)
+    series = [s for s in current_universe(settings) if s.timeframe in timeframes and partition_key(s) in known]
     if not series:
         return dg.SkipReason(f"no {'/'.join(timeframes)} series in the universe yet (the universe sensor registers them)")
     tick = context.scheduled_execution_time.isoformat()
@@ -105,21 +105,25 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
     @dg.sensor(
         job=jobs.series_pipeline,
         **EVERY_MINUTE,
-        description="Keeps the `symbols` partitions in step with TX_UNIVERSE and materializes every series of it "
-        "that has no candles yet (a new symbol, or a new timeframe of a known one).",
+        description="Keeps the `series` partitions in step with TX_UNIVERSE (each series of it is one; a series that "
+        "leaves keeps its partition) and materializes every series of it that has no candles yet (a new symbol, or a new "
+        "timeframe of a known one).",
     )
     def universe_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         if skip := waiting(context.instance):
             return skip
         universe = current_universe(settings)
         done = context.instance.get_materialized_partitions(dg.AssetKey("candles"))
-        new = [s for s in universe if str(partition_key(s)) not in done]
-        if not new:
+        new = [s for s in universe if partition_key(s) not in done]
+        # Registered whether or not they have candles: an instance from before the series partitions has candles
+        # but no partitions, and the scans run only registered series.
+        unregistered = sorted({partition_key(s) for s in universe} - known_keys(context.instance))
+        if not new and not unregistered:
             return dg.SkipReason(f"every series of the universe has candles ({len(universe)} series)")
-        symbols_new = sorted({s.symbol for s in new} - set(context.instance.get_dynamic_partitions(symbols.name)))
         # One run key per series: a series whose first run failed is not retried every minute.
         requests = [dg.RunRequest(run_key=f"universe:{s}", partition_key=partition_key(s)) for s in new]
-        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=[symbols.build_add_request(symbols_new)] if symbols_new else [])
+        adds = [series_partitions.build_add_request(unregistered)] if unregistered else []
+        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=adds)
 
     @dg.sensor(
         job=jobs.champion_job,

@@ -18,7 +18,7 @@ from pipelines import bootstrap
 from pipelines.definitions import build_definitions
 from pipelines.run import Materialized, Phase, failure_reason, materialized, phases
 from pipelines.status import submit
-from resources.partitions import partition_key, sync_symbols
+from resources.partitions import partition_key, sync_series
 from resources.tags import LAUNCHED_BY
 from tx.settings import Settings
 
@@ -52,7 +52,7 @@ class Launcher:
         self.total = sum(len(universe) if p.per_series else 1 for p in self.pending)
         self.started = time.monotonic()
         self._defs = build_definitions(settings)
-        sync_symbols(instance, universe)
+        sync_series(instance, universe)
 
     @property
     def done(self) -> bool:
@@ -79,7 +79,7 @@ class Launcher:
             for series in self.universe:
                 if str(series) in self._launched:  # a retry after the webserver refused one of them
                     continue
-                key = str(partition_key(series))
+                key = partition_key(series)
                 run_id = self._submit(self.settings, job_name, {**tags, "dagster/partition": key},
                                       job.get_run_config_for_partition_key(key))
                 self.inflight[run_id] = (phase, job_name, str(series))

@@ -12,7 +12,7 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.definitions import build_definitions
-from resources.partitions import partition_key, sync_symbols
+from resources.partitions import partition_key, sync_series
 from resources.tags import LAUNCHED_BY
 from training.recorder import Recorder
 from tx.errors import TxError
@@ -64,10 +64,10 @@ def failure_reason(events: Iterable[dg.DagsterEvent]) -> str:
 
 
 def _execute(
-    job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: dg.MultiPartitionKey | None = None, log_level: str = "INFO",
+    job: dg.JobDefinition, instance: dg.DagsterInstance, scope: str, partition: str | None = None, log_level: str = "INFO",
 ) -> Materialized:
     # The job's own run config (the settings' values, pipelines/run_config.py) and the log level.
-    own = job.get_run_config_for_partition_key(str(partition)) if partition is not None else job.run_config or {}
+    own = job.get_run_config_for_partition_key(partition) if partition is not None else job.run_config or {}
     result = job.execute_in_process(
         partition_key=partition, instance=instance, tags={LAUNCHED_BY: "tx"}, run_config={**own, **_logs(log_level)}, raise_on_error=False
     )
@@ -82,7 +82,7 @@ def materialize_series(
     """Run a per-series job for each series in turn, yielding each result (or failure) as it
     finishes, so that callers can show progress and go on past a failed series."""
     series = list(series)
-    sync_symbols(instance, series)
+    sync_series(instance, series)
     job = build_definitions(settings).resolve_job_def(job_name)
     for one in series:
         try:

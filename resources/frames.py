@@ -25,6 +25,12 @@ class ParquetIOManager(dg.UPathIOManager):
         with path.open("rb") as fh:
             return pd.read_parquet(fh)
 
+    def get_path_for_partition(self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str) -> UPath:
+        """A series' frame at <asset>/<SYMBOL>/<TIMEFRAME>.parquet: "SYMBOL|TIMEFRAME" keys become
+        folders, the layout the symbol x timeframe multi-partitions had (frames stored before
+        stay where they are; no "|" in a file name)."""
+        return path.joinpath(*partition.split("|"))
+
 
 class ParquetFrames(dg.ConfigurableIOManagerFactory):
     """Where analytical frames live (TX_HOME/frames by default)."""

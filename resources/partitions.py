@@ -1,42 +1,54 @@
-"""Partitions: candles and everything derived from them are per (symbol, timeframe).
+"""Partitions: candles and everything derived from them are per series, a (symbol, timeframe)
+of the universe.
 
-The one place partition keys are made and read: as a Dagster key (`partition_key`), from an
-asset's context (`series_of`), and as the "SYMBOL|TIMEFRAME" strings that key the
-partitions of an input loaded whole (`series_from_key`, `str_key`, `ALL_PARTITIONS`).
+The partition space is the universe's series, no more: one dynamic partitions definition,
+`series`, whose keys are "SYMBOL|TIMEFRAME" strings (the form Dagster's MultiPartitionKey
+had, so stored materializations keep their keys). A symbol x timeframe pair outside the
+universe is no partition, so the catalog counts only real series and an input loaded whole
+(`ALL_PARTITIONS`) does not try, and warn about, series that were never meant to exist.
+
+The one place partition keys are made and read: as a Dagster key (`partition_key`, the same
+string as `str_key`), from an asset's context (`series_of`), and back from the keys of an
+input loaded whole (`series_from_key`). `sync_series` registers the universe's series.
 """
 
 import dagster as dg
 
-from market.universe import TIMEFRAMES, Series
+from market.universe import Series
 
-symbols = dg.DynamicPartitionsDefinition(name="symbols")
-timeframes = dg.StaticPartitionsDefinition(list(TIMEFRAMES))
-series_partitions = dg.MultiPartitionsDefinition({"symbol": symbols, "timeframe": timeframes})
+series_partitions = dg.DynamicPartitionsDefinition(name="series")
 ALL_PARTITIONS = dg.AssetIn(metadata={"allow_missing_partitions": True})  # an input of every stored series, keyed by str_key
-
-
-def partition_key(series: Series) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"symbol": series.symbol, "timeframe": series.timeframe})
-
-
-def series_of(context: dg.AssetExecutionContext) -> Series:
-    keys = context.partition_key.keys_by_dimension
-    return Series(keys["symbol"], keys["timeframe"])
-
-
-def series_from_key(key: str) -> Series:
-    symbol, timeframe = key.split("|")  # MultiPartitionKey: dimensions in alphabetical order
-    return Series(symbol, timeframe)
 
 
 def str_key(series: Series) -> str:
     return f"{series.symbol}|{series.timeframe}"
 
 
-def sync_symbols(instance: dg.DagsterInstance, universe: list[Series]) -> list[str]:
-    """Register the universe's symbols as dynamic partitions; returns those newly added."""
-    existing = set(instance.get_dynamic_partitions(symbols.name))
-    new = sorted({s.symbol for s in universe} - existing)
+def partition_key(series: Series) -> str:
+    return str_key(series)
+
+
+def series_from_key(key: str) -> Series:
+    symbol, timeframe = key.split("|")
+    return Series(symbol, timeframe)
+
+
+def series_of(context: dg.AssetExecutionContext) -> Series:
+    return series_from_key(context.partition_key)
+
+
+def known_keys(instance: dg.DagsterInstance) -> set[str]:
+    """The series registered as partitions."""
+    return set(instance.get_dynamic_partitions(series_partitions.name))
+
+
+def sync_series(instance: dg.DagsterInstance, universe: list[Series]) -> list[str]:
+    """Register the universe's series as dynamic partitions; returns the keys newly added.
+
+    A series that leaves the universe keeps its partition: its candles and frames stay
+    stored, the universe-wide assets (training, monitoring) go on reading every stored
+    series, and Dagster keeps its history. Nothing here deletes a partition."""
+    new = sorted({partition_key(s) for s in universe} - known_keys(instance))
     if new:
-        instance.add_dynamic_partitions(symbols.name, new)
+        instance.add_dynamic_partitions(series_partitions.name, new)
     return new

@@ -11,7 +11,7 @@ from assets.alerts import alert_scan, bar_score
 from market.universe import Series
 from pipelines.definitions import resources
 from pipelines.instance import instance
-from resources.partitions import partition_key, sync_symbols
+from resources.partitions import partition_key, sync_series
 from store.candles import upsert_candles
 from store.db import make_engine, upgrade
 from store.events import events_since
@@ -36,7 +36,7 @@ def test_bar_score_scores_each_new_bar_once_and_the_alert_scan_reuses_it(db_url,
     frame = trained["frames"]["SYNA"]
     upsert_candles(engine, "SYNA", "1d", frame.iloc[:-1], "synthetic")
     dagster = instance(settings)
-    sync_symbols(dagster, [SERIES])
+    sync_series(dagster, [SERIES])
 
     def step(asset) -> dict:
         partition = partition_key(SERIES) if asset is bar_score else None

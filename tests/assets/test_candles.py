@@ -9,7 +9,7 @@ from market.synthetic import generate
 from market.universe import Series
 from pipelines.definitions import resources
 from pipelines.instance import instance
-from resources.partitions import partition_key, series_partitions, sync_symbols
+from resources.partitions import partition_key, series_partitions, sync_series
 from store.candles import load_candles
 from store.db import make_engine, upgrade
 from trading.broker import Order, paper_broker
@@ -33,7 +33,7 @@ def setup(db_url, tmp_path, monkeypatch):
     settings = load_settings()
     upgrade(settings.app_database_url)
     dagster = instance(settings)
-    sync_symbols(dagster, [SERIES])
+    sync_series(dagster, [SERIES])
     engine = make_engine(settings.app_database_url)
     yield settings, dagster, data, engine
     engine.dispose()

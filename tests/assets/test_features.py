@@ -11,7 +11,7 @@ from features.patterns import detections
 from market.universe import Series
 from pipelines.definitions import resources
 from pipelines.instance import instance
-from resources.partitions import partition_key, sync_symbols
+from resources.partitions import partition_key, sync_series
 from store.db import make_engine, upgrade
 from store.patterns import load_detections
 from tx.settings import load_settings
@@ -24,7 +24,7 @@ def test_feature_assets_store_frames_detections_and_pass_their_checks(db_url, mo
     settings = load_settings()
     upgrade(settings.app_database_url)
     dagster = instance(settings)
-    sync_symbols(dagster, [SERIES])
+    sync_series(dagster, [SERIES])
     res = resources(settings)
     key = partition_key(SERIES)
     assert dg.materialize([candles], partition_key=key, instance=dagster, resources=res).success

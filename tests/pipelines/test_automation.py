@@ -11,7 +11,7 @@ from market.universe import Series
 from pipelines.definitions import build_definitions
 from pipelines.instance import instance
 from pipelines.run import materialize_series
-from resources.partitions import symbols
+from resources.partitions import series_partitions
 from tx.settings import load_settings
 
 
@@ -20,7 +20,7 @@ def automation() -> dg.Definitions:
     return build_definitions(load_settings())
 
 
-def test_universe_sensor_registers_new_symbols_and_requests_series_without_candles(monkeypatch):
+def test_universe_sensor_registers_new_series_and_requests_those_without_candles(monkeypatch):
     monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h")
     settings = load_settings()
     setup_all(settings)
@@ -30,9 +30,9 @@ def test_universe_sensor_registers_new_symbols_and_requests_series_without_candl
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         result = universe_sensor(context)
     assert isinstance(result, dg.SensorResult)
-    assert [r.partition_key for r in result.run_requests] == [dg.MultiPartitionKey({"symbol": "SPX", "timeframe": "1d"}), dg.MultiPartitionKey({"symbol": "EURUSD", "timeframe": "1h"})]
+    assert [r.partition_key for r in result.run_requests] == ["SPX|1d", "EURUSD|1h"]
     [add] = result.dynamic_partitions_requests
-    assert add.partitions_def_name == symbols.name and sorted(add.partition_keys) == ["EURUSD", "SPX"]
+    assert add.partitions_def_name == series_partitions.name == "series" and add.partition_keys == ["EURUSD|1h", "SPX|1d"]
 
     for run in materialize_series(settings, dagster, [Series("SPX", "1d"), Series("EURUSD", "1h")]):
         assert not isinstance(run, Exception)
@@ -43,29 +43,49 @@ def test_universe_sensor_registers_new_symbols_and_requests_series_without_candl
     defs = automation()  # the code server reloaded with the new settings
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         grown = defs.get_sensor_def("universe_sensor")(context)
-    assert [str(r.partition_key) for r in grown.run_requests] == ["EURUSD|1d", "GOOGL|1d"]
-    assert grown.dynamic_partitions_requests[0].partition_keys == ["GOOGL"]
+    assert [r.partition_key for r in grown.run_requests] == ["EURUSD|1d", "GOOGL|1d"]
+    assert grown.dynamic_partitions_requests[0].partition_keys == ["EURUSD|1d", "GOOGL|1d"]  # the series, not the symbols
+
+
+def test_universe_sensor_registers_series_that_have_candles_but_no_partition(monkeypatch):
+    """An instance from before the series partitions: candles stored, no `series` partition.
+    The sensor registers them (no run: they have candles), so that the scans run them."""
+    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d")
+    settings = load_settings()
+    setup_all(settings)
+    dagster = instance(settings)
+    [run] = materialize_series(settings, dagster, [Series("SPX", "1d")])
+    assert not isinstance(run, Exception)
+    dagster.delete_dynamic_partition(series_partitions.name, "SPX|1d")
+    defs = build_definitions(settings)
+    with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
+        result = defs.get_sensor_def("universe_sensor")(context)
+    assert isinstance(result, dg.SensorResult) and result.run_requests == []
+    assert [add.partition_keys for add in result.dynamic_partitions_requests] == [["SPX|1d"]]
 
 
 def test_scans_request_the_series_of_their_timeframes(monkeypatch):
     monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h,GOOGL:1d")
     dagster = dg.DagsterInstance.local_temp()
-    dagster.add_dynamic_partitions(symbols.name, ["SPX", "EURUSD", "GOOGL"])
+    dagster.add_dynamic_partitions(series_partitions.name, ["SPX|1d", "EURUSD|1h", "GOOGL|1d", "GOOGL|1h"])
     when = datetime(2026, 11, 25, 16, 30, tzinfo=ZoneInfo("America/New_York"))
     defs = automation()
     daily_scan, intraday_scan = defs.get_schedule_def("daily_scan"), defs.get_schedule_def("intraday_scan")
     daily = daily_scan(dg.build_schedule_context(instance=dagster, scheduled_execution_time=when))
     intraday = intraday_scan(dg.build_schedule_context(instance=dagster, scheduled_execution_time=when))
-    assert sorted(r.partition_key.keys_by_dimension["symbol"] for r in daily) == ["GOOGL", "SPX"]
-    assert [r.partition_key.keys_by_dimension["symbol"] for r in intraday] == ["EURUSD"]
+    assert sorted(r.partition_key for r in daily) == ["GOOGL|1d", "SPX|1d"]
+    assert [r.partition_key for r in intraday] == ["EURUSD|1h"]  # GOOGL|1h: registered, not in the universe
     assert len({r.run_key for r in daily}) == 2  # one run per series per tick
     assert daily_scan.cron_schedule == "30 16 * * 1-5" and intraday_scan.cron_schedule == "*/5 * * * *"
 
 
-def test_scan_skips_until_the_sensor_has_registered_the_symbols():
+def test_scan_skips_until_the_sensor_has_registered_the_series(monkeypatch):
+    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,GOOGL:1d")
     dagster = dg.DagsterInstance.local_temp()
     result = automation().get_schedule_def("daily_scan")(dg.build_schedule_context(instance=dagster))
     assert isinstance(result, dg.SkipReason)
+    dagster.add_dynamic_partitions(series_partitions.name, ["SPX|1w", "GOOGL|1h"])  # the symbols, other timeframes
+    assert isinstance(automation().get_schedule_def("daily_scan")(dg.build_schedule_context(instance=dagster)), dg.SkipReason)
 
 
 def test_universe_wide_assets_are_refreshed_after_the_daily_scan():
