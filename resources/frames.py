@@ -25,6 +25,16 @@ class ParquetIOManager(dg.UPathIOManager):
         with path.open("rb") as fh:
             return pd.read_parquet(fh)
 
+    def load_partitions(self, context: dg.InputContext):
+        """An input of every series (`resources.partitions.ALL_PARTITIONS`) is a dict keyed by
+        series even when the universe has one: Dagster's default hands a single partition over
+        bare, which would make a one-series universe a special case downstream."""
+        keys = context.asset_partition_keys
+        if len(keys) == 1 and context.definition_metadata.get("allow_missing_partitions"):
+            loaded = self._load_partition_from_path(context, keys[0], self._get_paths_for_partitions(context)[keys[0]])
+            return {} if loaded is None else {keys[0]: loaded}
+        return super().load_partitions(context)
+
     def get_path_for_partition(self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str) -> UPath:
         """A series' frame at <asset>/<SYMBOL>/<TIMEFRAME>.parquet: "SYMBOL|TIMEFRAME" keys become
         folders, the layout the symbol x timeframe multi-partitions had (frames stored before
