@@ -72,3 +72,18 @@ def test_a_materialized_universe_is_n_of_n_and_loads_whole_without_skipping(monk
     sync_series(dagster, [Series("IXIC", "1d")])
     partial = dg.materialize([labels, every_label], selection=[every_label], instance=dagster, resources=res)
     assert partial.success and [m.split(" and ")[0] for m in skipped(dagster, partial.run_id)] == [f"{SKIPPED} IXIC|1d"]
+
+
+def test_a_one_series_universe_still_loads_whole_as_a_dict(monkeypatch):
+    """Dagster hands a lone partition over bare; the frames IO manager keeps it keyed by series."""
+    monkeypatch.setenv("TX_UNIVERSE", "GOOGL:1d")
+    settings = load_settings()
+    setup_all(settings)
+    dagster = instance(settings)
+    one = Series("GOOGL", "1d")
+    for run in materialize_series(settings, dagster, [one], "candles_job"):
+        assert not isinstance(run, Exception), run
+    res = resources(settings)
+    assert dg.materialize([labels], partition_key=partition_key(one), instance=dagster, resources=res).success
+    whole = dg.materialize([labels, every_label], selection=[every_label], instance=dagster, resources=res)
+    assert whole.success and whole.asset_materializations_for_node("every_label")[0].metadata["keys"].value == ["GOOGL|1d"]
