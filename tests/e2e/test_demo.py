@@ -148,6 +148,7 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
     for key, port in ports.items():
         monkeypatch.setenv(key, str(port))
     monkeypatch.setenv("TX_UNIVERSE", "GOOGL:1d")
+    monkeypatch.setenv("TX_MODEL_POLL_S", "1")  # the service reads the gate's decision at once
     proc = subprocess.Popen([TX, "run"], cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: list[str] = []
     try:
@@ -166,6 +167,17 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
         assert httpx.get(f"http://127.0.0.1:{ports['TX_DAGSTER_PORT']}/server_info", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['TX_MLFLOW_PORT']}/health", timeout=10).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports['TX_SERVING_PORT']}/health", timeout=10).json()["status"] == "ok"
+        # the UIs came first; the pipeline now runs as Dagster runs, a line each, up to the gate's decision
+        gate = _read_until(proc, seen, "gate: ", deadline=time.monotonic() + 900)
+        out = "".join(seen)
+        assert "launching the default pipeline as Dagster runs" in out
+        assert re.search(r"\[1/10\] done   candles: GOOGL:1d in \d+ s \(candles_job, run [0-9a-f]{8}\)\n\s+candles\s+GOOGL:1d\s+2335 bars", out), out
+        assert re.search(r"gate: not promoted -> tx-fused v1: wf_auc 0\.\d{4} does not exceed the threshold 0\.6", gate), out[-3000:]
+        assert "Couldn't load partition" not in out  # the partitions are the universe's series
+        key = tx("api-key", "create", "--scope", "read").stdout.strip().splitlines()[-1]
+        refused = httpx.post(f"http://127.0.0.1:{ports['TX_SERVING_PORT']}/api/ml/score", json={"symbol": "GOOGL"},
+                             headers={"X-API-Key": key}, timeout=30)
+        assert refused.status_code == 503 and "the gate did not promote v1: wf_auc" in refused.json()["error"]["message"]
         launched_through_dagster(ports)
         tree = psutil.Process(proc.pid).children(recursive=True)  # servers, BentoML's worker, Dagster's daemons
         assert any("_bentoml_impl.worker.service" in _cmdline(p) for p in tree)
@@ -187,6 +199,18 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _read_until(proc: subprocess.Popen, seen: list[str], marker: str, deadline: float) -> str:
+    """The first line of `proc`'s output with `marker` (every line read is kept in `seen`)."""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return line
+    raise AssertionError(f"no {marker!r} in the output:\n{''.join(seen)[-3000:]}")
 
 
 def _alive(proc: psutil.Process) -> bool:
