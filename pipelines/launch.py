@@ -23,6 +23,7 @@ from resources.tags import LAUNCHED_BY
 from tx.settings import Settings
 
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+BEAT_S = 10.0  # how often the heartbeat that holds the automation is written
 Submit = Callable[[Settings, str, dict[str, str], dict | None], str]
 
 
@@ -51,6 +52,7 @@ class Launcher:
         self._launched: set[str] = set()  # series of the phase being launched that have a run
         self.total = sum(len(universe) if p.per_series else 1 for p in self.pending)
         self.started = time.monotonic()
+        self._beaten = float("-inf")
         self._defs = build_definitions(settings)
         sync_series(instance, universe)
 
@@ -61,7 +63,9 @@ class Launcher:
     def step(self) -> list[Finished]:
         """Collect the runs that ended, launch the next phase when the current one is over;
         returns the runs that ended since the last step."""
-        bootstrap.beat(self.instance)
+        if time.monotonic() - self._beaten > BEAT_S:
+            bootstrap.beat(self.instance)
+            self._beaten = time.monotonic()
         finished = self._collect()
         self.failed += [f for f in finished if not f.ok]
         if not self.inflight and not self.failed and self.pending:
