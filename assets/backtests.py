@@ -7,6 +7,7 @@ walk-forward backtests trade only on out-of-sample probabilities: predictions ma
 models that never saw those bars' labels.
 """
 
+import time
 from dataclasses import replace
 
 import dagster as dg
@@ -114,6 +115,7 @@ def _figures_row(name: str, metrics: dict) -> dict:
 )
 def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestConfig, app_db: AppDatabase,
                      mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    started = time.time()  # the MLflow run spans the backtest, not only its logging
     stored = coverage(app_db.engine)
     if stored.empty:
         raise dg.Failure("no stored candles: materialize candles first")
@@ -138,7 +140,8 @@ def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestC
     tables["patterns_by_timeframe.csv"] = pooled
     params = config.model_dump()
     run_id, experiment_id = log_backtest("patterns", tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
-                                         params=params, metrics=metrics, tags={"tx.backtest": "pattern"}, figures=figures, tables=tables)
+                                         params=params, metrics=metrics, tags={"tx.backtest": "pattern"}, figures=figures, tables=tables,
+                                         started=started)
     for (symbol, timeframe), bt in done.items():
         save_backtest(app_db.engine, {"kind": "pattern", "symbol": symbol, "timeframe": timeframe, "params": params,
                                       "metrics": bt.result.metrics, "result": {"patterns": bt.table, "equity": curve_points(bt.result.equity)},
@@ -170,6 +173,7 @@ def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestC
 )
 def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig, app_db: AppDatabase,
                       mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    started = time.time()
     found = Recorder(mlflow_tracking.tracking_uri).with_out_of_fold()
     if found is None:
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"no {FUSED_MODEL} version with out-of-fold predictions yet: train first")})
@@ -190,7 +194,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig,
     run_id, experiment_id = log_backtest(f"strategy v{version.version}", tracking_uri=mlflow_tracking.tracking_uri,
                                          artifact_root=mlflow_tracking.artifact_root, params=params.as_dict() | {"model_version": version.version},
                                          metrics=metrics, tags={"tx.backtest": "strategy", "tx.model_version": str(version.version)},
-                                         figures=figures, tables={})
+                                         figures=figures, tables={}, started=started)
     rows = []
     for (symbol, timeframe), (report, probability) in reports.items():
         save_backtest(app_db.engine, {"kind": "strategy", "symbol": symbol, "timeframe": timeframe, "model_version": str(version.version),
@@ -220,6 +224,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig,
 )
 def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForwardConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
                           features: dict[str, pd.DataFrame], labels: dict[str, pd.DataFrame], pattern_base_rates: pd.DataFrame) -> dg.MaterializeResult:
+    started = time.time()  # the MLflow run spans the retraining too
     series = stored_series(context, app_db, features, labels, config.timeframes)
     train_config = replace(config.train_config(), train_window_bars=config.train_bars)
     try:
@@ -246,7 +251,7 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
         f"walk-forward {spans[0][0]:%Y-%m-%d}..{spans[-1][1]:%Y-%m-%d}", tracking_uri=mlflow_tracking.tracking_uri,
         artifact_root=mlflow_tracking.artifact_root, params=params.as_dict() | {f"train.{k}": v for k, v in vars(train_config).items()},
         metrics=metrics | {"wf_auc": trained.metrics["wf_auc"]}, tags={"tx.backtest": "walk_forward"}, figures=figures,
-        tables={"windows.csv": pd.DataFrame(trained.folds)}, windows=child_runs)
+        tables={"windows.csv": pd.DataFrame(trained.folds)}, windows=child_runs, started=started)
     rows = []
     for s in wf.series:
         save_backtest(app_db.engine, {"kind": "walk_forward", "symbol": s.symbol, "timeframe": s.timeframe, "params": params.as_dict()
