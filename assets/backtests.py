@@ -7,6 +7,7 @@ walk-forward backtests trade only on out-of-sample probabilities: predictions ma
 models that never saw those bars' labels.
 """
 
+import time
 from dataclasses import replace
 
 import dagster as dg
@@ -23,7 +24,7 @@ from resources.stores import AppDatabase, MlflowTracking
 from store.backtests import save_backtest
 from store.candles import coverage, load_candles
 from trading import plots
-from trading.backtest import BacktestInputError
+from trading.backtest import BacktestInputError, format_return
 from trading.patterns import pattern_backtest as run_pattern_backtest
 from trading.patterns import pattern_performance
 from trading.strategy import StrategyParams, StrategyReport, curve_points
@@ -89,15 +90,15 @@ def _table_md(rows: list[dict]) -> str:
     return frame.to_markdown(index=False, floatfmt=".4f") if len(frame) else "nothing to show"
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:+.1%}"
+def _ret(metrics: dict) -> str:
+    return format_return(metrics["total_return"], metrics.get("annual_return"))
 
 
 def _versus(report: StrategyReport) -> str:
-    """'strategy +12.0% (max dd 8.1%) vs buy_and_hold +5.0%, sma_crossover -1.0%'"""
+    """'strategy +12.0% (log 0.113, CAGR +5.1%/yr) with max dd 8.1% over 40 trades, vs buy_and_hold +5.0% (...), ...'"""
     m = {name: run.metrics for name, run in report.runs.items()}
-    others = ", ".join(f"{name} {_pct(x['total_return'])}" for name, x in m.items() if name != "strategy")
-    return f"strategy {_pct(m['strategy']['total_return'])} (max dd {m['strategy']['max_drawdown']:.1%}, {m['strategy']['trades']} trades) vs {others}"
+    others = ", ".join(f"{name} {_ret(x)}" for name, x in m.items() if name != "strategy")
+    return f"strategy {_ret(m['strategy'])} with max dd {m['strategy']['max_drawdown']:.1%} over {m['strategy']['trades']} trades, vs {others}"
 
 
 def _figures_row(name: str, metrics: dict) -> dict:
@@ -114,6 +115,7 @@ def _figures_row(name: str, metrics: dict) -> dict:
 )
 def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestConfig, app_db: AppDatabase,
                      mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    started = time.time()  # the MLflow run spans the backtest, not only its logging
     stored = coverage(app_db.engine)
     if stored.empty:
         raise dg.Failure("no stored candles: materialize candles first")
@@ -138,7 +140,8 @@ def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestC
     tables["patterns_by_timeframe.csv"] = pooled
     params = config.model_dump()
     run_id, experiment_id = log_backtest("patterns", tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
-                                         params=params, metrics=metrics, tags={"tx.backtest": "pattern"}, figures=figures, tables=tables)
+                                         params=params, metrics=metrics, tags={"tx.backtest": "pattern"}, figures=figures, tables=tables,
+                                         started=started)
     for (symbol, timeframe), bt in done.items():
         save_backtest(app_db.engine, {"kind": "pattern", "symbol": symbol, "timeframe": timeframe, "params": params,
                                       "metrics": bt.result.metrics, "result": {"patterns": bt.table, "equity": curve_points(bt.result.equity)},
@@ -149,7 +152,7 @@ def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestC
     best = matured.loc[matured["t_stat"].idxmax()] if len(matured) else None
     summary = (f"{len(done)} series, {pooled['pattern'].nunique()} patterns, held {config.horizon} bars net of costs; "
                + (f"strongest {best['pattern']} {best['timeframe']} (t={best['t_stat']:.1f}, n={best['matured']}); " if best is not None else "")
-               + "trading every detection: " + ", ".join(f"{s}:{t} {_pct(bt.result.total_return)}" for (s, t), bt in done.items()))
+               + "trading every detection: " + ", ".join(f"{s}:{t} {_ret(bt.result.metrics)}" for (s, t), bt in done.items()))
     return dg.MaterializeResult(metadata={
         "summary": dg.MetadataValue.text(summary),
         "series": dg.MetadataValue.int(len(done)),
@@ -170,6 +173,7 @@ def pattern_backtest(context: dg.AssetExecutionContext, config: PatternBacktestC
 )
 def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig, app_db: AppDatabase,
                       mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    started = time.time()
     found = Recorder(mlflow_tracking.tracking_uri).with_out_of_fold()
     if found is None:
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"no {FUSED_MODEL} version with out-of-fold predictions yet: train first")})
@@ -190,7 +194,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig,
     run_id, experiment_id = log_backtest(f"strategy v{version.version}", tracking_uri=mlflow_tracking.tracking_uri,
                                          artifact_root=mlflow_tracking.artifact_root, params=params.as_dict() | {"model_version": version.version},
                                          metrics=metrics, tags={"tx.backtest": "strategy", "tx.model_version": str(version.version)},
-                                         figures=figures, tables={})
+                                         figures=figures, tables={}, started=started)
     rows = []
     for (symbol, timeframe), (report, probability) in reports.items():
         save_backtest(app_db.engine, {"kind": "strategy", "symbol": symbol, "timeframe": timeframe, "model_version": str(version.version),
@@ -220,6 +224,7 @@ def strategy_backtest(context: dg.AssetExecutionContext, config: StrategyConfig,
 )
 def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForwardConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
                           features: dict[str, pd.DataFrame], labels: dict[str, pd.DataFrame], pattern_base_rates: pd.DataFrame) -> dg.MaterializeResult:
+    started = time.time()  # the MLflow run spans the retraining too
     series = stored_series(context, app_db, features, labels, config.timeframes)
     train_config = replace(config.train_config(), train_window_bars=config.train_bars)
     try:
@@ -246,7 +251,7 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
         f"walk-forward {spans[0][0]:%Y-%m-%d}..{spans[-1][1]:%Y-%m-%d}", tracking_uri=mlflow_tracking.tracking_uri,
         artifact_root=mlflow_tracking.artifact_root, params=params.as_dict() | {f"train.{k}": v for k, v in vars(train_config).items()},
         metrics=metrics | {"wf_auc": trained.metrics["wf_auc"]}, tags={"tx.backtest": "walk_forward"}, figures=figures,
-        tables={"windows.csv": pd.DataFrame(trained.folds)}, windows=child_runs)
+        tables={"windows.csv": pd.DataFrame(trained.folds)}, windows=child_runs, started=started)
     rows = []
     for s in wf.series:
         save_backtest(app_db.engine, {"kind": "walk_forward", "symbol": s.symbol, "timeframe": s.timeframe, "params": params.as_dict()

@@ -5,6 +5,8 @@ The `retrain_on_drift` sensor (pipelines/automation.py) reads this asset's figur
 for a retraining run, with the reason as a run tag, when drift or decay passes the limits.
 """
 
+import time
+
 import dagster as dg
 import pandas as pd
 
@@ -34,6 +36,7 @@ class DriftConfig(dg.Config):
 )
 def model_drift(context: dg.AssetExecutionContext, config: DriftConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking,
                 features: dict[str, pd.DataFrame]) -> dg.MaterializeResult:
+    started = time.time()  # the MLflow run spans the check, not only its logging
     recorder = Recorder(mlflow_tracking.tracking_uri)
     version = recorder.champion() or recorder.newest()
     if version is None:
@@ -54,7 +57,7 @@ def model_drift(context: dg.AssetExecutionContext, config: DriftConfig, app_db: 
         version.version, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
         knowledge_cutoff=model.knowledge_cutoff, figures=figures, report_html=drift.html, columns=drift.columns,
         params={"reference_bars": config.reference_bars, "current_bars": config.current_bars,
-                "series": ",".join(f"{s.symbol}:{s.timeframe}" for s in chosen)})
+                "series": ",".join(f"{s.symbol}:{s.timeframe}" for s in chosen)}, started=started)
     run_url = mlflow_tracking.run_url(experiment_id, run_id)
     context.log.info(f"drift share {drift.share:.2f} ({len(drift.drifted)}/{len(drift.columns)} columns); live {live.get('auc')}")
     return dg.MaterializeResult(metadata={

@@ -34,8 +34,11 @@ def instance_config(settings: Settings) -> dict:
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    """Environment variables a Dagster process needs beside DAGSTER_HOME."""
-    env = {"DAGSTER_HOME": str(settings.dagster_home_dir)}
+    """Environment variables a Dagster process needs beside DAGSTER_HOME: MLFLOW_TRACKING_URI
+    too, so that whatever reaches MLflow in the webserver, the daemon, the code server or a
+    run worker (all of them run in DAGSTER_HOME) uses the configured store rather than
+    MLflow's default, `./mlflow.db` of that folder."""
+    env = {"DAGSTER_HOME": str(settings.dagster_home_dir), "MLFLOW_TRACKING_URI": settings.tracking_uri}
     if settings.dagster_storage_url:
         password = parse_url(settings.dagster_storage_url).password
         if password:

@@ -72,8 +72,8 @@ def build_jobs(settings: Settings) -> Jobs:
         series_pipeline=job("series_pipeline", [*CANDLE_ASSETS, *FEATURE_ASSETS, *LIVE_ASSETS], "New candles and everything derived "
                             "from them for one partition: features, patterns, labels and the champion's score of the new bar (the "
                             "scans run it; confidences use the latest pattern_base_rates).", per_series=True),
-        universe_pipeline=job("universe_pipeline", UNIVERSE_ASSETS, "Stages across the whole universe (coverage, the pattern heatmap; "
-                              "later models and backtests)."),
+        universe_pipeline=job("universe_pipeline", UNIVERSE_ASSETS, "Stages across the whole universe: coverage and the pattern heatmap "
+                              "(the model, its backtests and monitoring have jobs of their own)."),
         training_job=job("training_job", TRAINING_ASSETS, "Train the fused predictor on the stored features and labels, register it "
                          "and run the promotion gate."),
         online_job=job("online_job", [online_model], "One online-learning step on the newly matured labels (the online schedule runs it)."),

@@ -6,6 +6,7 @@ import dagster as dg
 from sqlalchemy import Engine
 
 from store.db import make_engine
+from training.recorder import use_store
 
 
 class AppDatabase(dg.ConfigurableResource):
@@ -29,6 +30,11 @@ class MlflowTracking(dg.ConfigurableResource):
     artifact_root: str
     threshold: float = 0.6
     ui_url: str = "http://127.0.0.1:5000"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """In the process that runs a step (a run worker, in DAGSTER_HOME), MLflow's own
+        defaults point at this store too: nothing falls back to `./mlflow.db` there."""
+        use_store(self.tracking_uri)
 
     def run_url(self, experiment_id: str, run_id: str) -> str:
         return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"

@@ -14,6 +14,7 @@ import bentoml
 from serving.app import create_app
 from serving.limits import JsonNotFound
 from training.layers.deep import set_threads
+from training.recorder import use_store
 from tx import observability
 from tx.errors import ConfigError
 from tx.processes import die_with_server
@@ -24,6 +25,7 @@ try:
 except ConfigError as exc:  # one line naming the variable, as `tx` says it, not a traceback per worker
     print(f"tx: error: {exc}", file=sys.stderr)
     sys.exit(exc.exit_code)
+use_store(settings.tracking_uri)  # MLflow's defaults in this worker: the configured store, never ./mlflow.db
 app = create_app(settings)
 
 

@@ -19,6 +19,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy.engine import make_url
 
 from store.db import DatabaseError, check_connection, drop_database
+from tx.settings import ROOT
 
 TEST_PG = os.environ.get("TX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -151,6 +152,50 @@ def sentry(httpserver, monkeypatch: pytest.MonkeyPatch) -> Iterator[SentryReceiv
     monkeypatch.setenv("TX_SENTRY_DSN", receiver.dsn)
     yield receiver
     receiver.reset_sdk()
+
+
+# MLflow's own defaults in a process's working folder: `sqlite:///mlflow.db` (MLflow 3) or
+# `./mlruns` (older ones, and artifacts of an experiment without a location). A process that
+# reaches MLflow without the configured store creates one wherever it runs; TX's processes run
+# in folders that hold a dagster.yaml: the checkout (`tx`, pytest, BentoML's workers), a
+# DAGSTER_HOME (Dagster's webserver, daemon, code server and run workers), a Bento's `src/`.
+MLFLOW_DEFAULTS = ("mlflow.db", "mlruns")
+CONFIGURED_DEFAULT = ROOT / "mlflow" / "mlflow.db"  # the settings' default store (tx/settings.py)
+
+
+def mlflow_defaults(top: Path) -> set[Path]:
+    """Every `mlflow.db` and `mlruns` under `top` (.git and .venv left out)."""
+    found: set[Path] = set()
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in (".git", ".venv")]
+        found |= {Path(folder, name) for name in (*dirs, *files) if name in MLFLOW_DEFAULTS}
+    return found
+
+
+def stray_mlflow_stores(top: Path) -> list[Path]:
+    """MLflow defaults under a temp folder that no test configured: every `mlruns` (no test
+    keeps a file store), and an `mlflow.db` in a working folder of TX's processes (a folder
+    holding a dagster.yaml). Tests keep their stores beside their TX_HOME, never in it."""
+    return sorted(p for p in mlflow_defaults(top) if p.name == "mlruns" or (p.parent / "dagster.yaml").exists())
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_DEFAULTS_BEFORE] = mlflow_defaults(ROOT)  # a developer's own, if any, are not this session's
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_mlflow_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the session, naming the path, when a stray MLflow store appeared: anywhere in the
+    checkout but the configured default `mlflow/mlflow.db`, or in a working folder of this
+    session's processes under its temp folders."""
+    yield
+    before = request.config.stash.get(_DEFAULTS_BEFORE, set())
+    stray = sorted(mlflow_defaults(ROOT) - before - {CONFIGURED_DEFAULT}) + stray_mlflow_stores(tmp_path_factory.getbasetemp())
+    assert not stray, ("stray MLflow store(s), made by a process that fell back to MLflow's default in its working folder "
+                       "instead of the configured tracking URI: " + ", ".join(map(str, stray)))
+
+
+_DEFAULTS_BEFORE = pytest.StashKey[set[Path]]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,6 +1,7 @@
 """The design's house rules, checked on the source tree."""
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -132,3 +133,32 @@ def test_only_the_recorder_imports_mlflow():
         if module.split(".")[0] == "mlflow"
     ]
     assert offenders == []
+
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+        *sorted(p for p in [*ROOT.glob("*/README.md"), *ROOT.glob("*/*/README.md")] if not p.relative_to(ROOT).parts[0].startswith("."))]
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors GitHub makes of a file's headings: lower case, punctuation dropped, spaces to hyphens."""
+    return {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+            for line in markdown.splitlines() if line.startswith("#")}
+
+
+def test_relative_links_in_the_docs_resolve():
+    """Every relative markdown link of README.md and docs/ (and the folders' READMEs) names a
+    file or folder that exists, and an anchor a heading of it."""
+    broken = []
+    for doc in DOCS:
+        for target in LINK.findall(doc.read_text()):
+            if re.match(r"[a-z][a-z+.-]*:", target):  # http:, https:, mailto:
+                continue
+            path, _, anchor = target.partition("#")
+            file = (doc.parent / path).resolve() if path else doc
+            if not file.exists():
+                broken.append(f"{doc.relative_to(ROOT)}: {target} (no {path})")
+            elif anchor and file.suffix == ".md" and anchor not in anchors(file.read_text()):
+                broken.append(f"{doc.relative_to(ROOT)}: {target} (no heading #{anchor})")
+    assert broken == []
+    assert any(LINK.findall(doc.read_text()) for doc in DOCS)  # the pattern finds links at all

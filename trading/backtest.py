@@ -24,6 +24,7 @@ order's size depends on the equity the one before left. Many series run as colum
 one call (`simulate`).
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numba
@@ -357,6 +358,26 @@ def metrics(equity: np.ndarray, shares: np.ndarray, trades: pd.DataFrame, per_ye
         "bars": len(equity),
         "bars_per_year": per_year,
     }
+
+
+def format_return(total: float | None, annual: float | None = None) -> str:
+    """A total return as summaries print it, readable however far it compounded: the total
+    (in scientific notation from 10,000% on), beside it the log return and, when known, the
+    CAGR (`annual_return`): '+12.0% (log 0.113, CAGR +5.1%/yr)',
+    '+1.2e11% (log 25.5, CAGR +312.0%/yr)', '-100.0% (wiped out)'. None: 'n/a'."""
+    if total is None or not math.isfinite(total):
+        return "n/a"
+    if total <= -1:
+        return f"{_percent(total)} (wiped out)"
+    cagr = f", CAGR {_percent(annual)}/yr" if annual is not None and math.isfinite(annual) else ""
+    return f"{_percent(total)} (log {math.log1p(total):.3g}{cagr})"
+
+
+def _percent(x: float) -> str:
+    if abs(x) < 100:
+        return f"{x:+.1%}"
+    mantissa, exponent = f"{x * 100:.1e}".split("e")
+    return f"{'+' if x > 0 else ''}{mantissa}e{int(exponent)}%"
 
 
 # --- the notebook entry point -------------------------------------------------------------

@@ -4,6 +4,7 @@ The Dagster assets (stored features and labels) and `tx train` (features compute
 spot by the same functions) both call `train_and_promote`.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -106,14 +107,16 @@ def train_and_promote(
     progress: Progress | None = None, say: Callable[[str], None] | None = None, tags: dict[str, str] | None = None,
 ) -> Outcome:
     """Train on `series`, log and register a new `tx-fused` version (with `tags` on its run,
-    e.g. why it was retrained), and run the gate on it."""
+    e.g. why it was retrained), and run the gate on it. The MLflow run spans the training:
+    it starts when this call does."""
+    started = time.time()
     say = say or (lambda _: None)
     trained, data = fit_series(series, base_rates_table=base_rates_table, label_config=label_config, config=config,
                                progress=progress, say=say)
     first = series[0]
     example = to_model_input(first.candles.tail(600), first.symbol, first.timeframe)
     logged = log_training(trained, tracking_uri=tracking_uri, artifact_root=artifact_root, input_example=example,
-                          lineage=lineage(series, data) | (tags or {}), threshold=threshold)
+                          lineage=lineage(series, data) | (tags or {}), threshold=threshold, started=started)
     say(f"registered {FUSED_MODEL} v{logged.version} (run {logged.run_id})")
     champion_auc, candidate_auc, how = compare_with_champion(tracking_uri, series, trained)
     decision = gate(Recorder(tracking_uri), FUSED_MODEL, logged.version, threshold,
@@ -142,7 +145,9 @@ def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: s
                 base: tuple[str, FusedModel] | None = None) -> Outcome | str:
     """Learn the newly matured labels on top of `base` (default: the newest version, loaded
     here), recent samples weighing more (`half_life`, in samples), register the result as a
-    new version and put it through the gate; or say why nothing was done."""
+    new version and put it through the gate; or say why nothing was done. The step's MLflow
+    run starts when this call does."""
+    started = time.time()
     base = base or load_base(tracking_uri)
     if base is None:
         return NO_MODEL_YET
@@ -152,7 +157,8 @@ def online_step(series: list[SeriesData], *, tracking_uri: str, artifact_root: s
         return step
     first = series[0]
     logged = log_online(step, base_version=base_version_, tracking_uri=tracking_uri, artifact_root=artifact_root,
-                        input_example=to_model_input(first.candles.tail(600), first.symbol, first.timeframe), min_compared=MIN_COMPARED)
+                        input_example=to_model_input(first.candles.tail(600), first.symbol, first.timeframe), min_compared=MIN_COMPARED,
+                        started=started)
     champion_auc = candidate_auc = None
     how = "no champion yet"
     recorder = Recorder(tracking_uri)

@@ -11,6 +11,7 @@ artifact root.
 
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,10 +20,12 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.entities import Experiment, Metric
+from mlflow.entities import Experiment, Metric, Param
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 FUSED_MODEL = "tx-fused"
 CHAMPION = "champion"
@@ -58,6 +61,8 @@ class RunRecord:
     metrics: dict[str, float]
     params: dict[str, str]
     tags: dict[str, str]
+    start_time: float | None = None  # Unix seconds: when the work the run records began
+    end_time: float | None = None  # Unix seconds (None while it runs)
 
 
 def client(tracking_uri: str) -> MlflowClient:
@@ -98,16 +103,20 @@ def ensure_experiment(mlflow_client: MlflowClient, name: str, artifact_root: str
 
 
 class Run:
-    """An open run: what is logged here lands on this run, whichever run is active."""
+    """An open run: what is logged here lands on this run, whichever run is active, through the
+    run's own client (on the recorder's store, not MLflow's process-wide default)."""
 
     def __init__(self, mlflow_client: MlflowClient, run_id: str, experiment_id: str) -> None:
         self._client, self.id, self.experiment_id = mlflow_client, run_id, experiment_id
 
     def log_params(self, params: dict[str, Any]) -> None:
-        mlflow.log_params(params, run_id=self.id)
+        if params:
+            self._client.log_batch(self.id, params=[Param(key, str(value)) for key, value in params.items()])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        mlflow.log_metrics(metrics, step=step, run_id=self.id)
+        now = int(time.time() * 1000)
+        if metrics:
+            self._client.log_batch(self.id, metrics=[Metric(key, float(value), now, step or 0) for key, value in metrics.items()])
 
     def log_steps(self, key: str, points: Iterable[tuple[int, float, pd.Timestamp]]) -> None:
         """One metric as a series of (step, value, time) points, each stamped with the time it
@@ -128,7 +137,7 @@ class Run:
         with tempfile.TemporaryDirectory() as tmp:
             yield Path(tmp)
             if any(Path(tmp).iterdir()):
-                mlflow.log_artifacts(tmp, folder, run_id=self.id)
+                self._client.log_artifacts(self.id, tmp, folder)
 
     @contextmanager
     def child(self, name: str, tags: dict[str, str] | None = None) -> Iterator["Run"]:
@@ -202,19 +211,27 @@ class Recorder:
     # -- runs ----------------------------------------------------------------------------
 
     @contextmanager
-    def run(self, experiment: str, name: str, tags: dict[str, str]) -> Iterator[Run]:
-        """A new top-level run of `experiment` (created if need be), ended when the block ends."""
+    def run(self, experiment: str, name: str, tags: dict[str, str], started: float | None = None) -> Iterator[Run]:
+        """A new top-level run of `experiment` (created if need be), ended when the block ends.
+
+        `started` (Unix seconds, `time.time()`) is when the work the run records began, measured
+        before that work: the run starts then, so its duration is the work's (a training's 22
+        minutes) rather than the seconds its logging took. Default: now."""
         mlflow_client = self.client
-        mlflow.set_tracking_uri(self.tracking_uri)  # the fluent API (models, nested runs) on the same store
-        mlflow.set_registry_uri(self.tracking_uri)
+        use_store(self.tracking_uri)  # the fluent API (models, nested runs) on the same store
         exp = self.experiment(experiment)
-        with mlflow.start_run(experiment_id=exp.experiment_id, run_name=name, tags=tags) as active:
+        # MLflow's fluent start_run always starts a run now: create it with its real start time
+        # (and the tags start_run would add: user, source) and make that run the active one.
+        created = mlflow_client.create_run(exp.experiment_id, start_time=None if started is None else int(started * 1000),
+                                           tags=resolve_tags({**tags, MLFLOW_RUN_NAME: name}), run_name=name)
+        with mlflow.start_run(run_id=created.info.run_id) as active:
             yield Run(mlflow_client, active.info.run_id, exp.experiment_id)
 
     def read_run(self, run_id: str) -> RunRecord:
         with _answering():
             run = self.client.get_run(run_id)
-        return RunRecord(run.info.run_id, run.info.experiment_id, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags))
+        return RunRecord(run.info.run_id, run.info.experiment_id, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags),
+                         _seconds(run.info.start_time), _seconds(run.info.end_time))
 
     # -- the registry --------------------------------------------------------------------
 
@@ -250,8 +267,7 @@ class Recorder:
 
         Both URIs are set: loading a version reads its logged model from the tracking store
         too, and MLflow 3 would otherwise open (and create) `./mlflow.db` in the current folder."""
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
+        use_store(self.tracking_uri)
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
@@ -289,6 +305,25 @@ class Recorder:
                 why = "no champion yet" if champion is None else f"champion v{champion.version} logged no out-of-fold predictions"
                 return v, oof, f"v{v.version}, the newest trained version ({why})"
         return None
+
+
+def use_store(tracking_uri: str) -> None:
+    """Point this process's MLflow defaults (tracking and registry; MLflow also exports the
+    tracking URI as MLFLOW_TRACKING_URI, so processes started from here inherit it) at
+    `tracking_uri`.
+
+    Whatever MLflow does without being handed a URI then lands in the configured store;
+    left alone, MLflow falls back to `sqlite:///mlflow.db` (or `./mlruns`) in the current
+    folder, and a process whose working folder is DAGSTER_HOME would grow a stray, empty
+    store there. Every process that may reach MLflow calls this once it has its settings
+    (pipelines/definitions.py, serving/service.py); the recorder calls it before each
+    fluent call too."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+
+
+def _seconds(millis: int | None) -> float | None:
+    return None if millis is None else millis / 1000
 
 
 def _version(mv: ModelVersion, aliases: tuple[str, ...] | None = None) -> Version:

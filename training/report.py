@@ -76,14 +76,15 @@ def _figure(run: Run, fig: plt.Figure, name: str) -> None:
 
 def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
                  lineage: dict[str, str], threshold: float, experiment: str = EXPERIMENT,
-                 registered_name: str = FUSED_MODEL) -> Logged:
-    """Log `trained` as a new run and a new version of `registered_name` (never overwrites one)."""
+                 registered_name: str = FUSED_MODEL, started: float | None = None) -> Logged:
+    """Log `trained` as a new run and a new version of `registered_name` (never overwrites one).
+    `started` (Unix seconds) is when the training began: the run spans it (default: now)."""
     recorder = Recorder(tracking_uri, artifact_root)
     model = trained.model
     tags = {WINDOW_TAG: trained.eval_window, "tx.git_commit": git_commit(), "tx.layers": ",".join(LAYERS),
             "tx.feature_set": feature_set_hash(list(model.layers["multitimeframe"].columns_), model.window, model.label_config),
             **{f"tx.note.{k}": v for k, v in trained.notes.items() if v}, **lineage}
-    with recorder.run(experiment, f"fused {lineage.get('tx.data_end', '')}".strip(), tags) as run:
+    with recorder.run(experiment, f"fused {lineage.get('tx.data_end', '')}".strip(), tags, started) as run:
         run.log_params({f"train.{k}": v for k, v in asdict(trained.config).items()})
         run.log_params({f"labels.{k}": v for k, v in model.label_config.items()})
         run.log_params({f"{name}.{k}": v for name, layer in model.layers.items() for k, v in layer.params().items()})
@@ -114,14 +115,15 @@ def log_model(run: Run, model, input_example: pd.DataFrame, registered_name: str
 
 
 def log_online(update, *, base_version: str, tracking_uri: str, artifact_root: str, input_example: pd.DataFrame,
-               min_compared: int, experiment: str = ONLINE_EXPERIMENT, registered_name: str = FUSED_MODEL) -> Logged:
+               min_compared: int, experiment: str = ONLINE_EXPERIMENT, registered_name: str = FUSED_MODEL,
+               started: float | None = None) -> Logged:
     """Log an online step as a run of `tx-online` and a new version of `registered_name`, with
     the line's prequential AUC over time as step metrics (`prequential_auc`, all samples so
     far; `prequential_auc_recent`, the last RECENT): step = samples scored, time = the bar of
-    the last one."""
+    the last one. `started` (Unix seconds): when the step began (default: now)."""
     recorder = Recorder(tracking_uri, artifact_root)
     tags = {WINDOW_TAG: update.window, "tx.online": "true", "tx.parent_version": base_version, "tx.git_commit": git_commit()}
-    with recorder.run(experiment, f"online from v{base_version}", tags) as run:
+    with recorder.run(experiment, f"online from v{base_version}", tags, started) as run:
         run.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared,
                         "half_life": update.half_life} | {f"new.{k}": v for k, v in update.per_series.items()})
         curve = prequential_curve(update.model.online)
@@ -180,10 +182,12 @@ class Window:
 
 
 def log_backtest(name: str, *, tracking_uri: str, artifact_root: str, params: dict, metrics: dict, tags: dict[str, str],
-                 figures: dict[str, plt.Figure], tables: dict[str, pd.DataFrame], windows: list[Window] = ()) -> tuple[str, str]:
+                 figures: dict[str, plt.Figure], tables: dict[str, pd.DataFrame], windows: list[Window] = (),
+                 started: float | None = None) -> tuple[str, str]:
     """One run in experiment `tx-backtests` (plots and tables as artifacts), with a nested
-    run per walk-forward window; returns (run id, experiment id)."""
-    with Recorder(tracking_uri, artifact_root).run(BACKTEST_EXPERIMENT, name, tags | {"tx.git_commit": git_commit()}) as run:
+    run per walk-forward window; returns (run id, experiment id). `started` (Unix seconds):
+    when the backtest (a walk-forward's retraining included) began (default: now)."""
+    with Recorder(tracking_uri, artifact_root).run(BACKTEST_EXPERIMENT, name, tags | {"tx.git_commit": git_commit()}, started) as run:
         run.log_params({k: str(v) for k, v in params.items()})
         run.log_metrics(_finite(metrics))
         for file, fig in figures.items():
@@ -199,13 +203,14 @@ def log_backtest(name: str, *, tracking_uri: str, artifact_root: str, params: di
 
 
 def log_monitoring(model_version: str, *, tracking_uri: str, artifact_root: str, knowledge_cutoff: str | None,
-                   params: dict, figures: dict[str, float | None], report_html: str, columns: pd.DataFrame) -> tuple[str, str]:
+                   params: dict, figures: dict[str, float | None], report_html: str, columns: pd.DataFrame,
+                   started: float | None = None) -> tuple[str, str]:
     """One run in experiment `tx-monitoring` per drift check of `model_version`: its figures
     as metrics, the evidently report and the per-column table as artifacts; returns
-    (run id, experiment id)."""
+    (run id, experiment id). `started` (Unix seconds): when the check began (default: now)."""
     tags = {"tx.model_version": model_version, "tx.knowledge_cutoff": knowledge_cutoff or ""}
     name = f"drift v{model_version} {datetime.now(UTC):%Y-%m-%d %H:%M}"
-    with Recorder(tracking_uri, artifact_root).run(MONITORING_EXPERIMENT, name, tags) as run:
+    with Recorder(tracking_uri, artifact_root).run(MONITORING_EXPERIMENT, name, tags, started) as run:
         run.log_params(params)
         run.log_metrics({k: float(v) for k, v in figures.items() if v is not None})
         with run.artifacts() as folder:

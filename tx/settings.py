@@ -130,6 +130,26 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _tracking_uri(cls, value: str | None) -> str | None:
+        """A relative SQLite path (`sqlite:///mlflow/mlflow.db`) is read against the repository
+        root, not the current folder: a Dagster process runs in DAGSTER_HOME and would open
+        (and create) a store of its own there."""
+        if value is not None and value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+            path = value.removeprefix("sqlite:///")
+            if path and not path.startswith(":memory:"):
+                return f"sqlite:///{ROOT / path}"
+        return value
+
+    @field_validator("mlflow_artifacts")
+    @classmethod
+    def _artifacts(cls, value: str) -> str:
+        """A relative folder is read against the repository root, as the tracking URI is."""
+        if "://" not in value and not value.startswith("file:") and not Path(value).is_absolute():
+            return str(ROOT / value)
+        return value
+
     @field_validator("sentry_dsn")
     @classmethod
     def _sentry_dsn(cls, value: str | None) -> str | None:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from market.synthetic import generate_many
-from trading.backtest import BacktestInputError, run_backtest
+from trading.backtest import BacktestInputError, format_return, run_backtest
 from features.patterns import raw_patterns
 from trading.patterns import detection_returns, pattern_backtest, pattern_signals
 from trading.strategy import StrategyParams, sma_crossover, strategy_backtest, threshold_signals, vol_target, window_figures
@@ -96,3 +96,23 @@ def test_vol_target_sizing_is_point_in_time_and_bounded(candles):
     assert scaled.runs["buy_and_hold"].total_return == full.runs["buy_and_hold"].total_return  # the baselines stay as they are
     with pytest.raises(BacktestInputError, match="sizing"):
         StrategyParams(sizing="martingale")
+
+
+@pytest.mark.parametrize("total, annual, shown", [
+    (0.12, 0.051, "+12.0% (log 0.113, CAGR +5.1%/yr)"),
+    (-0.3, -0.05, "-30.0% (log -0.357, CAGR -5.0%/yr)"),
+    (1161037271.513, 3.12, "+1.2e11% (log 20.9, CAGR +312.0%/yr)"),  # a planted signal, compounded over years
+    (99.5, None, "+9950.0% (log 4.61)"),  # no CAGR known: none shown
+    (100.0, 1.0, "+1.0e4% (log 4.62, CAGR +100.0%/yr)"),
+    (-1.0, None, "-100.0% (wiped out)"),
+    (None, None, "n/a"),
+])
+def test_returns_read_with_their_log_return_and_cagr(total, annual, shown):
+    assert format_return(total, annual) == shown
+
+
+def test_a_summarized_return_agrees_with_its_metrics(candles):
+    m = run_backtest(candles, np.ones(len(candles))).metrics
+    shown = format_return(m["total_return"], m["annual_return"])
+    assert shown.startswith(f"{m['total_return']:+.1%} (log {np.log1p(m['total_return']):.3g}, CAGR {m['annual_return']:+.1%}/yr")
+    assert (1 + m["total_return"]) ** (m["bars_per_year"] / m["bars"]) - 1 == pytest.approx(m["annual_return"])  # the CAGR

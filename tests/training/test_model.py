@@ -2,6 +2,7 @@
 never looks ahead (its prediction at t is the same with or without the bars after t)."""
 
 import os
+import time
 
 import mlflow
 import numpy as np
@@ -13,6 +14,7 @@ from training.fit import TrainConfig, train
 from training.layers.stacker import logit
 from training.model import to_model_input
 from training.pipeline import SeriesData, build_dataset, train_and_promote
+from training.recorder import Recorder
 from training.windows import windows
 
 
@@ -53,8 +55,15 @@ def test_windows_hold_only_the_past():
 def test_registered_pyfunc_scores_candles_and_names_every_layer():
     frames = generate_many(["P"], "1d", 900, seed=8, signal=0.3)
     series = [SeriesData("P", "1d", frames["P"], triple_barrier(frames["P"], LabelSpec(horizon=2)))]
+    before = time.time()
     outcome = train_and_promote(series, tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_root=os.environ["TX_MLFLOW_ARTIFACTS"],
                                 label_config={"horizon": 2}, config=TrainConfig(n_splits=3, tune_trials=1, deep_trials=0, deep_epochs=1))
+    after = time.time()
+    # the training run spans the training (it starts when the call does), not only its logging
+    run = Recorder(os.environ["MLFLOW_TRACKING_URI"]).read_run(outcome.logged.run_id)
+    fitted = sum(outcome.trained.seconds.values())  # tuning, every fold's fits, the final fit, the stacker
+    assert before - 0.002 <= run.start_time <= before + 1 and run.end_time <= after + 0.002
+    assert run.end_time - run.start_time >= fitted - 0.1, (run.start_time, run.end_time, outcome.trained.seconds)
     mlflow.set_registry_uri(os.environ["MLFLOW_TRACKING_URI"])
     loaded = mlflow.pyfunc.load_model(f"models:/tx-fused/{outcome.logged.version}")
     scored = loaded.predict(to_model_input(frames["P"], "P", "1d"), params={"last_n": 3})

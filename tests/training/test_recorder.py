@@ -1,5 +1,7 @@
 """The recorder: MLflow tracking and registry on the SQLite store and on a PostgreSQL backend store."""
 
+import time
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -102,3 +104,29 @@ def test_loading_a_version_reads_only_the_recorders_store(tracking_uri, tmp_path
     monkeypatch.chdir(folder)
     assert isinstance(recorder.load(version, "tx-test-model"), Constant)
     assert not elsewhere.exists() and not (folder / "mlflow.db").exists()
+
+
+def test_a_run_spans_the_work_it_records_not_only_its_logging(tracking_uri, tmp_path):
+    """A run opened after the work (a training logs when it is done) starts when the work
+    began: MLflow shows the training's duration, not the seconds its logging took."""
+    recorder = Recorder(tracking_uri, str(tmp_path / "artifacts"))
+    began = time.time() - 90  # the work took 90 s before anything was logged
+    with recorder.run("tx-timed", "timed", {"tx.test": "yes"}, started=began) as run:
+        run.log_params({"p": 1})
+        run.log_metrics({"m": 0.5})
+        with run.child("a child", {}) as child:
+            child.log_metrics({"n": 1.0})
+    logged = recorder.read_run(run.id)
+    assert logged.start_time == pytest.approx(began, abs=0.002)
+    assert logged.end_time - logged.start_time >= 90
+    assert logged.end_time == pytest.approx(time.time(), abs=60)
+    # named and tagged as a run MLflow started itself: the name, the caller's tags, the user and source
+    assert logged.tags["mlflow.runName"] == "timed" and logged.tags["tx.test"] == "yes" and "mlflow.user" in logged.tags
+    assert logged.params == {"p": "1"} and logged.metrics == {"m": 0.5}
+    assert recorder.client.get_run(run.id).info.status == "FINISHED"
+    assert recorder.read_run(child.id).tags["mlflow.parentRunId"] == run.id
+
+    before = time.time()
+    with recorder.run("tx-timed", "now", {}) as now:
+        pass
+    assert before - 0.002 <= recorder.read_run(now.id).start_time <= time.time()  # without `started`: now

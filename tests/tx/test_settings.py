@@ -116,3 +116,21 @@ def test_operations_defaults(monkeypatch):
     monkeypatch.setenv("TX_LOG_LEVEL", "debug")
     monkeypatch.setenv("TX_ENV", "production")
     assert (load_settings().log_level, load_settings().env) == ("DEBUG", "production")
+
+
+def test_relative_mlflow_locations_are_the_repositorys_whatever_folder_a_process_runs_in(monkeypatch, tmp_path):
+    """`.env.example`'s forms (`sqlite:///mlflow/mlflow.db`, `mlflow/artifacts`) name one store
+    for every process: a Dagster process runs in DAGSTER_HOME, and read against its own folder
+    they would open (and create) a store there."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow/mlflow.db")
+    monkeypatch.setenv("TX_MLFLOW_ARTIFACTS", "mlflow/artifacts")
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.tracking_uri == f"sqlite:///{ROOT / 'mlflow' / 'mlflow.db'}"
+    assert s.mlflow_artifacts == str(ROOT / "mlflow" / "artifacts")
+    for absolute in (f"sqlite:///{tmp_path / 'm.db'}", "http://127.0.0.1:5000", "postgresql+psycopg://u@h/tx_mlflow"):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", absolute)
+        assert load_settings().tracking_uri == absolute
+    for location in (str(tmp_path / "a"), "s3://bucket/artifacts", "file:///srv/artifacts"):
+        monkeypatch.setenv("TX_MLFLOW_ARTIFACTS", location)
+        assert load_settings().mlflow_artifacts == location

@@ -17,7 +17,7 @@ def test_backtests_over_http(svc):
 
     from assets.backtests import strategy_backtest
     from resources.stores import AppDatabase, MlflowTracking
-    from trading.backtest import run_backtest
+    from trading.backtest import format_return, run_backtest
 
     assert call(svc, "POST", "/api/backtest/strategy", json={"symbol": "SYNA"}).status_code == 404  # nothing stored yet
     settings = svc["settings"]
@@ -32,7 +32,8 @@ def test_backtests_over_http(svc):
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["source"] == f"out-of-fold probabilities of v{version}" and set(body["runs"]) == {"strategy", "buy_and_hold", "sma_crossover"}
-    assert f"SYNA:1d strategy {body['runs']['strategy']['metrics']['total_return']:+.1%}" in stored  # the asset's figures, re-run
+    figures = body["runs"]["strategy"]["metrics"]
+    assert f"SYNA:1d strategy {format_return(figures['total_return'], figures['annual_return'])}" in stored  # the asset's figures, re-run
     assert len(body["runs"]["strategy"]["equity"]) == 50 and body["predictions"] > 100
     nulls = call(svc, "POST", "/api/backtest/strategy", json={"symbol": "SYNA", "points": 50, "allow_short": None, "stop_loss": None})
     assert nulls.status_code == 200 and nulls.json()["params"] == body["params"]  # null keeps the stored value (found by the fuzz: a 500)
