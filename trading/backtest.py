@@ -364,7 +364,7 @@ def format_return(total: float | None, annual: float | None = None) -> str:
     """A total return as summaries print it, readable however far it compounded: the total
     (in scientific notation from 10,000% on), beside it the log return and, when known, the
     CAGR (`annual_return`): '+12.0% (log 0.113, CAGR +5.1%/yr)',
-    '+1.2e11% (log 25.5, CAGR +312.0%/yr)', '-100.0% (wiped out)'. None: 'n/a'."""
+    '+1.2e11% (log 20.9, CAGR +312.0%/yr)', '-100.0% (wiped out)'. None: 'n/a'."""
     if total is None or not math.isfinite(total):
         return "n/a"
     if total <= -1:
