@@ -20,12 +20,16 @@ def automation() -> dg.Definitions:
     return build_definitions(load_settings())
 
 
-def test_universe_sensor_registers_new_series_and_requests_those_without_candles(monkeypatch):
-    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d,EURUSD:1h")
+def platform(monkeypatch, universe: str) -> tuple[dg.DagsterInstance, dg.Definitions]:
+    """Stores set up for `universe`, the instance and the definitions a Dagster process would load."""
+    monkeypatch.setenv("TX_UNIVERSE", universe)
     settings = load_settings()
     setup_all(settings)
-    dagster = instance(settings)
-    defs = build_definitions(settings)
+    return instance(settings), build_definitions(settings)
+
+
+def test_universe_sensor_registers_new_series_and_requests_those_without_candles(monkeypatch):
+    dagster, defs = platform(monkeypatch, "SPX:1d,EURUSD:1h")
     universe_sensor = defs.get_sensor_def("universe_sensor")
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         result = universe_sensor(context)
@@ -34,7 +38,7 @@ def test_universe_sensor_registers_new_series_and_requests_those_without_candles
     [add] = result.dynamic_partitions_requests
     assert add.partitions_def_name == series_partitions.name == "series" and add.partition_keys == ["EURUSD|1h", "SPX|1d"]
 
-    for run in materialize_series(settings, dagster, [Series("SPX", "1d"), Series("EURUSD", "1h")]):
+    for run in materialize_series(load_settings(), dagster, [Series("SPX", "1d"), Series("EURUSD", "1h")]):
         assert not isinstance(run, Exception)
     with dg.build_sensor_context(instance=dagster, definitions=defs) as context:
         assert isinstance(universe_sensor(context), dg.SkipReason)
@@ -147,11 +151,7 @@ def test_automation_waits_while_tx_run_launches_the_first_pipeline(monkeypatch):
     """Every schedule and sensor skips while `tx run`'s heartbeat is fresh, and only then."""
     from pipelines import bootstrap
 
-    monkeypatch.setenv("TX_UNIVERSE", "SPX:1d")
-    settings = load_settings()
-    setup_all(settings)
-    dagster = instance(settings)
-    defs = build_definitions(settings)
+    dagster, defs = platform(monkeypatch, "SPX:1d")
     bootstrap.beat(dagster)
     when = datetime(2026, 1, 6, 16, 30, tzinfo=ZoneInfo("America/New_York"))
     for schedule in defs.schedules:
