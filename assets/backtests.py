@@ -7,6 +7,7 @@ walk-forward backtests trade only on out-of-sample probabilities: predictions ma
 models that never saw those bars' labels.
 """
 
+import json
 import time
 from dataclasses import replace
 
@@ -30,10 +31,10 @@ from trading.patterns import pattern_performance
 from trading.strategy import StrategyParams, StrategyReport, curve_points
 from trading.strategy import strategy_backtest as run_strategy_backtest
 from trading.walkforward import walk_forward
-from training.fit import scored, series_probability
+from training.fit import TUNABLE, scored, series_probability
 from training.metrics import auc
 from training.pipeline import fit_series
-from training.report import Window, log_backtest
+from training.report import TUNED_PARAM, Window, log_backtest, recorded_choice
 from training.splits import NotEnoughData
 from training.recorder import FUSED_MODEL, Recorder
 
@@ -66,9 +67,12 @@ class StrategyConfig(CostsConfig):
 
 class WalkForwardConfig(StrategyConfig, TrainingConfig):
     """The strategy's thresholds and costs, and the training's settings; n_splits windows, of
-    which the first has no stacker yet, so n_splits - 1 are traded."""
+    which the first has no stacker yet, so n_splits - 1 are traded. Each window's layers are
+    fitted with the hyper-parameters the fused model's tuning chose (recorded in its MLflow
+    run), unless `retune`: then a study per tunable layer runs here, as in training."""
 
     train_bars: int = 750  # TX_BACKTEST_TRAIN_BARS: rolling training window (0: expanding)
+    retune: bool = False  # TX_BACKTEST_RETUNE: tune here instead of reusing the fused model's hyper-parameters
 
 
 def _key(series: Series | tuple[str, str]) -> str:
@@ -227,13 +231,26 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
     started = time.time()  # the MLflow run spans the retraining too
     series = stored_series(context, app_db, features, labels, config.timeframes)
     train_config = replace(config.train_config(), train_window_bars=config.train_bars)
+    chosen, reason = None, "TX_BACKTEST_RETUNE is set"
+    if not config.retune:
+        found = recorded_choice(mlflow_tracking.tracking_uri)
+        if isinstance(found, str):
+            reason = found
+            context.log.warning(f"{found}: the walk-forward tunes its own hyper-parameters")
+        else:
+            chosen = found
     try:
         trained, _ = fit_series(series, base_rates_table=pattern_base_rates, label_config=spec_config(series[0].labels),
                                 config=train_config, progress=lambda what, done, total: context.log.info(f"[{done}/{total}] {what}"),
-                                say=context.log.info, final=False)
+                                say=context.log.info, final=False, chosen=chosen)
     except NotEnoughData as exc:
         context.log.warning(f"no walk-forward analysis: {exc}")
         return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"not enough data: {exc}")})
+    used = chosen is not None and "tuning" not in trained.notes  # its hyper-parameters, not a study of its own
+    params_from = trained.params_from + (f" ({trained.notes['tuning']})" if "tuning" in trained.notes
+                                         else "" if used else f" ({reason})")
+    tuned = {name: trained.best_params.get(name, {}) for name in TUNABLE}
+    origin = {"params_from": params_from, "params_version": chosen.version if used else "", "params_run_id": chosen.run_id if used else ""}
     params = config.params()
     wf = walk_forward(trained.folds, trained.oof, [(s.symbol, s.timeframe, s.candles) for s in series], params,
                       probability=series_probability, auc=auc)
@@ -249,8 +266,11 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
                          {"auc_fused": f["auc_fused"]} | per_window[f["fold"]]) for f in traded]
     run_id, experiment_id = log_backtest(
         f"walk-forward {spans[0][0]:%Y-%m-%d}..{spans[-1][1]:%Y-%m-%d}", tracking_uri=mlflow_tracking.tracking_uri,
-        artifact_root=mlflow_tracking.artifact_root, params=params.as_dict() | {f"train.{k}": v for k, v in vars(train_config).items()},
-        metrics=metrics | {"wf_auc": trained.metrics["wf_auc"]}, tags={"tx.backtest": "walk_forward"}, figures=figures,
+        artifact_root=mlflow_tracking.artifact_root, params=params.as_dict() | {f"train.{k}": v for k, v in vars(train_config).items()}
+        | {"train.retune": config.retune} | origin | {TUNED_PARAM.format(layer=name): json.dumps(p, sort_keys=True) for name, p in tuned.items()},
+        metrics=metrics | {"wf_auc": trained.metrics["wf_auc"]} | {f"tuning_trials_{name}": len(trained.trials.get(name, [])) for name in TUNABLE},
+        tags={"tx.backtest": "walk_forward", "tx.params_version": origin["params_version"], "tx.params_run_id": origin["params_run_id"]},
+        figures=figures,
         tables={"windows.csv": pd.DataFrame(trained.folds)}, windows=child_runs, started=started)
     rows = []
     for s in wf.series:
@@ -262,11 +282,18 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
                                       "mlflow_run_id": run_id, "dagster_run_id": context.run_id})
         rows += [{"series": f"{s.symbol}:{s.timeframe}", **w} for w in s.windows]
     plotted = wf.series[:PLOTTED]
-    summary = (f"{len(traded)} windows traded, {spans[0][0]:%Y-%m-%d}..{spans[-1][1]:%Y-%m-%d}, wf_auc {trained.metrics['wf_auc']:.4f}; stitched: "
+    where = f"hyper-parameters of {FUSED_MODEL} v{chosen.version}" if used else "hyper-parameters tuned here"
+    summary = (f"{len(traded)} windows traded, {spans[0][0]:%Y-%m-%d}..{spans[-1][1]:%Y-%m-%d}, {where}, wf_auc {trained.metrics['wf_auc']:.4f}; stitched: "
                + "; ".join(f"{s.symbol}:{s.timeframe} {_versus(s.report)}" for s in wf.series))
     return dg.MaterializeResult(metadata={
         "summary": dg.MetadataValue.text(summary),
         "wf_auc": dg.MetadataValue.float(float(trained.metrics["wf_auc"])),
+        "params_from": dg.MetadataValue.text(params_from),
+        "params_version": dg.MetadataValue.text(f"{FUSED_MODEL} v{chosen.version}" if used else "none: tuned here"),
+        "params_run_id": dg.MetadataValue.text(origin["params_run_id"] or "none"),
+        "hyper_parameters": dg.MetadataValue.json(tuned),
+        "tuning_trials": dg.MetadataValue.json({name: len(trained.trials.get(name, [])) for name in TUNABLE}),
+        "seconds": dg.MetadataValue.json({k: round(v, 1) for k, v in trained.seconds.items()}),
         "windows": dg.MetadataValue.md(_table_md(rows)),
         "mlflow_run": dg.MetadataValue.url(mlflow_tracking.run_url(experiment_id, run_id)),
         **{f"equity_{_key(s)}": dg.MetadataValue.md(png_markdown(_strategy_plot(s.report, f"{s.symbol}:{s.timeframe} walk-forward, stitched", [a for a, _ in spans]), "equity"))

@@ -19,7 +19,7 @@ from resources.tags import RETRAIN_REASON
 from store.candles import coverage, load_candles
 from store.news import load_news
 from training import plots
-from training.fit import TrainConfig
+from training.fit import TUNABLE, TrainConfig
 from training.splits import NotEnoughData
 from training.pipeline import NO_MODEL_YET, Outcome, SeriesData, load_base, online_step, train_and_promote
 from training.promotion import recorded
@@ -35,12 +35,14 @@ class TrainingConfig(dg.Config):
     tune_trials: int = 20
     deep_trials: int = 3
     deep_epochs: int = 5
+    tune_seconds: float = 0.0  # TX_TRAIN_TUNE_SECONDS: time bound of each layer's study (0: trials only)
     seed: int = 0
     accelerator: str = "auto"  # a GPU when present, else the CPU; "cpu" forces it
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(n_splits=self.n_splits, embargo_bars=self.embargo_bars, tune_trials=self.tune_trials,
-                           deep_trials=self.deep_trials, deep_epochs=self.deep_epochs, seed=self.seed, accelerator=self.accelerator)
+                           deep_trials=self.deep_trials, deep_epochs=self.deep_epochs, tune_seconds=self.tune_seconds, seed=self.seed,
+                           accelerator=self.accelerator)
 
 
 def _decision_metadata(outcome: Outcome, tracking: MlflowTracking) -> dict:
@@ -94,6 +96,8 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
         "wf_auc_std": dg.MetadataValue.float(trained.metrics["wf_auc_std"]),
         "layer_auc": dg.MetadataValue.json(layer_aucs),
         "seconds": dg.MetadataValue.json({k: round(v, 1) for k, v in trained.seconds.items()}),
+        "tuning_trials": dg.MetadataValue.json({name: len(trained.trials.get(name, [])) for name in TUNABLE}),
+        "hyper_parameters": dg.MetadataValue.text(trained.params_from),
         "samples": dg.MetadataValue.int(int(trained.metrics["n_evaluated"])),
         "series": dg.MetadataValue.text(", ".join(f"{s.symbol}:{s.timeframe}" for s in series)),
         "eval_window": dg.MetadataValue.text(trained.eval_window),

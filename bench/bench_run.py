@@ -1,7 +1,7 @@
 """`make run`'s first minutes: seconds from `tx run` (installed) to each UI answering, then to
 each finished run of the first pipeline, the gate's line and the end of the pipeline.
 
-Run:  .venv/bin/python bench/bench_run.py [--universe GOOGL:1d,...] [--showcase] [--budget default|small]
+Run:  .venv/bin/python bench/bench_run.py [--universe GOOGL:1d,...] [--showcase] [--budget default|small] [--ui-only]
 Starts `tx run` (or `tx showcase`) on throw-away stores and free ports, reads its terminal,
 polls the three UIs, and stops it with Ctrl-C at the end. `--budget small` is the tests'
 training budget (no tuning); default is the settings' own. Prints a Markdown table for
@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--showcase", action="store_true")
     p.add_argument("--budget", choices=("default", "small"), default="default")
     p.add_argument("--timeout", type=float, default=1800)
+    p.add_argument("--ui-only", action="store_true", help="stop once the three UIs answer")
     args = p.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tx-bench-run-"))
     ports = {"TX_DAGSTER_PORT": free_port(), "TX_MLFLOW_PORT": free_port(), "TX_SERVING_PORT": free_port()}
@@ -73,6 +74,9 @@ def main() -> None:
             took = time.monotonic() - start
             if line.startswith("TX is running"):
                 marks.append(("`TX is running` printed", took))
+                if args.ui_only:
+                    time.sleep(1)
+                    break
             elif line.startswith("[") and "] " in line:
                 marks.append((line.split(" (", 1)[0].strip(), took))
             elif "gate: " in line:
@@ -83,7 +87,7 @@ def main() -> None:
             if took > args.timeout:
                 break
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does to `tx run`; it stops its servers itself
         proc.wait(timeout=120)
     load = os.getloadavg()
     print(f"`tx {'showcase' if args.showcase else 'run'}` universe={args.universe or 'default'} budget={args.budget}; "

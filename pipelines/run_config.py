@@ -13,7 +13,8 @@ from tx.settings import Settings
 def asset_config(settings: Settings) -> dict[str, dict]:
     """Each configurable asset's config values as the settings choose them."""
     training = {"timeframes": settings.train_timeframes, "tune_trials": settings.train_tune_trials,
-                "deep_trials": settings.train_deep_trials, "deep_epochs": settings.train_deep_epochs}
+                "deep_trials": settings.train_deep_trials, "deep_epochs": settings.train_deep_epochs,
+                "tune_seconds": settings.train_tune_seconds}
     costs = {"fee": settings.backtest_fee, "slippage": settings.backtest_slippage}
     strategy = costs | {"buy_threshold": settings.backtest_buy_threshold, "sell_threshold": settings.backtest_sell_threshold}
     scan = {"timeframes": settings.train_timeframes, "confidence": settings.alert_confidence,
@@ -27,7 +28,8 @@ def asset_config(settings: Settings) -> dict[str, dict]:
                         "current_bars": settings.drift_current_bars},
         "pattern_backtest": costs,
         "strategy_backtest": strategy,
-        "walk_forward_backtest": strategy | training | {"train_bars": settings.backtest_train_bars},  # retrained per window
+        # retrained per window, with the fused model's hyper-parameters unless TX_BACKTEST_RETUNE
+        "walk_forward_backtest": strategy | training | {"train_bars": settings.backtest_train_bars, "retune": settings.backtest_retune},
         "alert_scan": scan,
         "bar_score": scan,
     }

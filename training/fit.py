@@ -1,6 +1,10 @@
 """Train the fused predictor with purged walk-forward evaluation.
 
-1. Tune the tunable layers (optuna) on the samples before the first test block only.
+1. Tune the tunable layers (optuna) on the samples before the first test block only, within
+   a trial budget and, optionally, a time bound per layer study; or take hyper-parameters
+   another training chose (`Chosen`: the walk-forward backtest reuses the fused model's),
+   provided that training tuned on samples whose labels were known before this one's first
+   test block starts, embargo included.
 2. For each purged walk-forward fold, fit every layer on the fold's past and predict its
    test block: out-of-fold (OOF) layer outputs.
 3. The stacker of fold k is fitted on the OOF outputs of earlier folds whose labels were
@@ -30,6 +34,7 @@ from training.splits import Fold, NotEnoughData, purged_walk_forward
 from training.tuning import Trial, tune
 
 LAYERS = ("pattern", "deep", "multitimeframe", "sentiment")
+TUNABLE = ("multitimeframe", "deep")  # the layers with an optuna search space, in the order they are tuned
 MIN_SAMPLES = 500
 Progress = Callable[[str, int, int], None]  # (what, steps done, steps in all)
 
@@ -42,6 +47,7 @@ class TrainConfig:
     train_window_bars: int = 0  # rolling training windows of this many bars of the coarsest timeframe (0: expanding)
     tune_trials: int = 20  # multi-timeframe layer (0: defaults)
     deep_trials: int = 3  # deep layer (each trial trains two nets per inner fold)
+    tune_seconds: float = 0.0  # time bound of each layer's study, on top of its trials (0: none; machine-dependent when it binds)
     inner_splits: int = 3
     deep_epochs: int = 5
     deep_hidden: int = 32
@@ -64,6 +70,17 @@ class TrainConfig:
         raise ValueError(f"unknown layer {name!r}")
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """Hyper-parameters of the tunable layers chosen by an earlier training's tuning."""
+
+    params: dict[str, dict]  # per tunable layer ({}: the layer's defaults)
+    tuned_before: pd.Timestamp  # every sample that tuning saw had its label known before this
+    source: str  # where they come from, in words ("tx-fused v3 (champion), training run ...")
+    version: str = ""  # the registered version they belong to
+    run_id: str = ""  # the training run that recorded them
+
+
 @dataclass
 class Trained:
     model: FusedModel | None  # None when only evaluated (train(..., final=False))
@@ -76,7 +93,9 @@ class Trained:
     seconds: dict[str, float] = field(default_factory=dict)  # per layer (tuning, folds, final fit), and stacker
     notes: dict[str, str] = field(default_factory=dict)
     eval_window: str = ""
-    importance: pd.Series | None = None  # multi-timeframe layer, out of sample on the last fold (AUC drop)
+    importance: pd.Series | None = None  # multi-timeframe layer, out of sample on the last fold (AUC drop); None when only evaluated
+    tuned_before: pd.Timestamp | None = None  # the tuning samples' labels were all known before this (first test block - embargo)
+    params_from: str = ""  # where the tunable layers' hyper-parameters come from, in words
 
 
 def _span(data: Dataset, bars: int) -> pd.Timedelta:
@@ -84,14 +103,22 @@ def _span(data: Dataset, bars: int) -> pd.Timedelta:
     return bars * max(pd.Timedelta(tf) for tf in np.unique(data.timeframes))
 
 
-def _steps(config: TrainConfig, n_folds: int, final: bool = True) -> int:
-    return config.tune_trials + config.deep_trials + (n_folds + final) * len(LAYERS) + final
+def _trial_budget(config: TrainConfig, name: str) -> int:
+    return {"multitimeframe": config.tune_trials, "deep": config.deep_trials}[name]
+
+
+def _steps(config: TrainConfig, n_folds: int, final: bool = True, tuned: tuple[str, ...] = TUNABLE) -> int:
+    return sum(_trial_budget(config, name) for name in tuned) + (n_folds + final) * len(LAYERS) + final
 
 
 def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_table: pd.DataFrame | None = None,
-          label_config: dict | None = None, progress: Progress | None = None, final: bool = True) -> Trained:
+          label_config: dict | None = None, progress: Progress | None = None, final: bool = True,
+          chosen: Chosen | None = None) -> Trained:
     """Tune, evaluate walk-forward and fit the final fused model on `data` (`final=False`:
-    evaluate only, as the walk-forward analysis does; no model comes back)."""
+    evaluate only, as the walk-forward analysis does; no model comes back). With `chosen`,
+    its hyper-parameters replace tuning, unless its tuning saw a label known after this
+    evaluation's first test block (minus the embargo) starts: then the layers are tuned here
+    and `notes["tuning"]` says why."""
     if len(data) < MIN_SAMPLES:
         raise NotEnoughData(f"{len(data)} labeled samples: at least {MIN_SAMPLES} are needed for an honest walk-forward evaluation")
     if len(np.unique(data.y)) < 2:
@@ -101,7 +128,14 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     folds = purged_walk_forward(data.times, data.label_end, config.n_splits, embargo, config.min_train_fraction, window)
     if len(folds) < 2:
         raise NotEnoughData(f"only {len(folds)} walk-forward fold(s) with training data: need 2+ (more data or fewer splits)")
-    total, done = _steps(config, len(folds), final), 0
+    tuned_before = folds[0].test_start - embargo
+    notes: dict[str, str] = {}
+    if chosen is not None and chosen.tuned_before > tuned_before:
+        notes["tuning"] = (f"{chosen.source}: tuned on labels known up to {chosen.tuned_before:%Y-%m-%d %H:%M}, after this "
+                           f"evaluation's first test block (minus embargo) at {tuned_before:%Y-%m-%d %H:%M}: tuned here instead")
+        chosen = None
+    reused = tuple(name for name in TUNABLE if chosen is not None and name in chosen.params)
+    total, done = _steps(config, len(folds), final, tuple(n for n in TUNABLE if n not in reused)), 0
     seconds: dict[str, float] = dict.fromkeys([*LAYERS, "stacker"], 0.0)
 
     def tick(what: str) -> None:
@@ -110,29 +144,39 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
         if progress:
             progress(what, done, total)
 
-    # 1. tuning, on the past of the first test block only
+    # 1. tuning, on the past of the first test block only (or hyper-parameters chosen before)
     best: dict[str, dict] = {name: {} for name in LAYERS}
     trials: dict[str, list[Trial]] = {}
-    notes: dict[str, str] = {}
-    inner_idx = np.flatnonzero(data.label_end < folds[0].test_start - embargo)
-    for name, n_trials, space in (("multitimeframe", config.tune_trials, MultiTimeframeLayer.search_space),
-                                  ("deep", config.deep_trials, DeepLayer.search_space)):
-        if n_trials <= 0:
+    for name in reused:
+        best[name] = dict(chosen.params[name])
+    inner_idx = np.flatnonzero(data.label_end < tuned_before)
+    spaces = {"multitimeframe": MultiTimeframeLayer.search_space, "deep": DeepLayer.search_space}
+    for name in TUNABLE:
+        n_trials, space = _trial_budget(config, name), spaces[name]
+        if n_trials <= 0 or name in reused:
             continue
         inner = data.take(inner_idx)
         try:
             inner_folds = purged_walk_forward(inner.times, inner.label_end, config.inner_splits, embargo, 0.4)
         except NotEnoughData as exc:
             notes[f"tuning_{name}"] = f"not tuned: {exc} before the first test block; defaults used"
+            done += n_trials  # the steps its trials would have been
             continue
         started = time.perf_counter()
         best[name], trials[name] = tune(lambda **p: config.make(name, **p), space, inner, inner_folds, n_trials, config.seed,
-                                        on_trial=lambda t, name=name: tick(f"tune {name} trial {t.number}: AUC {t.value:.4f}"))
+                                        on_trial=lambda t, name=name: tick(f"tune {name} trial {t.number}: AUC {t.value:.4f}"),
+                                        timeout=config.tune_seconds or None)
         seconds[name] += time.perf_counter() - started
+        if len(trials[name]) < n_trials:  # the time bound came first: the trials not run count as done steps
+            done += n_trials - len(trials[name])
+            notes[f"tuning_{name}"] = (f"{len(trials[name])} of {n_trials} trials within the {config.tune_seconds:g} s bound"
+                                       + ("" if trials[name] else ": defaults used"))
+    params_from = _params_from(config, trials, chosen, reused)
 
     # 2. out-of-fold layer outputs
     oof = np.full((len(data), len(LAYERS)), np.nan)
     fold_of = np.full(len(data), -1)
+    importance = None
 
     def fit_layer(name: str, train_part: Dataset) -> Layer:
         started = time.perf_counter()
@@ -148,7 +192,7 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
             started = time.perf_counter()
             oof[fold.test, j] = layer.predict(test_part.X, test_part.windows)
             seconds[name] += time.perf_counter() - started
-            if name == "multitimeframe" and k == len(folds) - 1:
+            if name == "multitimeframe" and k == len(folds) - 1 and final:  # logged with the model; an evaluation alone has no use for it
                 importance = permutation_importance(layer, test_part, oof[fold.test, j], config.seed)
             tick(f"fold {k + 1}/{len(folds)} {name}")
 
@@ -166,7 +210,7 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     fold_rows, metrics = _evaluate(frame, folds)
     window = _window(frame, label_config or {})
     if not final:
-        return Trained(None, config, frame, fold_rows, metrics, best, trials, seconds, notes, window, importance)
+        return Trained(None, config, frame, fold_rows, metrics, best, trials, seconds, notes, window, importance, tuned_before, params_from)
 
     # 4. the final model
     layers = {}
@@ -181,7 +225,21 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
 
     model = FusedModel(layers, stacker, base_rates_table if base_rates_table is not None else _no_rates(), config.window,
                        label_config or {}, _trained_through(data), knowledge_cutoff=data.label_end.max().isoformat())
-    return Trained(model, config, frame, fold_rows, metrics, best, trials, seconds, notes, window, importance)
+    return Trained(model, config, frame, fold_rows, metrics, best, trials, seconds, notes, window, importance, tuned_before, params_from)
+
+
+def _params_from(config: TrainConfig, trials: dict[str, list[Trial]], chosen: Chosen | None, reused: tuple[str, ...]) -> str:
+    """Where each tunable layer's hyper-parameters come from, in words."""
+    parts = []
+    for name in TUNABLE:
+        if name in reused:
+            parts.append(f"{name}: from {chosen.source}")
+        elif name in trials:
+            bound = f" (time bound {config.tune_seconds:g} s)" if config.tune_seconds else ""
+            parts.append(f"{name}: tuned here, {len(trials[name])} of {_trial_budget(config, name)} trials{bound}")
+        else:
+            parts.append(f"{name}: defaults")
+    return "; ".join(parts)
 
 
 def permutation_importance(layer: Layer, test: Dataset, predicted: np.ndarray, seed: int, top: int = 20) -> pd.Series:

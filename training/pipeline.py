@@ -13,7 +13,7 @@ import pandas as pd
 
 from features import BaseRates
 from training.dataset import Dataset, make_dataset, pool
-from training.fit import Progress, TrainConfig, Trained, scored, train
+from training.fit import Chosen, Progress, TrainConfig, Trained, scored, train
 from training.inputs import model_inputs
 from training.metrics import auc
 from training.model import FusedModel, to_model_input
@@ -90,13 +90,17 @@ def compare_with_champion(tracking_uri: str, series: list[SeriesData], trained: 
 
 
 def fit_series(series: list[SeriesData], *, base_rates_table: pd.DataFrame | None, label_config: dict | None, config: TrainConfig,
-               progress: Progress | None = None, say: Callable[[str], None] = lambda _: None, final: bool = True) -> tuple[Trained, Dataset]:
+               progress: Progress | None = None, say: Callable[[str], None] = lambda _: None, final: bool = True,
+               chosen: Chosen | None = None) -> tuple[Trained, Dataset]:
     """Pool the series and train with purged walk-forward evaluation (nothing logged): what
-    training and the walk-forward analysis (`final=False`: no final model) share."""
+    training and the walk-forward analysis (`final=False`: no final model; `chosen`: the
+    fused model's hyper-parameters instead of tuning) share."""
     rates = BaseRates(base_rates_table) if base_rates_table is not None else None
     data = build_dataset(series, rates, config.window)
     say(f"{len(data)} samples from {len(series)} series, {data.X.shape[1]} features, windows {data.windows.shape[1:]}")
-    trained = train(data, config, base_rates_table=base_rates_table, label_config=label_config, progress=progress, final=final)
+    trained = train(data, config, base_rates_table=base_rates_table, label_config=label_config, progress=progress, final=final,
+                    chosen=chosen)
+    say(f"hyper-parameters: {trained.params_from}" + (f" ({trained.notes['tuning']})" if "tuning" in trained.notes else ""))
     say(f"wf_auc {trained.metrics['wf_auc']:.4f} (folds sd {trained.metrics['wf_auc_std']:.4f}) on {trained.eval_window}")
     return trained, data
 

@@ -251,6 +251,10 @@ class Recorder:
         versions = self.client.search_model_versions(f"name = '{name}'")
         return _version(max(versions, key=lambda v: int(v.version))) if versions else None
 
+    def versions_of(self, name: str = FUSED_MODEL) -> list[Version]:
+        """Every version of `name`, newest first (aliases not filled in; `champion` names that one)."""
+        return [_version(mv) for mv in sorted(self.client.search_model_versions(f"name = '{name}'"), key=lambda v: -int(v.version))]
+
     def versions(self) -> list[Version]:
         """Every registered model version with its aliases and tags, newest version first per model."""
         found: list[Version] = []

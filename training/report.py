@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from training import plots
-from training.fit import LAYERS, Trained, scored
+from training.fit import LAYERS, TUNABLE, Chosen, Trained, scored
 from training.online import prequential_curve
 from training.promotion import WINDOW_TAG
 from training.recorder import FUSED_MODEL, OOF_DIR, OOF_FILE, Recorder, Run
@@ -33,6 +33,12 @@ MONITORING_EXPERIMENT = "tx-monitoring"
 REQUIREMENTS = ("torch", "lightning", "scikit-learn", "imbalanced-learn", "pandas", "numpy", "TA-Lib", "numba",
                 "vaderSentiment", "mlflow", "cloudpickle", "pyarrow", "tx-platform")
 DRIFT_REPORT = "drift_report.html"  # the evidently report, at the root of a monitoring run's artifacts
+# What a training run records of its tuning, so that later runs (the walk-forward backtest)
+# can refit with the same hyper-parameters: per tunable layer a JSON param of the params the
+# final model was built with ({}: the layer's defaults), and when the tuning samples ended.
+TUNED_PARAM = "tuned.{layer}"
+TUNED_BEFORE_TAG = "tx.tuned_before"
+PARENT_VERSION_TAG = "tx.parent_version"  # an online step's run: the version it continued from
 
 
 @dataclass(frozen=True)
@@ -84,12 +90,16 @@ def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, inp
     tags = {WINDOW_TAG: trained.eval_window, "tx.git_commit": git_commit(), "tx.layers": ",".join(LAYERS),
             "tx.feature_set": feature_set_hash(list(model.layers["multitimeframe"].columns_), model.window, model.label_config),
             **{f"tx.note.{k}": v for k, v in trained.notes.items() if v}, **lineage}
+    if trained.tuned_before is not None:
+        tags[TUNED_BEFORE_TAG] = trained.tuned_before.isoformat()
     with recorder.run(experiment, f"fused {lineage.get('tx.data_end', '')}".strip(), tags, started) as run:
         run.log_params({f"train.{k}": v for k, v in asdict(trained.config).items()})
         run.log_params({f"labels.{k}": v for k, v in model.label_config.items()})
         run.log_params({f"{name}.{k}": v for name, layer in model.layers.items() for k, v in layer.params().items()})
         run.log_params({"gate.threshold": threshold, "stacker.C": model.stacker.C})
+        run.log_params({TUNED_PARAM.format(layer=name): json.dumps(trained.best_params.get(name, {}), sort_keys=True) for name in TUNABLE})
         run.log_metrics(_finite(trained.metrics) | {f"seconds_{k}": v for k, v in trained.seconds.items()}
+                        | {f"tuning_trials_{name}": len(trained.trials.get(name, [])) for name in TUNABLE}
                         | {f"stacker_weight_{k}": v for k, v in model.stacker.weights().items()})
         for row in trained.folds:
             run.log_metrics(_finite({k: v for k, v in row.items() if k.startswith("auc_")}), step=row["fold"])
@@ -104,6 +114,32 @@ def log_training(trained: Trained, *, tracking_uri: str, artifact_root: str, inp
         version = log_model(run, model, input_example, registered_name)
     recorder.describe(registered_name, version, f"wf_auc {trained.metrics['wf_auc']:.4f} on {trained.eval_window}")
     return Logged(run.id, run.experiment_id, version)
+
+
+def recorded_choice(tracking_uri: str, registered_name: str = FUSED_MODEL) -> Chosen | str:
+    """The hyper-parameters the tuning of `registered_name`'s champion chose (else its newest
+    version's), as its training run recorded them; an online step's are those of the version
+    it continued from (it only updates the stacker). A reason, in words, when none are recorded."""
+    recorder = Recorder(tracking_uri)
+    champion = recorder.champion(registered_name)
+    versions = recorder.versions_of(registered_name)
+    if not versions:
+        return f"no {registered_name} version yet"
+    start, role = (champion, "champion") if champion is not None else (versions[0], "the newest version")
+    by_number = {v.version: v for v in versions}
+    version, path = start, []
+    while version is not None and version.version not in path:
+        path.append(version.version)
+        run = recorder.read_run(version.run_id)
+        params = {name: run.params.get(TUNED_PARAM.format(layer=name)) for name in TUNABLE}
+        if all(p is not None for p in params.values()) and TUNED_BEFORE_TAG in run.tags:
+            via = f"; its layers are those of v{version.version}" if version is not start else ""
+            return Chosen({name: json.loads(p) for name, p in params.items()}, pd.Timestamp(run.tags[TUNED_BEFORE_TAG]),
+                          f"{registered_name} v{start.version} ({role}{via}), training run {version.run_id}",
+                          version=start.version, run_id=version.run_id)
+        version = by_number.get(run.tags.get(PARENT_VERSION_TAG, ""))
+    return (f"{registered_name} v{start.version} ({role}) has no recorded hyper-parameters (its training run predates "
+            "their recording, or it is an online step of such a version)")
 
 
 def log_model(run: Run, model, input_example: pd.DataFrame, registered_name: str = FUSED_MODEL) -> str:
@@ -122,7 +158,7 @@ def log_online(update, *, base_version: str, tracking_uri: str, artifact_root: s
     far; `prequential_auc_recent`, the last RECENT): step = samples scored, time = the bar of
     the last one. `started` (Unix seconds): when the step began (default: now)."""
     recorder = Recorder(tracking_uri, artifact_root)
-    tags = {WINDOW_TAG: update.window, "tx.online": "true", "tx.parent_version": base_version, "tx.git_commit": git_commit()}
+    tags = {WINDOW_TAG: update.window, "tx.online": "true", PARENT_VERSION_TAG: base_version, "tx.git_commit": git_commit()}
     with recorder.run(experiment, f"online from v{base_version}", tags, started) as run:
         run.log_params({"base_version": base_version, "new_samples": update.new_samples, "min_compared": min_compared,
                         "half_life": update.half_life} | {f"new.{k}": v for k, v in update.per_series.items()})

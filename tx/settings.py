@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     train_tune_trials: int = Field(20, ge=0, description="Optuna trials of the multi-timeframe layer per training.")
     train_deep_trials: int = Field(3, ge=0, description="Optuna trials of the deep layer per training.")
     train_deep_epochs: int = Field(5, ge=1, description="Epochs of each deep-layer net per fit.")
+    train_tune_seconds: float = Field(0.0, ge=0, description="Time bound of each layer's Optuna study, beside its trials "
+                                      "(0: trials only). When it binds, the trial count depends on the machine; it is recorded.")
     train_cron: str = Field("0 2 * * *", description="Retraining schedule (cron, UTC).")
     online_cron: str = Field("*/3 * * * *", description="Online-learning schedule (cron, UTC): every 180 s by default.")
     online_min_new: int = Field(20, ge=1, description="Newly matured labels needed for an online step.")
@@ -117,6 +119,8 @@ class Settings(BaseSettings):
     backtest_buy_threshold: float = Field(0.55, ge=0, le=1, description="Fused probability at or above which the strategy backtest is long.")
     backtest_sell_threshold: float = Field(0.45, ge=0, le=1, description="At or below which it is short (flat in between).")
     backtest_train_bars: int = Field(750, ge=0, description="Walk-forward analysis: rolling training window in bars (0: expanding).")
+    backtest_retune: bool = Field(False, description="Walk-forward analysis: tune the layers' hyper-parameters anew instead of "
+                                  "reusing those the fused model's tuning chose (recorded in its MLflow run).")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000

@@ -96,6 +96,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
         pg.dispose()
         assert yaml.safe_load((settings.dagster_home_dir / "dagster.yaml").read_text())["storage"]["postgres"]
     else:
+        _retune_walk_forward(settings, dagster)
         _force_drift_and_retrain(settings, dagster, monkeypatch)
 
 
@@ -123,10 +124,32 @@ def _check_backtests(backtested, settings) -> None:
     kinds = {r.data.tags.get("tx.backtest") for r in runs if "mlflow.parentRunId" not in r.data.tags}
     assert kinds == {"pattern", "strategy", "walk_forward"}
     parent = next(r for r in runs if r.info.run_id == rows["walk_forward"]["mlflow_run_id"])
+    # each window refitted with the hyper-parameters tx-fused v1's tuning chose, read from its training run
+    trained_run = mlflow_client.get_model_version("tx-fused", "1").run_id
+    wf = meta["walk_forward_backtest"]
+    assert wf["params_version"] == "tx-fused v1" and wf["params_run_id"] == trained_run and "hyper-parameters of tx-fused v1" in wf["summary"]
+    assert wf["tuning_trials"] == {"multitimeframe": 0, "deep": 0}
+    assert parent.data.params["params_run_id"] == trained_run and parent.data.tags["tx.params_version"] == "1"
+    assert parent.data.params["tuned.multitimeframe"] == mlflow_client.get_run(trained_run).data.params["tuned.multitimeframe"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == len(windows) and all("auc_fused" in c.data.metrics for c in children)
     plots = [a.path for a in mlflow_client.list_artifacts(parent.info.run_id, "plots")]
     assert plots == ["plots/equity_drawdown_GOOGL_1d.png"]
+
+
+def _retune_walk_forward(settings, dagster) -> None:
+    """TX_BACKTEST_RETUNE: the walk-forward tunes its own hyper-parameters and says so."""
+    from pipelines.definitions import build_definitions
+    from pipelines.run_config import run_config
+
+    config = run_config(settings, ["walk_forward_backtest"])
+    config["ops"]["walk_forward_backtest"]["config"]["retune"] = True
+    run = build_definitions(settings).resolve_job_def("backtest_job").execute_in_process(
+        instance=dagster, run_config=config, asset_selection=[dg.AssetKey("walk_forward_backtest")])
+    assert run.success
+    meta = {k: v.value for k, v in run.asset_materializations_for_node("walk_forward_backtest")[0].metadata.items()}
+    assert meta["params_version"] == "none: tuned here" and meta["params_run_id"] == "none"
+    assert meta["params_from"].endswith("(TX_BACKTEST_RETUNE is set)") and "hyper-parameters tuned here" in meta["summary"]
 
 
 def _force_drift_and_retrain(settings, dagster, monkeypatch) -> None:

@@ -15,6 +15,7 @@ from training.metrics import auc
 from training.online import DEFAULT_HALF_LIFE
 from training.pipeline import SeriesData, online_step, train_and_promote
 from training.recorder import FUSED_MODEL, client
+from training.report import recorded_choice
 
 
 def series_until(frames: dict, bars: int) -> list[SeriesData]:
@@ -50,6 +51,13 @@ def test_online_steps_learn_new_labels_once_and_go_through_the_gate():
     assert step.logged.version == "3" and mlflow_client.get_run(step.logged.run_id).data.params["base_version"] == "2"
     assert step.decision.champion_auc is not None and "scored by other versions" in step.comparison
     assert step.decision.promoted == (step.decision.compared_auc >= step.decision.champion_auc)
+    # an online step only updates the stacker: the hyper-parameters behind the champion's
+    # layers are those v1's training run recorded, whichever version is champion now
+    chosen = recorded_choice(stores["tracking_uri"])
+    assert chosen.run_id == first.logged.run_id and chosen.params["multitimeframe"] == first.trained.best_params["multitimeframe"]
+    champion = "3" if step.decision.promoted else "1"
+    assert chosen.version == champion and chosen.source.startswith(f"tx-fused v{champion} (champion")
+    assert ("its layers are those of v1" in chosen.source) == step.decision.promoted
 
     # the line's prequential AUC over time, as step metrics of the version's run: step = samples
     # scored so far, time = the bar of the last of them; the last point is the whole line's

@@ -49,6 +49,21 @@ def set_threads(n: int) -> int:
     return before
 
 
+class Batches(TensorDataset):
+    """A TensorDataset the DataLoader reads a whole batch of at once (`__getitems__`): the same
+    samples in the same order as item by item, without a Python call and a stack per sample
+    (about a tenth of a deep-layer fit on the CPU)."""
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
+        index = torch.as_tensor(indices)
+        return tuple(tensor[index] for tensor in self.tensors)
+
+
+def as_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """The DataLoader's collate_fn for `Batches`: the batch is already one."""
+    return batch
+
+
 class Net(L.LightningModule):
     def __init__(self, kind: str, channels: int, hidden: int, lr: float, dropout: float = 0.1) -> None:
         super().__init__()
@@ -74,9 +89,7 @@ class Net(L.LightningModule):
 
     def training_step(self, batch, _):
         x, y = batch
-        loss = nn.functional.binary_cross_entropy_with_logits(self(x), y)
-        self.log("train_loss", loss, prog_bar=False)
-        return loss
+        return nn.functional.binary_cross_entropy_with_logits(self(x), y)  # nothing logs it (logger=False): not self.log'd
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=1e-4)
@@ -105,12 +118,13 @@ class DeepLayer:
         self.window_ = windows.shape[1]
         self.mean_ = windows.mean(axis=(0, 1), keepdims=True)[0]
         self.std_ = windows.std(axis=(0, 1), keepdims=True)[0] + 1e-6
-        data = TensorDataset(self._scale(windows), torch.from_numpy(y.astype(np.float32)))
+        data = Batches(self._scale(windows), torch.from_numpy(y.astype(np.float32)))
         self.nets_ = {}
         for k, kind in enumerate(KINDS):
             L.seed_everything(self.seed + k, workers=True, verbose=False)
             net = Net(kind, windows.shape[2], self.hidden, self.lr)
-            loader = DataLoader(data, batch_size=self.batch_size, shuffle=True, generator=torch.Generator().manual_seed(self.seed + k))
+            loader = DataLoader(data, batch_size=self.batch_size, shuffle=True, generator=torch.Generator().manual_seed(self.seed + k),
+                                collate_fn=as_batch)
             trainer = L.Trainer(max_epochs=self.epochs, accelerator=self.accelerator, devices=1, deterministic=True, logger=False,
                                 enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
             trainer.fit(net, loader)
