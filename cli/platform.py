@@ -33,6 +33,12 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def _try_it(settings: Settings) -> None:
+    from cli.showcase import try_it
+
+    _say(try_it(settings))
+
+
 def run_platform(settings: Settings, skip_pipeline: bool = False, showcase: bool = False) -> int:
     for setting, port in (("TX_DAGSTER_PORT", settings.dagster_port), ("TX_MLFLOW_PORT", settings.mlflow_port), ("TX_SERVING_PORT", settings.serving_port)):
         if port_in_use(settings.host, port):
@@ -63,9 +69,7 @@ def run_platform(settings: Settings, skip_pipeline: bool = False, showcase: bool
             _say(f"  {server.name:<16} {server.ui_url}")
         _say(f"logs in {settings.home / 'logs'}; press Ctrl-C to stop all three.\n")
         if showcase and skip_pipeline:
-            from cli.showcase import try_it
-
-            _say(try_it(settings))
+            _try_it(settings)
         follow = None if skip_pipeline else PipelineFollower(settings, universe, procs[0].ui_url)
         while True:
             time.sleep(1)
@@ -76,9 +80,7 @@ def run_platform(settings: Settings, skip_pipeline: bool = False, showcase: bool
             if follow is not None and follow.step():
                 follow = None
                 if showcase:
-                    from cli.showcase import try_it
-
-                    _say(try_it(settings))
+                    _try_it(settings)
     except KeyboardInterrupt:
         return 0
     finally:

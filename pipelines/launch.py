@@ -105,5 +105,5 @@ class Launcher:
             seconds = record.end_time - record.start_time if record.end_time and record.start_time else None
             reason = "" if run.status == dg.DagsterRunStatus.SUCCESS else failure_reason(events)
             out.append(Finished(phase, job, materialized(scope, run.run_id, events), run.status.value, seconds, reason))
-        # in phase order, then by scope: the terminal reads like the pipeline
+        # one phase is in flight at a time: by scope within it, so the terminal reads like the pipeline
         return sorted(out, key=lambda f: f.result.scope)

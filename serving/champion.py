@@ -50,7 +50,9 @@ class Champion:
                  missing: str = NO_CHAMPION, on_swap=None, explain: Callable[[Recorder], str] | None = None) -> None:
         self.tracking_uri, self.poll_s, self.resolve, self.missing, self.on_swap = tracking_uri, poll_s, resolve, missing, on_swap
         # Why nothing resolves, asked of MLflow when nothing does (the champion: the gate's reason).
-        self.explain = explain if explain is not None else (lambda r: no_champion_reason(r, FUSED_MODEL)) if resolve is Recorder.champion else None
+        if explain is None and resolve is Recorder.champion:
+            explain = lambda recorder: no_champion_reason(recorder, FUSED_MODEL)  # noqa: E731
+        self.explain = explain
         self._why_missing: str | None = None
         self._served: Served | None = None
         self._load_lock = threading.Lock()
@@ -75,9 +77,7 @@ class Champion:
     def current(self) -> Served:
         served = self._served  # one read of the reference: the request keeps this model
         if served is None:
-            if self.last_error:
-                raise NoChampion(self.last_error, public=False)
-            raise NoChampion(self._why_missing or self.missing)
+            raise NoChampion(self.last_error or self._why_missing or self.missing, public=not self.last_error)
         return served
 
     def refresh(self) -> bool:
