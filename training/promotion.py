@@ -137,3 +137,59 @@ def no_champion_reason(recorder: Recorder, name: str) -> str:
     if decision is None:
         return f"no version of {name} is {CHAMPION} yet: v{newest.version} awaits the gate"
     return f"no version of {name} is {CHAMPION} yet: the gate did not promote v{newest.version}: {decision.reason}"
+
+
+# --- the RL agent: the same gate (challenger first, champion when promoted, tx.gate.* tags) on a trading criterion
+
+RL_SHARPE, RL_BASELINE_SHARPE = "rl_sharpe", "fused_threshold_sharpe"  # metrics of a tx-rl run (trading/rl.py)
+RL_RULE = ("promoted when the stitched out-of-sample Sharpe after costs (rl_sharpe) is > 0 AND > the fused-threshold "
+           "strategy's Sharpe on the same windows (fused_threshold_sharpe; a strategy that never trades counts as 0)")
+
+
+@dataclass(frozen=True)
+class RlDecision:
+    name: str
+    version: str
+    promoted: bool
+    reason: str
+    rl_sharpe: float | None
+    baseline_sharpe: float | None
+    rule: str
+    champion_version: str | None  # the champion it would replace (recorded, not compared: the rule is absolute)
+    forced: bool
+    decided_at: str
+
+    def record(self) -> dict[str, str]:
+        return {key: "" if value is None else str(value) for key, value in asdict(self).items() if key not in ("name", "version")}
+
+
+def decide_rl(sharpe: float | None, baseline: float | None, *, force: bool = False, actor: str | None = None) -> tuple[bool, str]:
+    """(promote?, why) for an RL policy: RL_RULE, free of MLflow."""
+    if force:
+        return True, f"forced by {actor or 'an admin'} (Sharpe {_fmt(sharpe)}, fused-threshold {_fmt(baseline)})"
+    if sharpe is None or math.isnan(sharpe):
+        return False, "the agent's out-of-sample Sharpe is undefined (it never traded, or the run has no rl_sharpe)"
+    bar = 0.0 if baseline is None or math.isnan(baseline) else baseline
+    if not sharpe > 0:
+        return False, f"out-of-sample Sharpe after costs {sharpe:.4f} is not > 0"
+    if not sharpe > bar:
+        return False, f"out-of-sample Sharpe after costs {sharpe:.4f} is not > the fused-threshold strategy's {bar:.4f} on the same windows"
+    return True, f"out-of-sample Sharpe after costs {sharpe:.4f} > 0 and > the fused-threshold strategy's {bar:.4f} on the same windows"
+
+
+def gate_rl(recorder: Recorder, name: str, version: str | int, *, force: bool = False, actor: str | None = None) -> RlDecision:
+    """Run the RL gate for `version` of `name` (the figures read from its run), move the
+    aliases as `gate` does, record the decision as `tx.gate.*` tags on the version."""
+    version = str(version)
+    run = recorder.read_run(recorder.version(name, version).run_id)
+    sharpe, baseline = run.metrics.get(RL_SHARPE), run.metrics.get(RL_BASELINE_SHARPE)
+    recorder.set_alias(name, CHALLENGER, version)
+    champion = recorder.champion(name)
+    promoted, reason = decide_rl(sharpe, baseline, force=force, actor=actor)
+    if promoted:
+        recorder.set_alias(name, CHAMPION, version)
+    decision = RlDecision(name, version, promoted, reason, sharpe, baseline, RL_RULE,
+                          champion.version if champion is not None and champion.version != version else None, force,
+                          datetime.now(UTC).isoformat(timespec="seconds"))
+    recorder.set_version_tags(name, version, {GATE_TAG + key: value for key, value in decision.record().items()})
+    return decision

@@ -28,6 +28,9 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 FUSED_MODEL = "tx-fused"
+RL_MODEL = "tx-rl"  # the reinforcement-learning agent (training/rl/), gated on trading figures
+RL_EXPERIMENT = "tx-rl"
+POLICY_DIR = "policy"  # where an RL run logs its policy files (the registered version's source)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 OOF_DIR, OOF_FILE = "evaluation", "oof_predictions.parquet"  # a training run's out-of-fold predictions
@@ -162,6 +165,20 @@ class Run:
         )
         return str(info.registered_model_version)
 
+    def register_files(self, folder: Path, registered_name: str, artifact_path: str = POLICY_DIR) -> str:
+        """Log the files of `folder` under `artifact_path` and register them as a new version of
+        `registered_name` (created if need be); returns the version. For models that are not a
+        pyfunc (the RL policy: a stable-baselines3 zip and its observation spec)."""
+        self._client.log_artifacts(self.id, str(folder), artifact_path)
+        with _answering():
+            try:
+                self._client.create_registered_model(registered_name)
+            except MlflowException as exc:
+                if "already exists" not in str(exc.message) and "ALREADY_EXISTS" not in str(exc.error_code):
+                    raise
+            source = f"{self._client.get_run(self.id).info.artifact_uri.rstrip('/')}/{artifact_path}"
+            return str(self._client.create_model_version(registered_name, source, run_id=self.id).version)
+
     def _require_active(self) -> None:
         active = mlflow.active_run()
         if active is None or active.info.run_id != self.id:
@@ -273,6 +290,15 @@ class Recorder:
         too, and MLflow 3 would otherwise open (and create) `./mlflow.db` in the current folder."""
         use_store(self.tracking_uri)
         return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+
+    def download(self, version: Version, dst: str, artifact_path: str = POLICY_DIR) -> Path:
+        """The files a version's run logged under `artifact_path` (its registered source), copied
+        into `dst` (TrackingError when they cannot be read)."""
+        try:
+            return Path(mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=artifact_path, dst_path=dst,
+                                                            tracking_uri=self.tracking_uri))
+        except (MlflowException, OSError) as exc:
+            raise TrackingError(f"{version.name} v{version.version}: its {artifact_path} files cannot be read: {_line(exc)}") from exc
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         with _answering():
