@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from serving import errors, metrics, openapi
 from serving.auth import RateLimiter
 from serving.cache import ReadCache
-from serving.champion import Champion, online_head
+from serving.champion import Champion, online_head, rl_champion
 from serving.live import Hub
 from serving.live import router as live_router
 from serving.limits import BodyLimit
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app.state.champion = champion or Champion(settings.tracking_uri, settings.model_poll_s, on_swap=metrics.swapped("champion"))
     app.state.online = online_head(settings.tracking_uri, settings.model_poll_s)
     app.state.online.on_swap = metrics.swapped("online")
+    app.state.rl = rl_champion(settings.tracking_uri, settings.model_poll_s, on_swap=metrics.swapped("rl"))
     app.state.reads = ReadCache(settings.read_cache_s)  # market-data reads
     app.state.scores = ReadCache(settings.read_cache_s)  # a stored symbol's score, per model version
     app.state.hub = Hub(app.state.engine)  # live push; its task starts with the first WebSocket

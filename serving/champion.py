@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 
 from training.model import FusedModel
 from training.promotion import no_champion_reason
-from training.recorder import CHAMPION, FUSED_MODEL, Recorder, TrackingError, Version
+from training.recorder import CHAMPION, FUSED_MODEL, RL_MODEL, Recorder, TrackingError, Version
 
 log = logging.getLogger("tx.serving")
 NO_CHAMPION = f"no version of {FUSED_MODEL} is {CHAMPION} yet: train one and let the gate promote it"
 NO_VERSION = f"no version of {FUSED_MODEL} is registered yet: train one first"
+NO_RL_CHAMPION = f"no version of {RL_MODEL} is {CHAMPION} yet: train the agent (the rl_policy asset) and let the gate promote it"
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,11 @@ class Champion:
     """Holds the version `resolve` names (default: the champion alias) and keeps it current."""
 
     def __init__(self, tracking_uri: str, poll_s: float = 30.0, resolve: Callable[[Recorder], Version | None] = Recorder.champion,
-                 missing: str = NO_CHAMPION, on_swap=None, explain: Callable[[Recorder], str] | None = None) -> None:
+                 missing: str = NO_CHAMPION, on_swap=None, explain: Callable[[Recorder], str] | None = None, name: str = FUSED_MODEL,
+                 load: Callable[[Recorder, Version], object] | None = None) -> None:
         self.tracking_uri, self.poll_s, self.resolve, self.missing, self.on_swap = tracking_uri, poll_s, resolve, missing, on_swap
+        self.name = name
+        self.load = load or (lambda recorder, version: recorder.load(version.version, name))
         # Why nothing resolves, asked of MLflow when nothing does (the champion: the gate's reason).
         if explain is None and resolve is Recorder.champion:
             explain = lambda recorder: no_champion_reason(recorder, FUSED_MODEL)  # noqa: E731
@@ -101,10 +105,10 @@ class Champion:
             if current is not None and current.version == version.version:
                 return False
             try:
-                model = recorder.load(version.version)
+                model = self.load(recorder, version)
                 run = recorder.read_run(version.run_id)
             except Exception as exc:  # a broken artifact must not take the worker down: keep serving the old one
-                self.last_error = f"loading {FUSED_MODEL} v{version.version} failed: {type(exc).__name__}: {exc}"
+                self.last_error = f"loading {self.name} v{version.version} failed: {type(exc).__name__}: {exc}"
                 log.error(self.last_error)
                 if self.on_swap:
                     self.on_swap(None)
@@ -112,7 +116,7 @@ class Champion:
             self._served = Served(version.version, model, version.run_id, datetime.now(UTC).isoformat(timespec="seconds"),
                                   run.metrics, run.tags, version.registered_at)
             self.last_error = None
-            log.info("serving %s v%s", FUSED_MODEL, version.version)
+            log.info("serving %s v%s", self.name, version.version)
             if self.on_swap:
                 self.on_swap(self._served)
             return True
@@ -137,6 +141,15 @@ class Champion:
                 self.refresh()
             except Exception as exc:  # never let the poller die
                 self.last_error = f"{type(exc).__name__}: {exc}"
+
+
+def rl_champion(tracking_uri: str, poll_s: float = 30.0, on_swap=None) -> Champion:
+    """`models:/tx-rl@champion`: the RL policy, hot-swapped like the fused model; a version whose
+    files fail to load leaves the old one serving (and says why in `last_error`)."""
+    from training.rl.agent import load_version  # torch and stable-baselines3: only where the agent is served
+
+    return Champion(tracking_uri, poll_s, resolve=lambda recorder: recorder.champion(RL_MODEL), missing=NO_RL_CHAMPION,
+                    on_swap=on_swap, explain=lambda recorder: no_champion_reason(recorder, RL_MODEL), name=RL_MODEL, load=load_version)
 
 
 def online_head(tracking_uri: str, poll_s: float = 30.0) -> Champion:

@@ -4,6 +4,7 @@ never from one another."""
 
 import time
 
+import numpy as np
 import pandas as pd
 from fastapi import Request
 from fastapi.responses import Response
@@ -19,9 +20,10 @@ from serving.schemas.series import SeriesRequest
 from serving.scores import score_answer
 from store.candles import coverage, last_price, load_candles
 from store.news import load_news
+from store.paper import account_state, trades_frame
 from store.provider_status import load_provider_status
 from store.types import iso
-from trading.broker import PaperBroker, paper_broker
+from trading.broker import ACCOUNT, PaperBroker, paper_broker
 from trading.scan import score_bar
 from training import scoring
 from training.recorder import FUSED_MODEL
@@ -83,6 +85,48 @@ def stored_answer(request: Request, body: SeriesRequest, model: Served) -> dict:
     if found is None:
         candles_of(request, body)  # raises the 404 (nothing stored) or 409 (too few bars) that says why
     return score_answer(found[0])
+
+
+def rl_answer(request: Request, body, policy: Served, fused: Served) -> dict:
+    """The RL policy's decision on the last stored bar of the body's series (serving/routers/ml.py)."""
+    from training.inputs import model_inputs
+    from training.rl.env import observation
+    from training.rl.position import PositionError, held
+
+    candles, news = candles_of(request, SeriesRequest(symbol=body.symbol, timeframe=body.timeframe))
+    close = float(candles["close"].iloc[-1])
+    try:
+        if body.position is not None:
+            state = held(body.position.side, body.position.quantity, body.position.entry_price, body.position.bars_held, close)
+        else:
+            state = paper_position(request.app.state.engine, body.symbol, candles.index, close)
+    except PositionError as exc:
+        raise ApiError(422, str(exc), "bad_position", field=f"position.{exc.field}" if exc.field else "position") from None
+    p = scoring.score(fused, candles, body.timeframe, news).probability  # computed here, not stored: this route only reads
+    X, _ = model_inputs(candles.iloc[-scoring.HISTORY_BARS:], body.timeframe, news=news)
+    agent = policy.model
+    market = agent.market(body.symbol, body.timeframe, candles.iloc[-len(X):], X, pd.Series(p, index=candles.index[-1:]))
+    acted = agent.act(observation(market, len(X) - 1, state.vector()))
+    return {"symbol": body.symbol, "timeframe": body.timeframe, "action": acted.action, "target_position": acted.target,
+            "probabilities": {k: round(v, 6) for k, v in acted.probabilities.items()}, "value": round(acted.value, 6),
+            "fused_probability": round(float(p), 6), "position": state.answer(), "as_of": iso(candles.index[-1]),
+            "rl_version": policy.version, "fused_version": fused.version,
+            "explanation": (f"{acted.action} ({acted.probabilities[acted.action]:.0%}) from the next open: fused P(up) {p:.2f}, "
+                            f"holding {state.side} for {state.bars_held} bars at {state.unrealized_return:+.1%} unrealized")}
+
+
+def paper_position(engine, symbol: str, bars: pd.DatetimeIndex, close: float):
+    """The paper account's position in `symbol` as the agent sees it: side, unrealized return
+    from its average price, bars since its oldest open lot (flat when it holds none)."""
+    from training.rl.position import held
+
+    state = account_state(engine, ACCOUNT)
+    quantity, average = state[2].get(symbol, (0.0, None)) if state else (0.0, None)
+    if quantity == 0:
+        return held("flat", 0.0, None, 0, close, "paper")
+    lots = trades_frame(engine, ACCOUNT, status="open", symbol=symbol)
+    since = bars > lots["opened_at"].min() if len(lots) else np.zeros(len(bars), bool)
+    return held("long" if quantity > 0 else "short", abs(quantity), average, int(since.sum()), close, "paper")
 
 
 def stored_candles(engine):

@@ -39,6 +39,7 @@ class TX:
         set_threads(1)  # for good: see training/layers/deep.py's one_thread
         app.state.champion.start()
         app.state.online.start()
+        app.state.rl.start()
 
 
 TX.add_asgi_middleware(JsonNotFound)  # paths nothing serves answer in the one error shape

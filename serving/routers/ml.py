@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from serving.auth import require
-from serving.deps import candles_of, model_of, scored
+from serving.deps import candles_of, model_of, rl_answer, scored
 from serving.errors import ApiError
 from serving.schemas.common import AUTH, SYMBOL, Timeframe, errors
 from serving.schemas.ml import (ActiveVersion, BatchRequest, BatchScores, DeepLayer, FeatureContributions, LayerAttribution,
-                                ModelInfo, Models, MultiTimeframeLayer, Promotion, PromoteRequest, RlRequest, Score)
+                                ModelInfo, Models, MultiTimeframeLayer, Promotion, PromoteRequest, RlAction, RlRequest, Score)
 from serving.schemas.series import SeriesRequest
 from serving.scores import deep_answer, features_answer, layers_answer, multitimeframe_answer
 from store.api_keys import Principal
@@ -124,7 +124,11 @@ def promote(request: Request, body: PromoteRequest, who: Principal | None = Depe
             "forced": decision.forced, "decided_at": decision.decided_at}
 
 
-@router.post("/rl-action", summary="Reinforcement-learning agent (not built yet: always 501)", status_code=501,
-             responses=errors(413, 501))
-def rl_action(body: RlRequest, _: Principal | None = Depends(require("read"))) -> None:
-    raise ApiError(501, "the reinforcement-learning agent is not part of this release yet; the fused predictor is at /api/ml/score")
+@router.post("/rl-action", summary="The RL agent's action for a stored symbol and a position", response_model=RlAction,
+             responses=errors(404, 409, 413, 503))
+def rl_action(request: Request, body: RlRequest, _: Principal | None = Depends(require("read"))) -> dict:
+    """The `tx-rl` champion decides on the last stored bar from the fused champion's probability,
+    the features and the position (the body's, else the paper account's). Reads only: nothing
+    is stored. 503 with Retry-After while either model is not served."""
+    policy, fused = model_of(request, "rl"), model_of(request)
+    return rl_answer(request, body, policy, fused)

@@ -28,15 +28,18 @@ class TrainRequest(Body):
 
 class PositionState(Body):
     side: Literal["long", "short", "flat"] = "flat"
-    quantity: Finite = Field(0.0, ge=0, le=1e12, description="units held (0 when flat)")
-    entry_price: Finite | None = Field(None, gt=0, le=1e12)
+    quantity: Finite = Field(0.0, ge=0, le=1e12, description="units held (0 when flat; more than 0 when long or short)")
+    entry_price: Finite | None = Field(None, gt=0, le=1e12, description="average entry price (unrealized return 0 when absent)")
+    bars_held: int = Field(0, ge=0, le=100_000, description="bars since the position was opened")
 
 
 class RlRequest(Body):
-    """What the reinforcement-learning agent will be asked: the series and the position held."""
+    """The series (its stored candles) and, optionally, the position held; without it the
+    paper account's position in the symbol is used."""
 
     model_config = {**Body.model_config, "json_schema_extra": {
-        "examples": [{"symbol": "GOOGL", "timeframe": "1d", "position": {"side": "long", "quantity": 10, "entry_price": 1200.5}}]}}
+        "examples": [{"symbol": "GOOGL", "timeframe": "1d", "position": {"side": "long", "quantity": 10, "entry_price": 1200.5,
+                                                                          "bars_held": 3}}]}}
 
     symbol: Symbol
     timeframe: Timeframe = "1d"
@@ -73,6 +76,30 @@ class Score(Answer):
     explanation: str
     bars_used: int
     warning: str | None = Field(None, description="present when fewer bars than the batch features use were scored")
+
+
+class HeldPosition(BaseModel):
+    side: Literal["long", "short", "flat"]
+    unrealized_return: float = Field(description="since entry, at the last close, signed by the side")
+    bars_held: int
+    source: Literal["request", "paper"] = Field(description="given in the body, or the paper account's")
+
+
+class RlAction(Answer):
+    """The RL agent's decision on the last stored bar: what to hold from the next bar's open."""
+
+    symbol: str
+    timeframe: str
+    action: Literal["flat", "long", "short"]
+    target_position: float = Field(ge=-1, le=1, description="fraction of equity: -1 short, 0 flat, +1 long")
+    probabilities: dict[str, float] = Field(description="the policy's probability of each action")
+    value: float = Field(description="the policy's value estimate (expected discounted log-equity change)")
+    fused_probability: float = Field(ge=0, le=1, description="the fused model's probability at the bar, as the agent saw it")
+    position: HeldPosition
+    as_of: str = Field(description="the bar decided on, ISO-8601 UTC")
+    rl_version: str
+    fused_version: str
+    explanation: str
 
 
 class ScoreFailure(BaseModel):

@@ -84,15 +84,18 @@ def test_launching_runs_without_a_dagster_webserver_is_a_short_503(app_and_keys)
     assert ask(http, keys, "POST", "/api/ml/train", json={}).status_code == 403  # read key
 
 
-def test_rl_action_is_typed_and_not_implemented(app_and_keys):
+def test_rl_action_is_typed_and_a_503_until_tx_rl_has_a_champion(app_and_keys):
     http, keys = app_and_keys
     answer = ask(http, keys, "POST", "/api/ml/rl-action", json={"symbol": "SYNA", "position": {"side": "long", "quantity": 3}})
-    assert answer.status_code == 501 and "not part of this release" in answer.json()["error"]["message"]
+    assert answer.status_code == 503 and answer.headers["Retry-After"] and answer.json()["error"]["code"] == "no_model"
+    assert "no version of tx-rl is champion yet" in answer.json()["error"]["message"]
     assert ask(http, keys, "POST", "/api/ml/rl-action", json={}).status_code == 422
     assert ask(http, keys, "POST", "/api/ml/rl-action", json={"symbol": "SYNA", "position": {"quantity": -1}}).status_code == 422
+    assert ask(http, keys, "POST", "/api/ml/rl-action", json={"symbol": "SYNA", "position": {"bars_held": -1}}).status_code == 422
     operation = http.get("/docs.json").json()["paths"]["/api/ml/rl-action"]["post"]
-    assert "501" in operation["responses"]
+    assert {"404", "409", "422", "503"} <= set(operation["responses"]) and "501" not in operation["responses"]
     assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/RlRequest")
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RlAction")
 
 
 def test_promotion_of_an_unknown_version_is_a_404_and_needs_admin(app_and_keys):
@@ -146,8 +149,7 @@ def test_every_route_here_declares_its_answer_and_errors(app_and_keys):
     spec = http.get("/docs.json").json()
     ours = [(p, m, op) for p, ops in spec["paths"].items() for m, op in ops.items()
             if p.startswith(("/api/ml/", "/api/market-scan", "/api/entry-signals", "/api/exit-signals", "/api/risk-assessment",
-                             "/api/position-sizing", "/api/stats/", "/api/provider-health", "/api/workers/health", "/health"))
-            and p != "/api/ml/rl-action"]
+                             "/api/position-sizing", "/api/stats/", "/api/provider-health", "/api/workers/health", "/health"))]
     assert len(ours) >= 28
     for path, method, op in ours:
         ok = next(code for code in op["responses"] if code.startswith("2"))

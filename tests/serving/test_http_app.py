@@ -73,7 +73,7 @@ def test_every_contract_path_is_served(svc):
         assert httpx.get(svc["url"] + path, timeout=30, follow_redirects=True).status_code == 200
 
 
-EXPECTED_5XX = {"/api/ml/rl-action": 501, "/api/ml/train": 503, "/api/ml/online-update": 503}  # not built / no Dagster webserver here
+EXPECTED_5XX = {"/api/ml/rl-action": 503, "/api/ml/train": 503, "/api/ml/online-update": 503}  # no tx-rl champion / no Dagster webserver here
 
 
 def test_bad_input_on_every_contract_path_is_a_4xx(svc):

@@ -219,3 +219,11 @@ def rollout(policy: Policy, market: Market, start: int, end: int, book=None) -> 
         if book.shares != 0:
             book.bars_held += 1
     return targets, book
+
+
+def load_version(recorder, version) -> Policy:
+    """A registered version's policy, read through the recorder (serving's loader)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return Policy.load(recorder.download(version, tmp))

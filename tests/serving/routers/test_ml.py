@@ -72,8 +72,8 @@ def test_layer_views_models_and_versions(svc):
     batch = call(svc, "POST", "/api/ml/score/batch", json={"items": [{"symbol": "SYNA"}, {"symbol": "NOPE"}]}).json()
     assert batch["results"][0]["model_version"] == "1" and batch["results"][1]["error"]["code"] == "not_found"
     assert call(svc, "POST", "/api/ml/rl-action", json={}).status_code == 422  # typed: the symbol is required
-    gone = call(svc, "POST", "/api/ml/rl-action", json={"symbol": "SYNA"})
-    assert gone.status_code == 501 and "not part of this release" in gone.json()["error"]["message"]
+    no_agent = call(svc, "POST", "/api/ml/rl-action", json={"symbol": "SYNA"})  # no tx-rl champion in this registry
+    assert no_agent.status_code == 503 and no_agent.headers["Retry-After"] and "tx-rl" in no_agent.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(("body", "status", "message"), [
