@@ -1,4 +1,5 @@
-"""Training assets: the fused model (train, log, register, gate), the online step, the champion.
+"""Training assets: the fused model (train, log, register, gate), the online step, the champion,
+the RL agent over the fused model's out-of-fold outputs.
 
 Thin over `training/`: they gather the stored frames, candles and news, call
 `training.pipeline`, and report the numbers and the gate's decision as metadata.
@@ -23,7 +24,11 @@ from training.fit import TUNABLE, TrainConfig
 from training.splits import NotEnoughData
 from training.pipeline import NO_MODEL_YET, Outcome, SeriesData, load_base, online_step, train_and_promote
 from training.promotion import recorded
-from training.recorder import FUSED_MODEL, Recorder
+from training.recorder import FUSED_MODEL, RL_MODEL, Recorder
+from training.rl.agent import RlConfig
+from trading.plots import equity_drawdown
+from trading.rl import STRATEGIES
+from trading.rl_pipeline import NO_FUSED_OOF, summary_line, train_rl_and_promote
 
 
 class TrainingConfig(dg.Config):
@@ -168,4 +173,80 @@ def champion_model(context: dg.AssetExecutionContext, mlflow_tracking: MlflowTra
         "decision": dg.MetadataValue.text(decision.reason if decision else ""),
         "forced": dg.MetadataValue.bool(decision is not None and decision.forced),
         "mlflow_model": dg.MetadataValue.url(mlflow_tracking.model_url(FUSED_MODEL, version.version)),
+    })
+
+
+class RlPolicyConfig(dg.Config):
+    """Defaults as tx/settings.py's (TX_RL_*, TX_BACKTEST_* costs and thresholds); a run gets the settings' values."""
+
+    timeframes: str = "1d"
+    algorithm: str = "ppo"
+    timesteps: int = 8_000
+    n_splits: int = 4
+    episode_bars: int = 256
+    seed: int = 0
+    fee: float = 0.001
+    slippage: float = 0.0005
+    buy_threshold: float = 0.55
+    sell_threshold: float = 0.45
+    again: bool = False  # train even when the newest tx-rl version learned from the same fused version
+
+    def rl_config(self) -> RlConfig:
+        return RlConfig(algorithm=self.algorithm, timesteps=self.timesteps, n_splits=self.n_splits, episode_bars=self.episode_bars,
+                        seed=self.seed, fee=self.fee, slippage=self.slippage)
+
+
+@dg.asset(
+    deps=[fused_model],
+    group_name="training",
+    kinds={"pytorch", "mlflow"},
+    description="The RL agent (stable-baselines3, PPO by default) over the fused model's out-of-fold probabilities, the "
+    "features and the position: trained walk-forward, backtested out of sample by the engine beside flat, buy-and-hold "
+    "and the fused-threshold strategy, logged to the tx-rl experiment, registered as tx-rl and gated (Sharpe after "
+    "costs > 0 and > the fused-threshold strategy's). Skips when the newest tx-rl already learned from the same fused version.",
+)
+def rl_policy(context: dg.AssetExecutionContext, config: RlPolicyConfig, app_db: AppDatabase, mlflow_tracking: MlflowTracking) -> dg.MaterializeResult:
+    recorder = Recorder(mlflow_tracking.tracking_uri)
+    found = recorder.with_out_of_fold(FUSED_MODEL)
+    if found is None:
+        context.log.warning(NO_FUSED_OOF)
+        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(NO_FUSED_OOF)})
+    newest = recorder.newest(RL_MODEL)
+    if newest is not None and newest.tags.get("tx.fused_version") == found[0].version and not config.again:
+        why = f"{RL_MODEL} v{newest.version} already learned from {FUSED_MODEL} v{found[0].version} (config `again` retrains)"
+        context.log.info(why)
+        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(why)})
+    inputs = []
+    for one in choose_series([Series(r.symbol, r.timeframe) for r in coverage(app_db.engine).itertuples()], config.timeframes):
+        inputs.append((one.symbol, one.timeframe, load_candles(app_db.engine, one.symbol, one.timeframe), None))
+    try:
+        outcome = train_rl_and_promote(inputs, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
+                                       config=config.rl_config(), thresholds=(config.buy_threshold, config.sell_threshold),
+                                       progress=context.log.info)
+    except NotEnoughData as exc:
+        context.log.warning(f"not trained: {exc}")
+        return dg.MaterializeResult(metadata={"skipped": dg.MetadataValue.text(f"not trained: {exc}")})
+    result, d = outcome.result, outcome.decision
+    m = result.metrics
+    windows = [{"window": w["window"], "start": f"{w['start']:%Y-%m-%d}", "end": f"{w['end']:%Y-%m-%d}"}
+               | {f"{name} {fig}": (None if w[name][fig] is None else round(w[name][fig], 4)) for name in ("rl", "fused_threshold", "buy_and_hold")
+                  for fig in ("return", "sharpe")} | {"rl trades": w["rl"]["trades"], "rl turnover": round(w["rl"]["turnover"], 1)}
+               for w in result.windows]
+    fig = equity_drawdown({name: result.portfolio[name] for name in STRATEGIES}, "RL out of sample vs baselines (after costs)",
+                          [a for a, _ in result.spans])
+    return dg.MaterializeResult(metadata={
+        "promoted": dg.MetadataValue.bool(d.promoted),
+        "decision": dg.MetadataValue.text(d.reason),
+        "rule": dg.MetadataValue.text(d.rule),
+        "model_version": dg.MetadataValue.text(f"{RL_MODEL} v{outcome.version}"),
+        "fused_version": dg.MetadataValue.text(f"{FUSED_MODEL} v{outcome.fused.version}"),
+        "summary": dg.MetadataValue.text(summary_line(outcome)),
+        "figures": dg.MetadataValue.json({k: (None if v is None else round(v, 4)) for k, v in m.items()}),
+        "windows": dg.MetadataValue.md(pd.DataFrame(windows).to_markdown(index=False)),
+        "env_steps": dg.MetadataValue.int(result.steps),
+        "env_steps_per_s": dg.MetadataValue.float(result.steps / max(result.seconds, 1e-9)),
+        "seconds": dg.MetadataValue.float(round(outcome.seconds, 1)),
+        "equity": dg.MetadataValue.md(png_markdown(fig, "RL equity and drawdown")),
+        "mlflow_run": dg.MetadataValue.url(mlflow_tracking.run_url(outcome.experiment_id, outcome.run_id)),
+        "mlflow_model": dg.MetadataValue.url(mlflow_tracking.model_url(RL_MODEL, outcome.version)),
     })

@@ -49,7 +49,7 @@ def asset_lines(m: Materialized) -> list[str]:
         failed = {name: summary for name, (passed, summary) in checks.items() if not passed}
         tally = f"  checks {len(checks) - len(failed)}/{len(checks)} passed" if checks else ""
         lines.append(f"  {asset:<18} {m.scope:<10} {_shown(asset, meta)}{tally}")
-        if asset in ("fused_model", "online_model") and "promoted" in meta:
+        if asset in ("fused_model", "online_model", "rl_policy") and "promoted" in meta:
             lines.append(f"  {'':<18} gate: {'PROMOTED to champion' if meta['promoted'] else 'not promoted'} -> {meta['model_version']}: {meta['decision']}")
         lines += [f"  {'':<18} warning {name}: {summary}" for name, summary in failed.items()]
     return lines
@@ -75,6 +75,8 @@ def _shown(asset: str, meta: dict) -> str:
         return meta.get("note") or f"{meta['scanned']} series scored by v{meta['model_version']}: {meta['alerts']} alert(s) at confidence >= {meta['threshold']}"
     if asset == "fused_model":
         return f"wf_auc={meta['wf_auc']:.4f} (fold sd {meta['wf_auc_std']:.4f}) on {meta['samples']} samples; layers {meta['layer_auc']}"
+    if asset == "rl_policy":
+        return meta.get("skipped") or meta["summary"]
     if asset == "champion_model":
         return f"v{meta['version']} (wf_auc {meta['wf_auc']:.4f}): {meta['decision']}"
     return ", ".join(f"{k}={meta[k]}" for k in SUMMARY_KEYS if k in meta)

@@ -82,7 +82,8 @@ def training_schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefini
         _schedule("alert_scanner", jobs.alert_job, settings.alert_cron,
              "Score every stored series with the champion; confident calls become de-duplicated alerts."),
         _schedule("retraining", jobs.training_job, settings.train_cron,
-             "Retrain the fused predictor on everything stored; the gate decides whether it becomes champion."),
+             "Retrain the fused predictor on everything stored, then the RL agent on its out-of-fold outputs; each gate decides "
+             "whether it becomes champion."),
         _schedule("online_learning", jobs.online_job, settings.online_cron,
              "Fold newly matured labels into the online line, the newest version (every 180 s by default); skips when "
              "none matured."),
@@ -128,8 +129,8 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
     @dg.sensor(
         job=jobs.champion_job,
         **EVERY_MINUTE,
-        description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model "
-        "and reruns the backtests.",
+        description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model, "
+        "retrains the RL agent on its out-of-fold outputs (rl_policy) and reruns the backtests.",
     )
     def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         if skip := waiting(context.instance):

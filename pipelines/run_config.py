@@ -30,6 +30,8 @@ def asset_config(settings: Settings) -> dict[str, dict]:
         "strategy_backtest": strategy,
         # retrained per window, with the fused model's hyper-parameters unless TX_BACKTEST_RETUNE
         "walk_forward_backtest": strategy | training | {"train_bars": settings.backtest_train_bars, "retune": settings.backtest_retune},
+        "rl_policy": {"timeframes": settings.train_timeframes, "algorithm": settings.rl_algorithm, "timesteps": settings.rl_timesteps,
+                      "n_splits": settings.rl_splits, "episode_bars": settings.rl_episode_bars, "seed": settings.rl_seed} | strategy,
         "alert_scan": scan,
         "bar_score": scan,
     }

@@ -27,7 +27,7 @@ ENV_VARS = [
     "TX_HOME", "TX_POSTGRES_URL", "TX_DATABASE_URL", "TX_DAGSTER_POSTGRES_URL", "MLFLOW_TRACKING_URI",
     "TX_MLFLOW_TRACKING_URI", "TX_MLFLOW_ARTIFACTS", "DAGSTER_HOME", "TX_DAGSTER_HOME", "TX_DATA_DIR", "TX_UNIVERSE",
     "TX_TRAIN_TIMEFRAMES", "TX_PROMOTION_THRESHOLD", "TX_TRAIN_TUNE_TRIALS", "TX_TRAIN_DEEP_TRIALS", "TX_TRAIN_DEEP_EPOCHS",
-    "TX_TRAIN_TUNE_SECONDS", "TX_BACKTEST_RETUNE",
+    "TX_TRAIN_TUNE_SECONDS", "TX_BACKTEST_RETUNE", "TX_RL_ALGORITHM", "TX_RL_TIMESTEPS", "TX_RL_SPLITS", "TX_RL_EPISODE_BARS", "TX_RL_SEED",
     # operations, and the seed deployment's names: a developer's Sentry or CORS setting never leaks into a test
     "TX_SENTRY_DSN", "SENTRY_DSN", "TX_ENV", "TX_SENTRY_TRACES_SAMPLE_RATE", "TX_LOG_FORMAT", "TX_LOG_LEVEL",
     "TX_CORS_ORIGINS", "CORS_ORIGINS", "DATABASE_URL", "SECRET_KEY",
@@ -59,6 +59,8 @@ def tx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "TX_TRAIN_TUNE_TRIALS": "0",
         "TX_TRAIN_DEEP_TRIALS": "0",
         "TX_TRAIN_DEEP_EPOCHS": "1",
+        "TX_RL_TIMESTEPS": "500",  # the RL agent: a token budget (tests/trading/test_rl.py checks what a real one learns)
+        "TX_RL_SPLITS": "2",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     backtest_train_bars: int = Field(750, ge=0, description="Walk-forward analysis: rolling training window in bars (0: expanding).")
     backtest_retune: bool = Field(False, description="Walk-forward analysis: tune the layers' hyper-parameters anew instead of "
                                   "reusing those the fused model's tuning chose (recorded in its MLflow run).")
+    rl_algorithm: Literal["ppo", "a2c", "dqn"] = Field("ppo", description="The RL agent's stable-baselines3 algorithm.")
+    rl_timesteps: int = Field(8_000, ge=100, le=10_000_000, description="RL environment steps per walk-forward window (and for the "
+                              "final policy): the training budget; the default keeps `make demo` within minutes on 2 CPU cores.")
+    rl_splits: int = Field(4, ge=1, le=20, description="RL walk-forward test windows.")
+    rl_episode_bars: int = Field(256, ge=2, description="Bars per RL training episode.")
+    rl_seed: int = Field(0, ge=0, description="Seed of the RL agent (same seed, same data: same figures).")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000

@@ -137,7 +137,8 @@ def test_a_new_champion_triggers_one_run(tx_env):
     context = dg.build_sensor_context(instance=dagster)
     request = champion_sensor(context)
     assert isinstance(request, dg.RunRequest) and request.run_key == "champion-1" and context.cursor == "1"
-    assert {"champion_model", "pattern_backtest", "strategy_backtest", "walk_forward_backtest"} == {  # a new champion reruns the backtests
+    # a new champion reruns the backtests and retrains the RL agent on its out-of-fold outputs
+    assert {"champion_model", "rl_policy", "pattern_backtest", "strategy_backtest", "walk_forward_backtest"} == {
         k.to_user_string() for k in defs.resolve_job_def(champion_sensor.job_name).asset_layer.selected_asset_keys}
     assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster, cursor="1")), dg.SkipReason)
     # the pipeline of `tx run` ran champion_job for this champion already: no second run of the backtests

@@ -74,6 +74,9 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     fused = trained.assets["fused_model"]  # trained, registered in MLflow (on PostgreSQL too) and gated
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
+    rl = trained.assets["rl_policy"]  # the agent on the fused version's out-of-fold outputs, through its own gate
+    assert rl["model_version"] == "tx-rl v1" and rl["fused_version"] == "tx-fused v1" and "Sharpe" in rl["decision"], rl
+    assert rl["promoted"] == (rl["figures"]["rl_sharpe"] is not None and rl["figures"]["rl_sharpe"] > max(0, rl["figures"]["fused_threshold_sharpe"] or 0))
     # the online step right after: every stored label was just learned, so it says so and registers nothing
     assert online.assets["online_model"] == {"skipped": "0 newly matured label(s) since the model last learned (< 20): nothing to update",
                                              "base_version": "1"}

@@ -7,14 +7,14 @@ from assets.alerts import ScanConfig
 from assets.backtests import PatternBacktestConfig, StrategyConfig, WalkForwardConfig
 from assets.features import LabelConfig
 from assets.monitoring import DriftConfig
-from assets.training import OnlineConfig, TrainingConfig
+from assets.training import OnlineConfig, RlPolicyConfig, TrainingConfig
 from pipelines.definitions import build_definitions
 from pipelines.run_config import asset_config
 from tx.settings import Settings, load_settings
 
 CONFIGS = {"labels": LabelConfig, "fused_model": TrainingConfig, "online_model": OnlineConfig, "model_drift": DriftConfig,
            "pattern_backtest": PatternBacktestConfig, "strategy_backtest": StrategyConfig, "walk_forward_backtest": WalkForwardConfig,
-           "alert_scan": ScanConfig, "bar_score": ScanConfig}
+           "alert_scan": ScanConfig, "bar_score": ScanConfig, "rl_policy": RlPolicyConfig}
 
 
 def test_config_defaults_are_the_settings_defaults():
@@ -37,4 +37,5 @@ def test_every_job_runs_with_the_settings_values(monkeypatch):
     assert defs.resolve_job_def("alert_job").run_config["ops"]["alert_scan"]["config"]["confidence"] == 0.9
     walk_forward = defs.resolve_job_def("champion_job").run_config["ops"]["walk_forward_backtest"]["config"]
     assert walk_forward["train_bars"] == 300 and walk_forward["timeframes"] == "1h"
+    assert defs.resolve_job_def("training_job").run_config["ops"]["rl_policy"]["config"]["timeframes"] == "1h"
     assert defs.resolve_job_def("candles_job").run_config is None  # nothing to configure
