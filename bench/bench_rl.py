@@ -67,7 +67,7 @@ def main() -> None:
         policy.act(observation(market, t, state))
         laps.append(time.perf_counter() - begun)
     laps_ms = np.array(laps[50:]) * 1000
-    steps = result.steps + config.timesteps
+    steps = result.steps + policy.steps
     train_s = result.seconds + policy.seconds
     m = result.metrics
 

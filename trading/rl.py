@@ -51,7 +51,7 @@ class RlWalkForward:
     curves: list[list[tuple[int, float]]]  # per window: the agent's learning curve (timestep, mean episode reward)
     spans: list[tuple[pd.Timestamp, pd.Timestamp]]
     seconds: float = 0.0
-    steps: int = 0  # environment steps trained in all (windows only)
+    steps: int = 0  # environment steps trained in all (windows only; whole rollouts, so at least timesteps per window)
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -131,8 +131,8 @@ def rl_walk_forward(series: list[RlSeries], config: RlConfig = RlConfig(), thres
         label_end.append(index[lo + 1:hi + 1])
         owner.append(np.full(hi - lo, k))
         pos.append(np.arange(lo, hi))
-    t_all, end_all = pd.DatetimeIndex(np.concatenate([t.asi8 for t in times])).tz_localize("UTC"), \
-        pd.DatetimeIndex(np.concatenate([t.asi8 for t in label_end])).tz_localize("UTC")
+    t_all = pd.DatetimeIndex(np.concatenate([t.as_unit("ns").asi8 for t in times])).tz_localize("UTC")
+    end_all = pd.DatetimeIndex(np.concatenate([t.as_unit("ns").asi8 for t in label_end])).tz_localize("UTC")
     owner_all, pos_all = np.concatenate(owner), np.concatenate(pos)
     step = max(pd.Timedelta(s.timeframe) for s in kept)
     folds = purged_walk_forward(t_all, end_all, config.n_splits, config.embargo_bars * step, config.min_train_fraction)
@@ -152,7 +152,7 @@ def rl_walk_forward(series: list[RlSeries], config: RlConfig = RlConfig(), thres
         policy = train_policy(markets, segments, scaler, config)
         curves.append(policy.curve)
         seconds += policy.seconds
-        steps += config.timesteps
+        steps += policy.steps
         spans.append((fold.test_start, fold.test_end))
         for a, b in _index_runs(fold.test, owner_all, pos_all):
             k, start, last = int(owner_all[a]), int(pos_all[a]), int(pos_all[b])

@@ -74,7 +74,7 @@ def train_rl_and_promote(inputs: list[tuple[str, str, pd.DataFrame, pd.DataFrame
         run.log_params(config.params() | {"buy_threshold": thresholds[0], "sell_threshold": thresholds[1]})
         run.log_metrics({k: v for k, v in result.metrics.items() if v is not None}
                         | {"train_seconds": result.seconds, "train_steps": result.steps, "env_steps_per_s": result.steps / max(result.seconds, 1e-9),
-                           "final_policy_seconds": policy.seconds})
+                           "final_policy_seconds": policy.seconds, "final_policy_steps": policy.steps})
         for w, curve in enumerate([*result.curves, policy.curve]):
             key = f"episode_reward.window_{w}" if w < len(result.curves) else "episode_reward.final"
             if curve:

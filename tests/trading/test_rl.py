@@ -80,3 +80,25 @@ def test_walk_forward_actions_at_or_before_t_ignore_bars_after_t():
     held = mine.index <= t
     assert np.sign(mine[held]).equals(np.sign(theirs[held]))
     assert not np.sign(mine).equals(np.sign(theirs)) or pytest.skip("the changed future happened to leave every action alone")
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "a2c", "dqn"])
+def test_the_algorithm_is_a_setting(algorithm):
+    from trading.rl import _market
+    from training.rl.agent import Scaler, train_policy
+    from training.rl.env import Segment, observation
+
+    s = series(0.5, n=1, bars=450)[0]
+    config = RlConfig(algorithm=algorithm, timesteps=200, n_steps=64, batch_size=32)
+    scaler = Scaler.fit([s.features.iloc[300:440]], config.features)
+    policy = train_policy([_market(s, scaler)], [Segment(0, 300, 440)], scaler, config)
+    acted = policy.act(observation(_market(s, scaler), 445, np.zeros(3, np.float32)))
+    assert policy.steps >= 200 and acted.action in ("flat", "long", "short") and policy.greedy(
+        observation(_market(s, scaler), 445, np.zeros(3, np.float32))) == ("flat", "long", "short").index(acted.action)
+
+
+def test_an_unknown_algorithm_names_the_setting():
+    from training.rl.agent import RlInputError
+
+    with pytest.raises(RlInputError, match="TX_RL_ALGORITHM"):
+        RlConfig(algorithm="sac")

@@ -44,6 +44,8 @@ def test_each_store_stays_overridable(monkeypatch):
         ("TX_DATABASE_URL", "::not a url::", "TX_DATABASE_URL: not a database URL"),
         ("TX_DATA_DIR", "/no/such/folder", "TX_DATA_DIR: folder /no/such/folder does not exist"),
         ("TX_DAGSTER_PORT", "three thousand", "TX_DAGSTER_PORT"),
+        ("TX_RL_ALGORITHM", "sac", "TX_RL_ALGORITHM"),
+        ("TX_RL_TIMESTEPS", "10", "TX_RL_TIMESTEPS"),
     ],
 )
 def test_a_wrong_setting_is_named_with_what_was_expected(monkeypatch, var, value, message):

@@ -105,6 +105,7 @@ class Policy:
     trained_on: dict = field(default_factory=dict)  # span and series of its training bars
     curve: list[tuple[int, float]] = field(default_factory=list)  # (timestep, mean episode reward) while learning
     seconds: float = 0.0
+    steps: int = 0  # env steps it learned from (PPO and A2C round the budget up to whole rollouts)
 
     def market(self, symbol: str, timeframe: str, candles: pd.DataFrame, features: pd.DataFrame, probability: pd.Series) -> Market:
         """The series as this policy observes it (features standardized with its own scaler)."""
@@ -201,7 +202,7 @@ def train_policy(markets: list[Market], segments: list[Segment], scaler: Scaler,
 
     started = time.perf_counter()
     model.learn(total_timesteps=config.timesteps, callback=Curve())
-    return Policy(model, scaler, config, trained_on or {}, curve, time.perf_counter() - started)
+    return Policy(model, scaler, config, trained_on or {}, curve, time.perf_counter() - started, int(model.num_timesteps))
 
 
 def rollout(policy: Policy, market: Market, start: int, end: int, book=None) -> tuple[np.ndarray, object]:
