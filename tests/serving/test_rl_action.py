@@ -85,14 +85,12 @@ def test_rl_action_end_to_end(served):
 
     # a new champion whose files fail to load: the old policy keeps serving, the failure is said
     recorder = Recorder(served["settings"].tracking_uri)
-    broken = recorder.version(RL_MODEL, version)
     newer = train_rl_and_promote([(sym, "1d", c, None) for sym, c in served["trained"]["frames"].items()],
                                  tracking_uri=served["settings"].tracking_uri, artifact_root=served["settings"].mlflow_artifacts, config=QUICK)
     gate_rl(recorder, RL_MODEL, newer.version, force=True, actor="test")
-    folder = recorder.download(recorder.version(RL_MODEL, newer.version), str(served["settings"].home))
     source = recorder.client.get_run(newer.run_id).info.artifact_uri.removeprefix("file://") + "/policy/policy.zip"
     open(source, "wb").write(b"not a zip")
     assert not served["app"].state.rl.refresh()
-    assert "loading tx-rl v" in served["app"].state.rl.last_error and folder.exists() and broken.version == version
+    assert f"loading tx-rl v{newer.version} failed" in served["app"].state.rl.last_error
     still = http.post("/api/ml/rl-action", json={"symbol": "SYNA"}, headers=headers)
     assert still.status_code == 200 and still.json()["rl_version"] == version
