@@ -15,7 +15,7 @@ from store.candles import coverage
 from store.types import iso
 from trading.scan import Scanned, scan
 from training import scoring
-from training.layers.deep import one_thread
+from training.threads import one_thread
 from training.recorder import FUSED_MODEL, Recorder
 
 

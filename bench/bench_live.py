@@ -138,7 +138,7 @@ def score_latency(url: str, key: str, engine, settings, history, home: Path, bar
     from market.ingest import ingest
     from market.universe import Series
     from trading.scan import scan
-    from training.layers.deep import one_thread
+    from training.threads import one_thread
     from training.recorder import FUSED_MODEL, Recorder
     from training.scoring import ModelAt
 

@@ -2,30 +2,47 @@
 materialized, registered and served. Scripts and CI use it; exits 0 on success."""
 
 import json
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 
 from cli.pipeline import PipelineReport, run_pipeline
 from pipelines.run import Materialized
 from training.recorder import Recorder
-from tx.processes import bentoml_server, free_port, wait_ready
+from tx.processes import free_port
 from tx.settings import Settings
 
 
 def check_serving(settings: Settings) -> str:
-    """Start the BentoML service on a free port, call it, stop it; returns what it answered."""
-    log = Path(tempfile.mkdtemp(prefix="tx-demo-")) / "bentoml.log"
-    server = bentoml_server("127.0.0.1", free_port(), log=log)
-    server.start()
+    """Serve the service's app (the one BentoML mounts) from this process on a free port, with
+    the champion loaded as a worker loads it, and call it over HTTP; returns what it answered.
+    A BentoML server would import the whole stack twice more (its arbiter and a worker: about
+    20 s here); `make run` serves through BentoML and its end-to-end test covers that path."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from serving.app import create_app
+
+    app = create_app(settings)
+    for model in (app.state.champion, app.state.online):
+        model.refresh()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     try:
-        wait_ready([server], timeout_s=120)
-        answer = httpx.get(server.health_url, timeout=5)
-        return f"GET {server.health_url} -> {answer.status_code} {json.dumps(answer.json())}"
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service's app did not start serving")
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{server.config.port}/health"
+        answer = httpx.get(url, timeout=5)
+        return f"GET {url} -> {answer.status_code} {json.dumps(answer.json())} (the service's app in this process; `make run` serves it with BentoML)"
     finally:
-        server.stop()
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 SUMMARY_KEYS = ("rows", "columns", "nan_share", "detections", "patterns_seen", "take_profit_share", "stop_loss_share", "series", "bars", "patterns", "outcomes")

@@ -67,7 +67,7 @@ def _mlflow_server(settings: Settings, args: argparse.Namespace) -> int:
 
     server = mlflow_server(settings.tracking_uri, settings.mlflow_artifacts, args.host or settings.host, args.port or settings.mlflow_port)
     os.chdir(os.path.dirname(os.path.dirname(__file__)))
-    os.execv(server.argv[0], server.argv)  # the server replaces this process: Ctrl-C reaches it directly
+    os.execve(server.argv[0], server.argv, {**os.environ, **server.env})  # the server replaces this process: Ctrl-C reaches it directly
 
 
 def parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@ pipeline as queued Dagster runs that the UI shows as they go, with a line per fi
 here; until Ctrl-C (or SIGTERM), which stops all three."""
 
 import signal
+import threading
 import time
 
 from cli.pipeline import check_inputs
@@ -52,8 +53,13 @@ def run_platform(settings: Settings, skip_pipeline: bool = False, showcase: bool
 
         bootstrap.beat(instance(settings))
 
+    stop = threading.Event()
+
     def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM stops the platform the way Ctrl-C does
+        # SIGTERM stops the platform the way Ctrl-C does. The flag as well as the exception:
+        # a library's bare `except:` (an import fallback, say) can swallow the exception.
+        stop.set()
+        raise KeyboardInterrupt
 
     # Explicit for SIGINT too: a shell starting us in the background would have it ignored.
     signal.signal(signal.SIGINT, interrupt)
@@ -71,7 +77,7 @@ def run_platform(settings: Settings, skip_pipeline: bool = False, showcase: bool
         if showcase and skip_pipeline:
             _try_it(settings)
         follow = None if skip_pipeline else PipelineFollower(settings, universe, procs[0].ui_url)
-        while True:
+        while not stop.is_set():
             time.sleep(1)
             dead = [s for s in procs if not s.running()]
             if dead:
@@ -81,6 +87,7 @@ def run_platform(settings: Settings, skip_pipeline: bool = False, showcase: bool
                 follow = None
                 if showcase:
                     _try_it(settings)
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:

@@ -71,7 +71,7 @@ def _schedule(name: str, job, cron: str, description: str, timezone: str = "UTC"
 def training_schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefinition]:
     """Retraining, online learning, the alert scanner, monitoring, news ingestion and the
     nightly backtests, on the crons of the settings (TX_TRAIN_CRON, TX_ONLINE_CRON,
-    TX_ALERT_CRON, TX_DRIFT_CRON, TX_NEWS_CRON, TX_BACKTEST_CRON), in UTC."""
+    TX_ALERT_CRON, TX_DRIFT_CRON, TX_NEWS_CRON, TX_BACKTEST_CRON, TX_RL_CRON), in UTC."""
     return [
         _schedule("model_monitoring", jobs.monitoring_job, settings.drift_cron,
              "Drift report and live performance of the served model; retrain_on_drift reads them."),
@@ -82,8 +82,10 @@ def training_schedules(settings: Settings, jobs: Jobs) -> list[dg.ScheduleDefini
         _schedule("alert_scanner", jobs.alert_job, settings.alert_cron,
              "Score every stored series with the champion; confident calls become de-duplicated alerts."),
         _schedule("retraining", jobs.training_job, settings.train_cron,
-             "Retrain the fused predictor on everything stored, then the RL agent on its out-of-fold outputs; each gate decides "
-             "whether it becomes champion."),
+             "Retrain the fused predictor on everything stored; the gate decides whether it becomes champion."),
+        _schedule("rl_training", jobs.rl_job, settings.rl_cron,
+             "Retrain the RL agent on the newest fused version's out-of-fold outputs (after the nightly retraining); its own "
+             "gate decides whether it becomes champion. Skips when it already learned from that version."),
         _schedule("online_learning", jobs.online_job, settings.online_cron,
              "Fold newly matured labels into the online line, the newest version (every 180 s by default); skips when "
              "none matured."),
@@ -129,8 +131,8 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
     @dg.sensor(
         job=jobs.champion_job,
         **EVERY_MINUTE,
-        description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model, "
-        "retrains the RL agent on its out-of-fold outputs (rl_policy) and reruns the backtests.",
+        description="Watches the `champion` alias of tx-fused in MLflow; a new champion materializes champion_model "
+        "and reruns the backtests.",
     )
     def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         if skip := waiting(context.instance):

@@ -33,9 +33,10 @@ BASE_ASSETS = [pattern_base_rates]
 FEATURE_ASSETS = [features, patterns, labels]
 LIVE_ASSETS = [bar_score]  # the scan scores each new bar once
 UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
-TRAINING_ASSETS = [fused_model, rl_policy]  # the agent learns from the fused model's out-of-fold outputs
+TRAINING_ASSETS = [fused_model]
+RL_ASSETS = [rl_policy]  # the agent learns from the fused model's out-of-fold outputs
 BACKTEST_ASSETS = [pattern_backtest, strategy_backtest, walk_forward_backtest]
-ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *LIVE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, online_model, champion_model,
+ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *LIVE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, *RL_ASSETS, online_model, champion_model,
               model_drift, *BACKTEST_ASSETS, alert_scan]
 
 
@@ -47,6 +48,7 @@ class Jobs:
     series_pipeline: UnresolvedAssetJobDefinition
     universe_pipeline: UnresolvedAssetJobDefinition
     training_job: UnresolvedAssetJobDefinition
+    rl_job: UnresolvedAssetJobDefinition
     online_job: UnresolvedAssetJobDefinition
     champion_job: UnresolvedAssetJobDefinition
     backtest_job: UnresolvedAssetJobDefinition
@@ -75,10 +77,11 @@ def build_jobs(settings: Settings) -> Jobs:
         universe_pipeline=job("universe_pipeline", UNIVERSE_ASSETS, "Stages across the whole universe: coverage and the pattern heatmap "
                               "(the model, its backtests and monitoring have jobs of their own)."),
         training_job=job("training_job", TRAINING_ASSETS, "Train the fused predictor on the stored features and labels, register it "
-                         "and run the promotion gate; then the RL agent on its out-of-fold outputs, through its own gate."),
+                         "and run the promotion gate."),
+        rl_job=job("rl_job", RL_ASSETS, "Train the RL agent walk-forward on the fused model's out-of-fold outputs, backtest it "
+                   "out of sample and run its gate (skipped when the newest tx-rl already learned from that fused version)."),
         online_job=job("online_job", [online_model], "One online-learning step on the newly matured labels (the online schedule runs it)."),
-        champion_job=job("champion_job", [champion_model, rl_policy, *BACKTEST_ASSETS], "Record the new champion, retrain the RL "
-                         "agent on its out-of-fold outputs (skipped when it already learned from them) and rerun the backtests "
+        champion_job=job("champion_job", [champion_model, *BACKTEST_ASSETS], "Record the new champion and rerun the backtests "
                          "(the champion sensor runs it)."),
         backtest_job=job("backtest_job", BACKTEST_ASSETS, "Pattern, strategy and walk-forward backtests of the stored series "
                          "(nightly, and in `make demo`)."),

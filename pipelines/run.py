@@ -116,8 +116,7 @@ def phases(settings: Settings) -> list[Phase]:
         Phase("features_job", True, "features, patterns, labels"),  # labels: TX_LABEL_HORIZON
         Phase("universe_pipeline", False, "universe-wide views (coverage, pattern heatmap)"),
         Phase("news_job", False, "news and social items of the stored symbols (sources with keys, and <TX_DATA_DIR>/news files)"),
-        Phase("training_job", False, f"training the fused model on the {settings.train_timeframes or 'stored'} series, then the RL "
-              "agent on its out-of-fold outputs (MLflow, then each gate)"),
+        Phase("training_job", False, f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate)"),
         Phase("online_job", False, "online learning: labels matured since the newest version last learned (skips when too few)"),
         Phase("monitoring_job", False, "monitoring: feature drift of the served model (evidently) and its live performance"),
         Phase("backtest_job", False, "backtests: patterns, strategy (out-of-fold probabilities), walk-forward"),

@@ -13,7 +13,7 @@ import bentoml
 
 from serving.app import create_app
 from serving.limits import JsonNotFound
-from training.layers.deep import set_threads
+from training.threads import set_threads
 from training.recorder import use_store
 from tx import observability
 from tx.errors import ConfigError
@@ -36,7 +36,7 @@ class TX:
 
     def __init__(self) -> None:
         die_with_server()  # a worker whose arbiter is killed must not keep serving the port
-        set_threads(1)  # for good: see training/layers/deep.py's one_thread
+        set_threads(1)  # for good: see training/threads.py
         app.state.champion.start()
         app.state.online.start()
         app.state.rl.start()

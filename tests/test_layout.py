@@ -162,3 +162,14 @@ def test_relative_links_in_the_docs_resolve():
                 broken.append(f"{doc.relative_to(ROOT)}: {target} (no heading #{anchor})")
     assert broken == []
     assert any(LINK.findall(doc.read_text()) for doc in DOCS)  # the pattern finds links at all
+
+
+def test_the_code_location_and_the_service_load_without_the_heavy_stacks():
+    """The Dagster code location and the BentoML service module load at `make run`'s start (and
+    in every run worker): torch, lightning and evidently (about 6 s each here) load only when a
+    run fits or scores a model or measures drift (docs/BENCHMARKS.md, the first hour)."""
+    code = ("import sys, pipelines.definitions, serving.service; "
+            "print(' '.join(m for m in ('torch', 'lightning', 'evidently') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"loaded at import: {done.stdout.strip()}"

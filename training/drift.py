@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from evidently import Report
-from evidently.presets import DataDriftPreset
 
 
 @dataclass
@@ -49,6 +47,9 @@ def data_drift(reference: pd.DataFrame, current: pd.DataFrame) -> Drift:
         raise ValueError("no feature column has enough values on both sides to compare")
     ref = reference[columns].replace([np.inf, -np.inf], np.nan).reset_index(drop=True)
     cur = current[columns].replace([np.inf, -np.inf], np.nan).reset_index(drop=True)
+    from evidently import Report  # about 6 s to import: only when drift is measured, not where the code location loads
+    from evidently.presets import DataDriftPreset
+
     snapshot = Report([DataDriftPreset()]).run(current_data=cur, reference_data=ref)
     rows = []
     for metric in json.loads(snapshot.json())["metrics"]:

@@ -23,7 +23,6 @@ import pandas as pd
 
 from training.dataset import Dataset
 from training.layers import Layer
-from training.layers.deep import DeepLayer
 from training.layers.multitimeframe import MultiTimeframeLayer
 from training.layers.pattern import PatternLayer
 from training.layers.sentiment import SentimentLayer
@@ -45,11 +44,11 @@ class TrainConfig:
     embargo_bars: int = 10  # of the coarsest timeframe in the data
     min_train_fraction: float = 0.4
     train_window_bars: int = 0  # rolling training windows of this many bars of the coarsest timeframe (0: expanding)
-    tune_trials: int = 20  # multi-timeframe layer (0: defaults)
-    deep_trials: int = 3  # deep layer (each trial trains two nets per inner fold)
+    tune_trials: int = 6  # multi-timeframe layer (0: defaults); TX_TRAIN_TUNE_TRIALS
+    deep_trials: int = 0  # deep layer (each trial trains two nets per inner fold); TX_TRAIN_DEEP_TRIALS
     tune_seconds: float = 0.0  # time bound of each layer's study, on top of its trials (0: none; machine-dependent when it binds)
     inner_splits: int = 3
-    deep_epochs: int = 5
+    deep_epochs: int = 3
     deep_hidden: int = 32
     deep_lr: float = 2e-3
     window: int = 32
@@ -61,6 +60,8 @@ class TrainConfig:
         if name == "pattern":
             return PatternLayer()
         if name == "deep":
+            from training.layers.deep import DeepLayer  # torch and lightning (about 6 s) load when a deep layer is made
+
             return DeepLayer(**({"hidden": self.deep_hidden, "lr": self.deep_lr} | params), epochs=self.deep_epochs,
                              seed=self.seed, accelerator=self.accelerator)
         if name == "multitimeframe":
@@ -150,7 +151,7 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     for name in reused:
         best[name] = dict(chosen.params[name])
     inner_idx = np.flatnonzero(data.label_end < tuned_before)
-    spaces = {"multitimeframe": MultiTimeframeLayer.search_space, "deep": DeepLayer.search_space}
+    spaces = {"multitimeframe": MultiTimeframeLayer.search_space, "deep": lambda trial: type(config.make("deep")).search_space(trial)}
     for name in TUNABLE:
         n_trials, space = _trial_budget(config, name), spaces[name]
         if n_trials <= 0 or name in reused:

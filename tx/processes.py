@@ -264,7 +264,10 @@ def bentoml_server(host: str, port: int, log: Path | None = None) -> Server:
     )
 
 
-def mlflow_server(tracking_uri: str, artifacts: str, host: str, port: int, log: Path | None = None) -> Server:
+def mlflow_server(tracking_uri: str, artifacts: str, host: str, port: int, log: Path | None = None, workers: int = 1) -> Server:
+    """The MLflow tracking server and UI. One worker and no GenAI job runner (a huey consumer
+    we have no use for) by default: each is a process importing MLflow, which a 2-core
+    machine pays for at start-up."""
     return Server(
         "MLflow UI",
         [
@@ -273,10 +276,11 @@ def mlflow_server(tracking_uri: str, artifacts: str, host: str, port: int, log: 
             "--registry-store-uri", tracking_uri,
             "--artifacts-destination", artifacts,
             "--host", host, "--port", str(port),
-            "--workers", "2",
+            "--workers", str(workers),
         ],
         health_url=f"http://{host}:{port}/health",
         ui_url=f"http://{host}:{port}",
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         log=log,
     )
 

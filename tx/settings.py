@@ -77,9 +77,10 @@ class Settings(BaseSettings):
     label_horizon: int = Field(10, ge=1, description="Bars the triple-barrier labels look ahead.")
     promotion_threshold: float = Field(0.6, gt=0, lt=1, description="wf_auc a model must exceed to become champion.")
     train_timeframes: str = Field("1d", description="Timeframes the fused model trains on (comma-separated; empty: all).")
-    train_tune_trials: int = Field(20, ge=0, description="Optuna trials of the multi-timeframe layer per training.")
-    train_deep_trials: int = Field(3, ge=0, description="Optuna trials of the deep layer per training.")
-    train_deep_epochs: int = Field(5, ge=1, description="Epochs of each deep-layer net per fit.")
+    train_tune_trials: int = Field(6, ge=0, description="Optuna trials of the multi-timeframe layer per training (a first-hour "
+                                   "budget: raise it for production; docs/BENCHMARKS.md).")
+    train_deep_trials: int = Field(0, ge=0, description="Optuna trials of the deep layer per training (0: its defaults).")
+    train_deep_epochs: int = Field(3, ge=1, description="Epochs of each deep-layer net per fit.")
     train_tune_seconds: float = Field(0.0, ge=0, description="Time bound of each layer's Optuna study, beside its trials "
                                       "(0: trials only). When it binds, the trial count depends on the machine; it is recorded.")
     train_cron: str = Field("0 2 * * *", description="Retraining schedule (cron, UTC).")
@@ -127,6 +128,7 @@ class Settings(BaseSettings):
     rl_splits: int = Field(4, ge=1, le=20, description="RL walk-forward test windows.")
     rl_episode_bars: int = Field(256, ge=2, description="Bars per RL training episode.")
     rl_seed: int = Field(0, ge=0, description="Seed of the RL agent (same seed, same data: same figures).")
+    rl_cron: str = Field("0 4 * * *", description="RL agent schedule (cron, UTC): after the nightly retraining (TX_TRAIN_CRON).")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000

@@ -9,8 +9,6 @@ Inference always runs on the CPU so the fitted layer pickles and serves anywhere
 import logging
 import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import lightning as L
 import numpy as np
@@ -27,26 +25,6 @@ for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accele
     logging.getLogger(_name).setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Torch on one thread while scoring bars one at a time (a service worker sets it for
-    good; the scan's scoring steps for their duration). A bar is little work, and torch's
-    thread pool, spinning against the other processes busy on the same cores, stalled
-    scoring by 1-2 s (p99) instead of about 60 ms (docs/BENCHMARKS.md)."""
-    before = set_threads(1)
-    try:
-        yield
-    finally:
-        set_threads(before)
-
-
-def set_threads(n: int) -> int:
-    """Torch's intra-op threads for this process; returns the number before."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    return before
 
 
 class Batches(TensorDataset):
@@ -98,7 +76,7 @@ class Net(L.LightningModule):
 class DeepLayer:
     name = "deep"
 
-    def __init__(self, hidden: int = 32, lr: float = 2e-3, epochs: int = 5, batch_size: int = 256, seed: int = 0,
+    def __init__(self, hidden: int = 32, lr: float = 2e-3, epochs: int = 3, batch_size: int = 512, seed: int = 0,
                  accelerator: str = "auto") -> None:
         self.hidden, self.lr, self.epochs, self.batch_size = hidden, lr, epochs, batch_size
         self.seed, self.accelerator = seed, accelerator
