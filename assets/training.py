@@ -37,9 +37,9 @@ class TrainingConfig(dg.Config):
     timeframes: str = "1d"  # comma-separated timeframes to pool ("" = every stored one)
     n_splits: int = 5
     embargo_bars: int = 10
-    tune_trials: int = 20
-    deep_trials: int = 3
-    deep_epochs: int = 5
+    tune_trials: int = 6
+    deep_trials: int = 0
+    deep_epochs: int = 3
     tune_seconds: float = 0.0  # TX_TRAIN_TUNE_SECONDS: time bound of each layer's study (0: trials only)
     seed: int = 0
     accelerator: str = "auto"  # a GPU when present, else the CPU; "cpu" forces it

@@ -11,12 +11,15 @@ import os
 from tx.settings import ROOT, Settings
 
 PLANTED = {"TX_PROVIDERS": "synthetic", "TX_UNIVERSE": "SYNA:1d,SYNB:1d,SYNC:1d", "TX_SYNTHETIC_SIGNAL": "0.5", "TX_LABEL_HORIZON": "2"}
+# The scan alerts on each series' newest bar; at the default 0.85 the planted series' last
+# bars (fused confidence about 0.7) raised none, and a newcomer saw an empty alert list.
+SHOWN = {"TX_ALERT_CONFIDENCE": "0.65"}
 
 
 def showcase_env(home=ROOT / ".tx" / "showcase") -> dict[str, str]:
     """The planted-signal settings in embedded stores under `home` (database URLs of the
     environment or .env are overridden: the showcase never writes into your stores)."""
-    return {**PLANTED, "TX_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+    return {**PLANTED, **SHOWN, "TX_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
             "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}", "TX_MLFLOW_ARTIFACTS": str(home / "mlflow-artifacts"),
             "TX_POSTGRES_URL": "", "TX_DATABASE_URL": "", "TX_DAGSTER_POSTGRES_URL": ""}
 
