@@ -49,6 +49,11 @@ def test_the_served_spec_is_valid_openapi(svc):
     assert "TX Predictive Intelligence" in page.text and "/docs.json" in page.text and "BentoML" not in page.text
 
 
+# Seen once in CI (Python 3.11, under load): schemathesis' coverage phase raised this inside the
+# interpreter's AST constructor while every case against the service passed.
+INTERPRETER_FLAKE = "SystemError: AST constructor recursion depth mismatch"
+
+
 @pytest.mark.parametrize("scope", ["admin", pytest.param("read", marks=pytest.mark.heavy), pytest.param(None, marks=pytest.mark.heavy)])
 def test_schemathesis_finds_nothing(svc, scope, tmp_path):
     if svc["backend"] == "postgresql" and (scope != "admin" or not IN_CI):
@@ -58,8 +63,12 @@ def test_schemathesis_finds_nothing(svc, scope, tmp_path):
                "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml")]
     if scope:
         command += ["-H", f"X-API-Key: {svc['keys'][scope]}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(HERE)})
+    def fuzz() -> subprocess.CompletedProcess:
+        return subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(HERE)})
+
+    done = fuzz()
+    if done.returncode != 0 and INTERPRETER_FLAKE in done.stdout:
+        done = fuzz()  # CPython's own error inside schemathesis' generator (not the service): one more run, judged as strictly
     summary = done.stdout[-12_000:]
     assert done.returncode == 0, summary
     cases = int(re.search(r"(\d+) generated", done.stdout).group(1))
