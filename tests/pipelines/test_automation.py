@@ -137,8 +137,8 @@ def test_a_new_champion_triggers_one_run(tx_env):
     context = dg.build_sensor_context(instance=dagster)
     request = champion_sensor(context)
     assert isinstance(request, dg.RunRequest) and request.run_key == "champion-1" and context.cursor == "1"
-    # a new champion reruns the backtests and retrains the RL agent on its out-of-fold outputs
-    assert {"champion_model", "rl_policy", "pattern_backtest", "strategy_backtest", "walk_forward_backtest"} == {
+    # a new champion reruns the backtests
+    assert {"champion_model", "pattern_backtest", "strategy_backtest", "walk_forward_backtest"} == {
         k.to_user_string() for k in defs.resolve_job_def(champion_sensor.job_name).asset_layer.selected_asset_keys}
     assert isinstance(champion_sensor(dg.build_sensor_context(instance=dagster, cursor="1")), dg.SkipReason)
     # the pipeline of `tx run` ran champion_job for this champion already: no second run of the backtests
@@ -167,3 +167,9 @@ def test_automation_waits_while_tx_run_launches_the_first_pipeline(monkeypatch):
     bootstrap.end(dagster)
     assert bootstrap.waiting(dagster) is None
     assert defs.get_schedule_def("online_learning").evaluate_tick(dg.build_schedule_context(instance=dagster)).run_requests
+
+
+def test_the_rl_agent_retrains_on_its_own_schedule_after_the_nightly_retraining():
+    by_name = {s.name: s for s in automation().schedules}
+    assert by_name["rl_training"].job_name == "rl_job" and by_name["rl_training"].cron_schedule == load_settings().rl_cron == "0 4 * * *"
+    assert by_name["retraining"].cron_schedule == "0 2 * * *"  # the agent learns from the fused version trained before it

@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, text
 
 from market.universe import Series
 from pipelines.instance import MARKER, instance, instance_config, prepare
-from pipelines.run import PipelineError, materialize_pipeline
+from pipelines.definitions import build_definitions
+from pipelines.run import PipelineError, _execute, materialize_pipeline
 from store.candles import load_candles
 from store.db import make_engine, with_driver
 from tx.settings import ROOT, load_settings
@@ -74,7 +75,8 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     fused = trained.assets["fused_model"]  # trained, registered in MLflow (on PostgreSQL too) and gated
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
-    rl = trained.assets["rl_policy"]  # the agent on the fused version's out-of-fold outputs, through its own gate
+    # the agent on the fused version's out-of-fold outputs, through its own gate (rl_job: its own schedule)
+    rl = _execute(build_definitions(settings).resolve_job_def("rl_job"), dagster, "universe").assets["rl_policy"]
     assert rl["model_version"] == "tx-rl v1" and rl["fused_version"] == "tx-fused v1" and "Sharpe" in rl["decision"], rl
     assert rl["promoted"] == (rl["figures"]["rl_sharpe"] is not None and rl["figures"]["rl_sharpe"] > max(0, rl["figures"]["fused_threshold_sharpe"] or 0))
     # the online step right after: every stored label was just learned, so it says so and registers nothing

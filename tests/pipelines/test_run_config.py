@@ -37,5 +37,5 @@ def test_every_job_runs_with_the_settings_values(monkeypatch):
     assert defs.resolve_job_def("alert_job").run_config["ops"]["alert_scan"]["config"]["confidence"] == 0.9
     walk_forward = defs.resolve_job_def("champion_job").run_config["ops"]["walk_forward_backtest"]["config"]
     assert walk_forward["train_bars"] == 300 and walk_forward["timeframes"] == "1h"
-    assert defs.resolve_job_def("training_job").run_config["ops"]["rl_policy"]["config"]["timeframes"] == "1h"
+    assert defs.resolve_job_def("rl_job").run_config["ops"]["rl_policy"]["config"]["timeframes"] == "1h"
     assert defs.resolve_job_def("candles_job").run_config is None  # nothing to configure
