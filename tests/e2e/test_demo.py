@@ -250,6 +250,7 @@ def _news_feeds(httpserver, folder: Path) -> dict[str, str]:
     return {"TX_NEWSAPI_KEY": "k", "TX_NEWSAPI_URL": httpserver.url_for(""), "TX_DATA_DIR": str(folder)}
 
 
+@pytest.mark.heavy  # about 140 s: CI runs it; the default tier keeps the bundled demo
 def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatch, tx_env, httpserver, tmp_path):
     """From a clone to a champion: synthetic series with a planted momentum signal and labels
     on its horizon; the gate promotes the fused model and says why. The news phase ingests

@@ -104,6 +104,7 @@ def test_inconsistent_candles_and_malformed_json_are_refused(svc):
     assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request"
 
 
+@pytest.mark.heavy  # about 50 s per backend: CI runs it; the default tier stays fast
 def test_champion_swap_under_concurrent_requests(svc):
     settings = svc["settings"]
     with environment(svc["env"]):
