@@ -104,6 +104,14 @@ def _span(data: Dataset, bars: int) -> pd.Timedelta:
     return bars * max(pd.Timedelta(tf) for tf in np.unique(data.timeframes))
 
 
+def _search_space(name: str) -> Callable:
+    if name == "deep":
+        from training.layers.deep import DeepLayer  # torch and lightning load only when the deep layer is tuned
+
+        return DeepLayer.search_space
+    return MultiTimeframeLayer.search_space
+
+
 def _trial_budget(config: TrainConfig, name: str) -> int:
     return {"multitimeframe": config.tune_trials, "deep": config.deep_trials}[name]
 
@@ -151,9 +159,8 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
     for name in reused:
         best[name] = dict(chosen.params[name])
     inner_idx = np.flatnonzero(data.label_end < tuned_before)
-    spaces = {"multitimeframe": MultiTimeframeLayer.search_space, "deep": lambda trial: type(config.make("deep")).search_space(trial)}
     for name in TUNABLE:
-        n_trials, space = _trial_budget(config, name), spaces[name]
+        n_trials, space = _trial_budget(config, name), _search_space(name)
         if n_trials <= 0 or name in reused:
             continue
         inner = data.take(inner_idx)
