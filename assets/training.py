@@ -181,7 +181,7 @@ class RlPolicyConfig(dg.Config):
 
     timeframes: str = "1d"
     algorithm: str = "ppo"
-    timesteps: int = 8_000
+    timesteps: int = 4_096
     n_splits: int = 4
     episode_bars: int = 256
     seed: int = 0

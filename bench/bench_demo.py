@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--planted", action="store_true", help="the planted-signal demo (SYNA/SYNB/SYNC, signal 0.5, horizon 2)")
+    p.add_argument("--planted", action="store_true", help="the planted-signal demo (SYNA/SYNB/SYNC, signal 0.4, horizon 2)")
     p.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE", help="settings to add (a budget, say)")
     args = p.parse_args()
     home = Path(tempfile.mkdtemp(prefix="tx-bench-demo-"))

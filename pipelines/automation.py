@@ -1,5 +1,5 @@
-"""Schedules and sensors: the market scan, the universe sensor, retraining, online learning
-and the champion sensor."""
+"""Schedules and sensors: the market scan, the universe sensor, retraining, online learning,
+the champion sensor and the agent's retraining on a new champion."""
 
 import dagster as dg
 
@@ -9,7 +9,7 @@ from pipelines.bootstrap import waiting
 from pipelines.jobs import Jobs
 from resources.partitions import known_keys, partition_key, series_partitions
 from resources.tags import RETRAIN_REASON
-from training.recorder import FUSED_MODEL, Recorder, TrackingError
+from training.recorder import FUSED_MODEL, RL_MODEL, Recorder, TrackingError
 from training.retraining import retrain_reasons
 from tx.settings import Settings
 
@@ -103,7 +103,7 @@ EVERY_MINUTE = {"minimum_interval_seconds": 60, "default_status": dg.DefaultSens
 
 
 def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
-    """The universe sensor, the champion sensor and retraining on drift."""
+    """The universe sensor, the champion sensors (backtests, the agent) and retraining on drift."""
 
     @dg.sensor(
         job=jobs.series_pipeline,
@@ -151,6 +151,28 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
             return dg.SkipReason(f"champion_model already records version {version} and its backtests")
         return dg.RunRequest(run_key=f"champion-{version}", tags={"tx/champion": version})
 
+    @dg.sensor(
+        job=jobs.rl_job,
+        **EVERY_MINUTE,
+        description="Watches the `champion` alias of tx-fused: the RL agent learns anew from a new champion's out-of-fold "
+        "outputs (rl_job), unless the newest tx-rl already learned from that version.",
+    )
+    def rl_on_champion(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        if skip := waiting(context.instance):
+            return skip
+        try:
+            recorder = Recorder(settings.tracking_uri)
+            champion = recorder.champion()
+            newest = recorder.newest(RL_MODEL) if champion is not None else None
+        except TrackingError as exc:
+            return dg.SkipReason(f"MLflow unreachable: {exc}")
+        if champion is None:
+            return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
+        version = str(champion.version)
+        if newest is not None and newest.tags.get("tx.fused_version") == version:
+            return dg.SkipReason(f"{RL_MODEL} v{newest.version} already learned from {FUSED_MODEL} v{version}")
+        return dg.RunRequest(run_key=f"rl-on-champion-{version}", tags={"tx/champion": version})
+
     @dg.asset_sensor(
         asset_key=dg.AssetKey("model_drift"),
         job=jobs.training_job,
@@ -174,4 +196,4 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
                              tags={RETRAIN_REASON: "; ".join(reasons)[:4000], "tx/triggered_by": "retrain_on_drift",
                                    "tx/model_version": str(metadata.get("model_version", ""))})
 
-    return [universe_sensor, champion_sensor, retrain_on_drift]
+    return [universe_sensor, champion_sensor, rl_on_champion, retrain_on_drift]

@@ -117,6 +117,7 @@ def phases(settings: Settings) -> list[Phase]:
         Phase("universe_pipeline", False, "universe-wide views (coverage, pattern heatmap)"),
         Phase("news_job", False, "news and social items of the stored symbols (sources with keys, and <TX_DATA_DIR>/news files)"),
         Phase("training_job", False, f"training the fused model on the {settings.train_timeframes or 'stored'} series (MLflow, then the gate)"),
+        Phase("rl_job", False, "the RL agent: walk-forward over the fused model's out-of-fold outputs, then its own gate"),
         Phase("online_job", False, "online learning: labels matured since the newest version last learned (skips when too few)"),
         Phase("monitoring_job", False, "monitoring: feature drift of the served model (evidently) and its live performance"),
         Phase("backtest_job", False, "backtests: patterns, strategy (out-of-fold probabilities), walk-forward"),

@@ -21,7 +21,7 @@ import pandas as pd
 from trading.backtest import BacktestResult, bars_per_year, run_backtest
 from trading.risk import max_drawdown
 from trading.strategy import StrategyParams, threshold_signals
-from training.rl.agent import Policy, RlConfig, Scaler, rollout, train_policy
+from training.rl.agent import Policy, RlConfig, Scaler, market_of, rollout, train_policy
 from training.rl.env import Book, Market, Segment
 from training.splits import NotEnoughData, purged_walk_forward
 
@@ -145,8 +145,7 @@ def rl_walk_forward(series: list[RlSeries], config: RlConfig = RlConfig(), thres
     for f, fold in enumerate(folds):
         segments = [Segment(int(owner_all[a]), int(pos_all[a]), int(pos_all[b]) + 1)
                     for a, b in _index_runs(fold.train, owner_all, pos_all)]
-        train_rows = [kept[g.series].features.iloc[g.start:g.end + 1] for g in segments]
-        scaler = Scaler.fit(train_rows, config.features)
+        scaler = _scaler(kept, segments, config)
         markets = [_market(s, scaler) for s in kept]
         say(f"rl window {f + 1}/{len(folds)}: training {config.algorithm} for {config.timesteps} steps on {sum(g.end - g.start for g in segments)} bars")
         policy = train_policy(markets, segments, scaler, config)
@@ -200,13 +199,35 @@ def rl_walk_forward(series: list[RlSeries], config: RlConfig = RlConfig(), thres
 
 def final_policy(kept: list[RlSeries], segments: list[Segment], config: RlConfig, trained_on: dict) -> Policy:
     """The policy to serve: trained on every usable bar, its scaler fitted on them."""
-    scaler = Scaler.fit([kept[g.series].features.iloc[g.start:g.end + 1] for g in segments], config.features)
+    scaler = _scaler(kept, segments, config)
     return train_policy([_market(s, scaler) for s in kept], segments, scaler, config, trained_on)
 
 
+def policy_signals(policy: Policy, symbol: str, timeframe: str, candles: pd.DataFrame, features: pd.DataFrame,
+                   probability: pd.Series) -> pd.Series:
+    """The policy's greedy target positions over `candles` (a backtest's signals): from the
+    first bar with a probability, each decided on its bar's close from what was known then,
+    starting flat; NaN before (the last bar repeats the last decision: nothing fills after it)."""
+    market = policy.market(symbol, timeframe, candles, features, probability)
+    known = np.flatnonzero(np.isfinite(market.probability))
+    out = pd.Series(np.nan, index=candles.index, name="signal")
+    if not len(known) or known[0] >= len(candles) - 1:
+        return out
+    start = int(known[0])
+    targets, _ = rollout(policy, market, start, len(candles) - 1)
+    out.iloc[start:-1] = targets
+    out.iloc[-1] = targets[-1]
+    return out
+
+
+def _scaler(kept: list[RlSeries], segments: list[Segment], config: RlConfig) -> Scaler:
+    """Standardization (features and the probability's spread) fitted on the segments' bars only."""
+    return Scaler.fit([kept[g.series].features.iloc[g.start:g.end + 1] for g in segments], config.features,
+                      [kept[g.series].probability.reindex(kept[g.series].candles.index).iloc[g.start:g.end + 1] for g in segments])
+
+
 def _market(s: RlSeries, scaler: Scaler) -> Market:
-    return Market(s.symbol, s.timeframe, s.candles.index, s.candles["open"].to_numpy("float64"), s.candles["close"].to_numpy("float64"),
-                  scaler.transform(s.features), s.probability.reindex(s.candles.index).to_numpy("float64"))
+    return market_of(scaler, s.symbol, s.timeframe, s.candles, s.features, s.probability)
 
 
 def _index_runs(rows: np.ndarray, owner: np.ndarray, pos: np.ndarray) -> list[tuple[int, int]]:

@@ -105,16 +105,18 @@ def curve_points(curve: pd.Series, points: int = 400) -> list[list]:
     return [[curve.index[i], float(curve.iloc[i])] for i in at]
 
 
-def strategy_backtest(candles: pd.DataFrame, probability: pd.Series, params: StrategyParams = StrategyParams()) -> StrategyReport:
-    """The thresholded strategy and both baselines on the bars from the first prediction on
-    (the SMAs are computed on all earlier closes too, so they are warm at the start)."""
+def strategy_backtest(candles: pd.DataFrame, probability: pd.Series, params: StrategyParams = StrategyParams(),
+                      signals: pd.Series | None = None) -> StrategyReport:
+    """The thresholded strategy (or the given `signals` over the same bars: another policy of
+    the probability, e.g. the RL agent's) and both baselines on the bars from the first
+    prediction on (the SMAs are computed on all earlier closes too, so they are warm at the start)."""
     probability = probability.reindex(candles.index)
     known = probability.notna().to_numpy()
     if not known.any():
         raise BacktestInputError("no out-of-sample probability falls on these candles")
     start = int(np.argmax(known))
     span = candles.iloc[start:]
-    strategy = threshold_signals(probability, params)
+    strategy = threshold_signals(probability, params) if signals is None else signals.reindex(candles.index)
     if params.sizing == "vol_target":
         strategy = vol_target(strategy, candles["close"], params.target_vol, bars_per_year(candles.index))
     signals = {

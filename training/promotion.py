@@ -141,9 +141,11 @@ def no_champion_reason(recorder: Recorder, name: str) -> str:
 
 # --- the RL agent: the same gate (challenger first, champion when promoted, tx.gate.* tags) on a trading criterion
 
-RL_SHARPE, RL_BASELINE_SHARPE = "rl_sharpe", "fused_threshold_sharpe"  # metrics of a tx-rl run (trading/rl.py)
-RL_RULE = ("promoted when the stitched out-of-sample Sharpe after costs (rl_sharpe) is > 0 AND > the fused-threshold "
-           "strategy's Sharpe on the same windows (fused_threshold_sharpe; a strategy that never trades counts as 0)")
+RL_SHARPE, RL_TSTAT, RL_BASELINE_SHARPE = "rl_sharpe", "rl_sharpe_tstat", "fused_threshold_sharpe"  # metrics of a tx-rl run (trading/rl.py)
+RL_MIN_TSTAT = 2.0  # about 2.3 % one-sided: a policy without skill passes about once in 40 evaluations
+RL_RULE = (f"promoted when the stitched out-of-sample Sharpe after costs (rl_sharpe) is significantly > 0 (its t-statistic, "
+           f"rl_sharpe_tstat = mean per-bar return / its standard error, >= {RL_MIN_TSTAT:g}) AND > the fused-threshold strategy's "
+           "Sharpe on the same windows (fused_threshold_sharpe; a strategy that never trades counts as 0)")
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,8 @@ class RlDecision:
         return {key: "" if value is None else str(value) for key, value in asdict(self).items() if key not in ("name", "version")}
 
 
-def decide_rl(sharpe: float | None, baseline: float | None, *, force: bool = False, actor: str | None = None) -> tuple[bool, str]:
+def decide_rl(sharpe: float | None, baseline: float | None, tstat: float | None = None, *, force: bool = False,
+              actor: str | None = None) -> tuple[bool, str]:
     """(promote?, why) for an RL policy: RL_RULE, free of MLflow."""
     if force:
         return True, f"forced by {actor or 'an admin'} (Sharpe {_fmt(sharpe)}, fused-threshold {_fmt(baseline)})"
@@ -172,9 +175,13 @@ def decide_rl(sharpe: float | None, baseline: float | None, *, force: bool = Fal
     bar = 0.0 if baseline is None or math.isnan(baseline) else baseline
     if not sharpe > 0:
         return False, f"out-of-sample Sharpe after costs {sharpe:.4f} is not > 0"
+    if tstat is None or math.isnan(tstat) or not tstat >= RL_MIN_TSTAT:
+        return False, (f"out-of-sample Sharpe after costs {sharpe:.4f} is not significantly > 0 (t-statistic {_fmt(tstat)} "
+                       f"< {RL_MIN_TSTAT:g})")
     if not sharpe > bar:
         return False, f"out-of-sample Sharpe after costs {sharpe:.4f} is not > the fused-threshold strategy's {bar:.4f} on the same windows"
-    return True, f"out-of-sample Sharpe after costs {sharpe:.4f} > 0 and > the fused-threshold strategy's {bar:.4f} on the same windows"
+    return True, (f"out-of-sample Sharpe after costs {sharpe:.4f} significantly > 0 (t {tstat:.2f}) and > the fused-threshold "
+                  f"strategy's {bar:.4f} on the same windows")
 
 
 def gate_rl(recorder: Recorder, name: str, version: str | int, *, force: bool = False, actor: str | None = None) -> RlDecision:
@@ -182,10 +189,10 @@ def gate_rl(recorder: Recorder, name: str, version: str | int, *, force: bool = 
     aliases as `gate` does, record the decision as `tx.gate.*` tags on the version."""
     version = str(version)
     run = recorder.read_run(recorder.version(name, version).run_id)
-    sharpe, baseline = run.metrics.get(RL_SHARPE), run.metrics.get(RL_BASELINE_SHARPE)
+    sharpe, baseline, tstat = run.metrics.get(RL_SHARPE), run.metrics.get(RL_BASELINE_SHARPE), run.metrics.get(RL_TSTAT)
     recorder.set_alias(name, CHALLENGER, version)
     champion = recorder.champion(name)
-    promoted, reason = decide_rl(sharpe, baseline, force=force, actor=actor)
+    promoted, reason = decide_rl(sharpe, baseline, tstat, force=force, actor=actor)
     if promoted:
         recorder.set_alias(name, CHAMPION, version)
     decision = RlDecision(name, version, promoted, reason, sharpe, baseline, RL_RULE,

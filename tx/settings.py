@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     backtest_retune: bool = Field(False, description="Walk-forward analysis: tune the layers' hyper-parameters anew instead of "
                                   "reusing those the fused model's tuning chose (recorded in its MLflow run).")
     rl_algorithm: Literal["ppo", "a2c", "dqn"] = Field("ppo", description="The RL agent's stable-baselines3 algorithm.")
-    rl_timesteps: int = Field(8_000, ge=100, le=10_000_000, description="RL environment steps per walk-forward window (and for the "
+    rl_timesteps: int = Field(4_096, ge=100, le=10_000_000, description="RL environment steps per walk-forward window (and for the "
                               "final policy): the training budget; the default keeps `make demo` within minutes on 2 CPU cores.")
     rl_splits: int = Field(4, ge=1, le=20, description="RL walk-forward test windows.")
     rl_episode_bars: int = Field(256, ge=2, description="Bars per RL training episode.")

@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Request
 
 from serving.auth import require
-from serving.deps import candles_of
+from serving.deps import candles_of, model_of
 from serving.errors import ApiError
 from serving.schemas.backtests import (PatternsBacktest, PatternsBacktestRequest, StrategyAnswer, StrategyRequest, WalkForward,
                                        WalkForwardRequest)
@@ -95,9 +95,14 @@ def pattern(request: Request, body: PatternsBacktestRequest, _: Principal | None
              responses=described({404: "No strategy backtest stored for the series (materialize strategy_backtest) or, for given "
                                        "signals, no stored candles",
                                   422: f"{INVALID}; sell_threshold above buy_threshold (`bad_thresholds`); more signals than "
-                                       f"stored bars (`short_series`); {REJECTED}"}))
+                                       f"stored bars (`short_series`); `signals` with policy `rl` (`bad_policy`); {REJECTED}",
+                                  503: "policy `rl` while no tx-rl champion is served (`no_model`; Retry-After)"}))
 def strategy(request: Request, body: StrategyRequest, _: Principal | None = Depends(require("read"))) -> dict:
     _thresholds(body)
+    if body.policy == "rl":
+        if body.signals is not None:
+            raise ApiError(422, "give either `signals` or policy `rl`, not both", "bad_policy", field="policy")
+        return _rl_strategy(request, body)
     if body.signals is not None:
         candles = load_candles(request.app.state.engine, body.symbol, body.timeframe, last=len(body.signals))
         if candles.empty:
@@ -118,6 +123,28 @@ def strategy(request: Request, body: StrategyRequest, _: Principal | None = Depe
     except BacktestInputError as exc:
         raise _rejected(exc) from None
     return plain({"symbol": body.symbol, "timeframe": body.timeframe, "source": f"out-of-fold probabilities of v{stored['model_version']}",
+                  "stored": _about(stored), **report.as_dict(body.points)})
+
+
+def _rl_strategy(request: Request, body: StrategyRequest) -> dict:
+    """The tx-rl champion trading the stored out-of-fold probabilities, beside the baselines."""
+    from trading.rl import policy_signals
+    from training.inputs import model_inputs
+
+    agent = model_of(request, "rl")
+    stored, probability, candles = _stored(request, "strategy", body)
+    X, _ = model_inputs(candles, body.timeframe)
+    candles = candles.iloc[-len(X):]
+    signals = policy_signals(agent.model, body.symbol, body.timeframe, candles, X, probability)
+    try:
+        report = strategy_backtest(candles, probability, _params(body, stored), signals)
+    except BacktestInputError as exc:
+        raise _rejected(exc) from None
+    trained = agent.model.trained_on
+    span = f"{trained['start'][:10]}..{trained['end'][:10]}" if trained.get("start") and trained.get("end") else "its training bars"
+    return plain({"symbol": body.symbol, "timeframe": body.timeframe,
+                  "source": f"tx-rl v{agent.version} acting on the out-of-fold probabilities of v{stored['model_version']} (in sample "
+                            f"for the policy over {span}; its out-of-sample figures: the walk-forward in its MLflow run)",
                   "stored": _about(stored), **report.as_dict(body.points)})
 
 

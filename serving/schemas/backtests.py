@@ -65,6 +65,10 @@ class StrategyRequest(WalkForwardRequest):
 
     signals: list[Position | None] | None = Field(None, min_length=2, max_length=MAX_SIGNALS, description=(
         "target positions in [-1, 1] (null: hold) for the last len(signals) stored bars: backtest these instead of the model's"))
+    policy: Literal["threshold", "rl"] = Field("threshold", description=(
+        "what trades the stored out-of-sample probabilities: `threshold` (buy/sell thresholds) or `rl` (the tx-rl champion's "
+        "greedy actions, from flat; in sample on the bars its final policy trained on — its out-of-sample figures are its "
+        "MLflow run's walk-forward); not with `signals`"))
 
 
 # -- answers -----------------------------------------------------------------------------

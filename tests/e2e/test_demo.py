@@ -26,6 +26,7 @@ def tx(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([TX, *args], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.heavy
 def test_demo_on_the_embedded_default(monkeypatch, tx_env):
     monkeypatch.setenv("TX_UNIVERSE", SMALL_UNIVERSE)
     done = tx("demo")
@@ -70,6 +71,7 @@ def test_demo_with_all_three_stores_on_postgresql(monkeypatch, pg_platform):
     assert re.search(r"candles\s+GOOGL:1d\s+2335 bars", done.stdout)
 
 
+@pytest.mark.heavy
 def test_bring_your_own_data_folder(monkeypatch, tmp_path):
     data = tmp_path / "mydata"
     data.mkdir()
@@ -264,8 +266,9 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
 
     from tx.processes import bentoml_server, wait_ready
 
-    env = {"TX_PROVIDERS": "synthetic", "TX_UNIVERSE": "SYNA:1d,SYNB:1d,SYNC:1d", "TX_SYNTHETIC_SIGNAL": "0.5",
-           "TX_LABEL_HORIZON": "2", "TX_ALERT_CONFIDENCE": "0.55", **_news_feeds(httpserver, tmp_path / "data")}
+    from cli.showcase import PLANTED  # the README's planted-signal settings
+
+    env = {**PLANTED, "TX_ALERT_CONFIDENCE": "0.55", **_news_feeds(httpserver, tmp_path / "data")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     done = tx("demo", "--no-serve")
@@ -280,6 +283,10 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
     assert "drift_report.html" in [a.path for a in mlflow_client.list_artifacts(drift_run.info.run_id)]
     assert re.search(r"gate: PROMOTED to champion -> tx-fused v1: wf_auc 0\.(6|7|8)\d{3} exceeds 0\.6 \(no champion yet\)", done.stdout), done.stdout
     assert "tx-fused v1  @challenger @champion" in done.stdout
+    # the agent learned from the champion's out-of-fold outputs, trades the signal better than the threshold: promoted
+    assert re.search(r"rl_policy\s+universe\s+tx-rl v1 \(promoted\): OOS Sharpe \d+\.\d+ vs fused-threshold", done.stdout), done.stdout
+    assert re.search(r"gate: PROMOTED to champion -> tx-rl v1: out-of-sample Sharpe after costs \d+\.\d+ significantly > 0", done.stdout), done.stdout
+    assert "tx-rl v1  @challenger @champion" in done.stdout
     assert re.search(r"alert_scan\s+universe\s+3 series scored by v1: [1-3] alert\(s\) at confidence >= 0\.55", done.stdout), done.stdout
     assert re.search(r"pattern_backtest\s+universe\s+3 series, \d+ patterns, held 5 bars net of costs", done.stdout), done.stdout
     assert re.search(r"strategy_backtest\s+universe\s+v1 \(champion v1\): SYNA:1d strategy [+-]\d", done.stdout), done.stdout
@@ -315,6 +322,11 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
         walk = answer.json()
         assert walk["wf_auc"] > 0.6 and len(walk["windows"]) >= 2 and walk["stored"]["mlflow_run_id"]
         assert all(w["bars"] > 0 for w in walk["windows"]) and walk["runs"]["strategy"]["metrics"]["trades"] > 0
+        acted = httpx.post(server.ui_url + "/api/ml/rl-action", json={"symbol": symbol}, headers=headers, timeout=60)
+        assert acted.status_code == 200 and acted.json()["rl_version"] == "1" and acted.json()["fused_version"] == "1", acted.text
+        traded = httpx.post(f"{server.ui_url}/api/backtest/strategy", json={"symbol": symbol, "policy": "rl", "points": 20},
+                            headers=headers, timeout=60)
+        assert traded.status_code == 200 and traded.json()["source"].startswith("tx-rl v1"), traded.text
         closed = httpx.post(f"{server.ui_url}/api/paper-trades/{trade.json()['id']}/close", headers=headers, timeout=60).json()
         assert closed["status"] == "closed"
         attribution = httpx.get(server.ui_url + "/api/paper-trades/attribution", headers=headers, timeout=60).json()

@@ -117,11 +117,11 @@ def test_training_runs_on_schedules_from_the_settings(monkeypatch):
     assert by_name["retraining"].cron_schedule == "0 2 * * *" and by_name["retraining"].job_name == "training_job"
 
 
-def test_a_new_champion_triggers_one_run(tx_env):
+def test_a_new_champion_triggers_one_run_of_the_backtests_and_one_of_the_agent(tx_env):
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from training.recorder import CHAMPION, FUSED_MODEL, client, ensure_experiment
+    from training.recorder import CHAMPION, FUSED_MODEL, RL_MODEL, client, ensure_experiment
 
     dagster = dg.DagsterInstance.local_temp()
     defs = automation()
@@ -146,6 +146,15 @@ def test_a_new_champion_triggers_one_run(tx_env):
     context = dg.build_sensor_context(instance=dagster)
     skipped = champion_sensor(context)
     assert isinstance(skipped, dg.SkipReason) and "already records version 1" in skipped.skip_message and context.cursor == "1"
+    # the agent learns anew from the new champion, once: a tx-rl version that learned from it stops the requests
+    rl_sensor = defs.get_sensor_def("rl_on_champion")
+    request = rl_sensor(dg.build_sensor_context(instance=dagster))
+    assert isinstance(request, dg.RunRequest) and request.run_key == "rl-on-champion-1" and rl_sensor.job_name == "rl_job"
+    with mlflow.start_run(experiment_id=experiment.experiment_id):
+        mlflow.sklearn.log_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), name="m", registered_model_name=RL_MODEL)
+    client(uri).set_model_version_tag(RL_MODEL, "1", "tx.fused_version", "1")
+    skipped = rl_sensor(dg.build_sensor_context(instance=dagster))
+    assert isinstance(skipped, dg.SkipReason) and "already learned from tx-fused v1" in skipped.skip_message
 
 
 def test_automation_waits_while_tx_run_launches_the_first_pipeline(monkeypatch):

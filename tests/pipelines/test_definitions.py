@@ -51,7 +51,8 @@ def test_a_users_own_dagster_home_is_left_alone(monkeypatch, tmp_path):
     assert (tmp_path / "fresh" / "dagster.yaml").read_text().startswith(MARKER)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.heavy)])
+@pytest.mark.heavy  # the whole pipeline in process (about 90 s); CI runs both backends
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backend, monkeypatch, request):
     """The whole default pipeline on one series, on both instance storages; on SQLite also a
     forced drift that triggers a recorded retraining run."""

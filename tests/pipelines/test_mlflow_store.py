@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from pipelines.instance import child_env, instance_config
@@ -54,6 +55,7 @@ def test_dagster_processes_get_the_configured_tracking_uri():
     assert env["MLFLOW_TRACKING_URI"] == os.environ["MLFLOW_TRACKING_URI"]
 
 
+@pytest.mark.heavy
 def test_a_dagster_run_in_dagster_home_leaves_no_mlflow_store_there(tmp_path, trained, monkeypatch):
     """A run worker's situation: working folder DAGSTER_HOME, the store named only in TX's
     settings (TX_MLFLOW_TRACKING_URI here; `.env` or TX_POSTGRES_URL in a deployment), not in

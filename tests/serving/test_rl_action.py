@@ -6,17 +6,23 @@ old policy serving; nothing is stored."""
 
 import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.champion import Champion
 from store.api_keys import create_key
+from store.backtests import save_backtest
 from store.candles import upsert_candles
 from store.db import make_engine
 from store.predictions import stored_score
+from trading.rl import policy_signals
 from trading.rl_pipeline import train_rl_and_promote
+from trading.strategy import StrategyParams, strategy_backtest
 from training.promotion import gate_rl
+from training.inputs import model_inputs
 from training.recorder import RL_MODEL, Recorder
 from training.rl.agent import RlConfig
 from tx.settings import load_settings
@@ -94,3 +100,38 @@ def test_rl_action_end_to_end(served):
     assert f"loading tx-rl v{newer.version} failed" in served["app"].state.rl.last_error
     still = http.post("/api/ml/rl-action", json={"symbol": "SYNA"}, headers=headers)
     assert still.status_code == 200 and still.json()["rl_version"] == version
+
+
+def test_the_strategy_backtest_trades_the_rl_policy_on_stored_bars(served):
+    """POST /api/backtest/strategy with policy `rl`: the champion's greedy actions on the stored
+    out-of-fold probabilities, through the engine, beside the baselines; 503 before a champion."""
+    http, headers, engine = served["http"], served["headers"], served["engine"]
+    candles = served["trained"]["frames"]["SYNA"]
+    probability = pd.Series(np.random.default_rng(3).uniform(0.3, 0.7, 300), index=candles.index[-300:])
+    params = StrategyParams()
+    report = strategy_backtest(candles, probability, params)
+    save_backtest(engine, {"kind": "strategy", "symbol": "SYNA", "timeframe": "1d", "model_version": "1", "params": params.as_dict(),
+                           "metrics": report.runs["strategy"].metrics, "result": report.as_dict(),
+                           "inputs": {"time": probability.index, "probability": probability.to_numpy()}})
+    ask = {"symbol": "SYNA", "policy": "rl", "points": 50}
+    before = http.post("/api/backtest/strategy", json=ask, headers=headers)
+    assert before.status_code == 503 and before.headers["Retry-After"] and before.json()["error"]["code"] == "no_model"
+    both = http.post("/api/backtest/strategy", json=ask | {"signals": [1, 0, -1]}, headers=headers)
+    assert both.status_code == 422 and both.json()["error"] == {"code": "bad_policy", "message": both.json()["error"]["message"],
+                                                                 "field": "policy"}
+
+    version = train_agent(served)
+    answer = http.post("/api/backtest/strategy", json=ask, headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["source"].startswith(f"tx-rl v{version} acting on the out-of-fold probabilities of v1") and "in sample" in body["source"]
+    # the same policy, rolled out here on the same bars and run through the engine, gives the same figures
+    agent = served["app"].state.rl.current().model
+    X, _ = model_inputs(candles, "1d")
+    signals = policy_signals(agent, "SYNA", "1d", candles.iloc[-len(X):], X, probability)
+    assert signals.iloc[:-300].isna().all() and signals.iloc[-300:].isin([-1.0, 0.0, 1.0]).all()
+    expected = strategy_backtest(candles.iloc[-len(X):], probability, params, signals).runs["strategy"].metrics
+    assert body["runs"]["strategy"]["metrics"]["trades"] == expected["trades"]
+    assert body["runs"]["strategy"]["metrics"]["total_return"] == pytest.approx(expected["total_return"])
+    threshold = http.post("/api/backtest/strategy", json={"symbol": "SYNA"}, headers=headers).json()
+    assert threshold["runs"]["buy_and_hold"]["metrics"] == body["runs"]["buy_and_hold"]["metrics"]  # the same bars, the same baseline

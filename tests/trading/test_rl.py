@@ -18,14 +18,14 @@ def test_random_walks_get_no_significant_sharpe_and_fail_the_gate(n, seed):
     result, *_ = rl_walk_forward(series(0.0, n=n, seed=seed), QUICK if n == 1 else RlConfig())
     m = result.metrics
     assert m["rl_sharpe_tstat"] is None or m["rl_sharpe_tstat"] < 2, m
-    assert not decide_rl(m["rl_sharpe"], m["fused_threshold_sharpe"])[0], m
+    assert not decide_rl(m["rl_sharpe"], m["fused_threshold_sharpe"], m["rl_sharpe_tstat"])[0], m
 
 
 def test_planted_signal_beats_buy_and_hold_flat_and_the_threshold_after_costs():
     result, *_ = rl_walk_forward(series(0.5, bars=800), QUICK)
     m = result.metrics
     assert m["rl_return"] > max(m["buy_and_hold_return"], 0.0) and m["rl_sharpe_tstat"] > 2, m
-    assert decide_rl(m["rl_sharpe"], m["fused_threshold_sharpe"])[0], m
+    assert decide_rl(m["rl_sharpe"], m["fused_threshold_sharpe"], m["rl_sharpe_tstat"])[0], m
     assert len(result.windows) == 2 and all(set(STRATEGIES) <= set(w) for w in result.windows)
     assert {"return", "sharpe", "max_drawdown", "turnover", "trades"} == set(result.windows[0]["rl"])
     assert result.windows[0]["flat"]["return"] == 0.0 and result.windows[0]["flat"]["trades"] == 0

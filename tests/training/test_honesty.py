@@ -35,6 +35,7 @@ def champion_version() -> str | None:
     return None if found is None else str(found)  # an int from SQLite stores
 
 
+@pytest.mark.heavy
 def test_pure_random_walk_has_no_skill_and_nothing_is_promoted():
     # 16 independent walks: overlapping 10-bar labels make one walk's AUC spread about 0.02;
     # pooled, chance alone stays near 0.01, well inside the band.
@@ -44,6 +45,7 @@ def test_pure_random_walk_has_no_skill_and_nothing_is_promoted():
     assert champion_version() is None
 
 
+@pytest.mark.heavy
 def test_planted_signal_is_found_and_promoted():
     outcome = promote(walks(6, signal=0.5, seed=5, horizon=2), {"horizon": 2})
     assert outcome.trained.metrics["wf_auc"] > 0.65, outcome.trained.metrics

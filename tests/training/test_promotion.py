@@ -52,6 +52,7 @@ def registry(request, tmp_path):
     return c, register, Recorder(uri)
 
 
+@pytest.mark.heavy
 def test_gate_moves_aliases_and_records_every_decision(registry):
     c, register, recorder = registry
     low, good, worse = register(0.55), register(0.66), register(0.62)
@@ -87,6 +88,7 @@ def test_a_champion_from_another_window_must_be_rescored(registry):
     assert rescored.promoted and rescored.champion_auc == 0.61
 
 
+@pytest.mark.heavy
 def test_the_recorded_decision_reads_back_what_the_gate_wrote(registry):
     c, register, recorder = registry
     never = register(0.70)

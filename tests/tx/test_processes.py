@@ -146,6 +146,7 @@ def workers(server: Server) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.heavy
 @pytest.mark.e2e
 def test_stopping_the_service_stops_its_workers(bentoml_pair):
     server = bentoml_pair["stop"]
@@ -158,6 +159,7 @@ def test_stopping_the_service_stops_its_workers(bentoml_pair):
     assert not port_in_use("127.0.0.1", port)
 
 
+@pytest.mark.heavy
 @pytest.mark.e2e
 def test_stopping_a_killed_service_stops_its_orphaned_workers(bentoml_pair):
     server = bentoml_pair["kill"]

@@ -47,6 +47,7 @@ class Market:
     close: np.ndarray
     features: np.ndarray
     probability: np.ndarray
+    spread: float = 0.5  # the probability's spread on the training bars (agent.Scaler)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -122,10 +123,11 @@ class Book:
 
 
 def observation(market: Market, t: int, book_state: np.ndarray) -> np.ndarray:
-    """What the agent sees at bar t's close: features, probability centred on 0.5 (x 2, so in
-    [-1, 1]), the book's state."""
+    """What the agent sees at bar t's close: features, the probability centred on 0.5 in units
+    of its training spread (clipped to +-CLIP; 0 where there is none), the book's state."""
     p = market.probability[t]
-    return np.concatenate([market.features[t], [2.0 * (p - 0.5) if np.isfinite(p) else 0.0], book_state]).astype(np.float32)
+    seen = float(np.clip((p - 0.5) / market.spread, -CLIP, CLIP)) if np.isfinite(p) else 0.0
+    return np.concatenate([market.features[t], [seen], book_state]).astype(np.float32)
 
 
 def observation_size(n_features: int) -> int:

@@ -25,6 +25,6 @@ def test_planted_signal_found_by_the_fused_model_is_traded_after_costs(trained, 
     outcome = train_rl_and_promote(inputs, tracking_uri=uri, artifact_root=str(trained["artifacts"]), config=RlConfig())
     m = outcome.result.metrics
     assert m["rl_return"] > max(m["buy_and_hold_return"], 0.0) and m["rl_sharpe_tstat"] > 2, m
-    assert outcome.decision.promoted == decide_rl(m["rl_sharpe"], m["fused_threshold_sharpe"])[0]
+    assert outcome.decision.promoted == decide_rl(m["rl_sharpe"], m["fused_threshold_sharpe"], m["rl_sharpe_tstat"])[0]
     champion = Recorder(uri).champion(RL_MODEL)
     assert (champion is not None and champion.version == outcome.version) == outcome.decision.promoted

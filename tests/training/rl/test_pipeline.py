@@ -22,15 +22,17 @@ def inputs(parts):
     return [(s.symbol, s.timeframe, s.candles, s.features) for s in parts]
 
 
-@pytest.mark.parametrize(("sharpe", "baseline", "promoted", "why"), [
-    (1.2, 0.8, True, "> 0 and > the fused-threshold"),
-    (1.2, None, True, "> 0 and > the fused-threshold strategy's 0.0000"),
-    (0.5, 0.8, False, "is not > the fused-threshold"),
-    (-0.1, None, False, "is not > 0"),
-    (None, 0.3, False, "undefined"),
+@pytest.mark.parametrize(("sharpe", "baseline", "tstat", "promoted", "why"), [
+    (1.2, 0.8, 2.5, True, "significantly > 0 (t 2.50) and > the fused-threshold"),
+    (1.2, None, 2.0, True, "> the fused-threshold strategy's 0.0000"),
+    (1.2, None, 1.9, False, "is not significantly > 0 (t-statistic 1.9000 < 2)"),
+    (1.2, 0.8, None, False, "not significantly > 0"),
+    (0.5, 0.8, 3.0, False, "is not > the fused-threshold"),
+    (-0.1, None, -0.5, False, "is not > 0"),
+    (None, 0.3, None, False, "undefined"),
 ])
-def test_rl_rule(sharpe, baseline, promoted, why):
-    ok, reason = decide_rl(sharpe, baseline)
+def test_rl_rule(sharpe, baseline, tstat, promoted, why):
+    ok, reason = decide_rl(sharpe, baseline, tstat)
     assert ok is promoted and why in reason
 
 
