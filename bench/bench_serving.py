@@ -39,11 +39,26 @@ def setup(home: Path) -> tuple[dict[str, str], str, str]:
 
     upsert_candles(engine, "GOOGL", "1d", bundled().read(Series("GOOGL", "1d")), "bundled")
     frames = train_champion(engine, settings)
+    _rl_champion(frames, settings)
     key = create_key(engine, "read", "bench")
     body = [{"timestamp": t.isoformat(), "open": r.open, "high": r.high, "low": r.low, "close": r.close, "volume": r.volume}
             for t, r in frames["SYNB"].tail(600).iterrows()]
     engine.dispose()
     return env, key, json.dumps({"candles": body, "timeframe": "1d"})
+
+
+def _rl_champion(frames: dict, settings) -> None:
+    """A tx-rl champion for /api/ml/rl-action: an agent on a small budget, promoted by force
+    (recorded as the bench's) when the gate refuses it — this measures serving, not skill."""
+    from trading.rl_pipeline import train_rl_and_promote
+    from training.promotion import gate_rl
+    from training.recorder import RL_MODEL, Recorder
+    from training.rl.agent import RlConfig
+
+    outcome = train_rl_and_promote([(s, "1d", c, None) for s, c in frames.items()], tracking_uri=settings.tracking_uri,
+                                   artifact_root=settings.mlflow_artifacts, config=RlConfig(timesteps=1024, n_splits=2))
+    if not outcome.decision.promoted:
+        gate_rl(Recorder(settings.tracking_uri), RL_MODEL, outcome.version, force=True, actor="bench_serving")
 
 
 def wrk(url: str, script: Path, connections: int, seconds: int) -> dict:
@@ -80,6 +95,7 @@ def main() -> None:
         ("GET /api/ml/active-version", "GET", "/api/ml/active-version", None),
         ("GET /api/symbols", "GET", "/api/symbols", None),
         ("GET /api/market-scan", "GET", "/api/market-scan", None),
+        ("RL action (stored candles, paper position)", "POST", "/api/ml/rl-action", json.dumps({"symbol": "SYNA"})),
         ("score 600 given candles", "POST", "/api/ml/score", candles_body),  # last: its backlog outlives the wrk run
     ]
     cases = [cases[0], *(c for c in cases[1:] if args.only in c[0])]
