@@ -88,31 +88,43 @@ def stored_answer(request: Request, body: SeriesRequest, model: Served) -> dict:
 
 
 def rl_answer(request: Request, body, policy: Served, fused: Served) -> dict:
-    """The RL policy's decision on the last stored bar of the body's series (serving/routers/ml.py)."""
-    from training.inputs import model_inputs
+    """The RL policy's decision on the last stored bar of the body's series (serving/routers/ml.py).
+    What the bar shows the agent (its features and the fused probability) is computed once per
+    TX_READ_CACHE_S per worker and series, like a stored symbol's score; the position is read
+    for every request."""
     from training.rl.env import observation
     from training.rl.position import PositionError, held
 
-    candles, news = candles_of(request, SeriesRequest(symbol=body.symbol, timeframe=body.timeframe))
-    close = float(candles["close"].iloc[-1])
+    seen = request.app.state.scores.get(("rl", policy.version, fused.version, body.symbol, body.timeframe),
+                                        lambda: _rl_bar(request, body, policy, fused))
+    close = float(seen["market"].close[-1])
     try:
         if body.position is not None:
             state = held(body.position.side, body.position.quantity, body.position.entry_price, body.position.bars_held, close)
         else:
-            state = paper_position(request.app.state.engine, body.symbol, candles.index, close)
+            state = paper_position(request.app.state.engine, body.symbol, seen["bars"], close)
     except PositionError as exc:
         raise ApiError(422, str(exc), "bad_position", field=f"position.{exc.field}" if exc.field else "position") from None
-    p = scoring.score(fused, candles, body.timeframe, news).probability  # computed here, not stored: this route only reads
-    X, _ = model_inputs(candles.iloc[-scoring.HISTORY_BARS:], body.timeframe, news=news)
-    agent = policy.model
-    market = agent.market(body.symbol, body.timeframe, candles.iloc[-len(X):], X, pd.Series(p, index=candles.index[-1:]))
-    acted = agent.act(observation(market, len(X) - 1, state.vector()))
+    p = seen["probability"]
+    acted = policy.model.act(observation(seen["market"], len(seen["market"]) - 1, state.vector()))
     return {"symbol": body.symbol, "timeframe": body.timeframe, "action": acted.action, "target_position": acted.target,
             "probabilities": {k: round(v, 6) for k, v in acted.probabilities.items()}, "value": round(acted.value, 6),
-            "fused_probability": round(float(p), 6), "position": state.answer(), "as_of": iso(candles.index[-1]),
+            "fused_probability": round(p, 6), "position": state.answer(), "as_of": iso(seen["bars"][-1]),
             "rl_version": policy.version, "fused_version": fused.version,
             "explanation": (f"{acted.action} ({acted.probabilities[acted.action]:.0%}) from the next open: fused P(up) {p:.2f}, "
                             f"holding {state.side} for {state.bars_held} bars at {state.unrealized_return:+.1%} unrealized")}
+
+
+def _rl_bar(request: Request, body, policy: Served, fused: Served) -> dict:
+    """The series' last stored bar as the agent sees it: its features (the one feature path) and
+    the fused model's probability there (computed here, not stored: the route only reads)."""
+    from training.inputs import model_inputs
+
+    candles, news = candles_of(request, SeriesRequest(symbol=body.symbol, timeframe=body.timeframe))
+    p = float(scoring.score(fused, candles, body.timeframe, news).probability)
+    X, _ = model_inputs(candles.iloc[-scoring.HISTORY_BARS:], body.timeframe, news=news)
+    market = policy.model.market(body.symbol, body.timeframe, candles.iloc[-len(X):], X, pd.Series(p, index=candles.index[-1:]))
+    return {"market": market, "probability": p, "bars": candles.index}
 
 
 def paper_position(engine, symbol: str, bars: pd.DatetimeIndex, close: float):

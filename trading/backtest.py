@@ -120,6 +120,43 @@ def _changes(target: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def fill_order(cash: float, pos: float, want: float, price: float, fee: float, slip: float) -> tuple[float, float, float, float, float]:
+    """One order of `want` shares (> 0 buys, < 0 sells) at `price`, as the engine fills it:
+    buys at price x (1 + slip) cut to the cash there is, sells at price x (1 - slip), a fee
+    on the fill's value; a position within rounding of zero is zero. Returns (cash, shares,
+    filled shares, fee paid, fill price). The RL environment (training/rl/env.py) fills
+    through this same function, handed to it by trading/rl.py."""
+    fill = 0.0
+    paid = 0.0
+    adj = price
+    if want > 0:
+        adj = price * (1 + slip)
+        req = want * adj * (1 + fee)
+        if req <= cash or abs(req - cash) <= max(1e-9 * max(abs(req), abs(cash)), 1e-12):
+            fill = want
+            paid = want * adj * fee
+            cash -= req
+        else:
+            most = cash / (1 + fee)
+            if most > 0:
+                fill = most / adj
+                paid = cash - most
+                cash = 0.0
+    elif want < 0:
+        adj = price * (1 - slip)
+        got = -want * adj
+        paid = got * fee
+        fill = want
+        cash += got - paid
+    if fill != 0.0:
+        before = pos
+        pos = pos + fill
+        if abs(pos) <= max(1e-9 * abs(before), 1e-12):
+            pos = 0.0
+    return cash, pos, fill, paid, adj
+
+
+@numba.njit(cache=True)
 def _walk(kind, at, price, target, init_cash, fee, slip, n_bars):  # pragma: no cover - compiled
     """Fill the orders in sequence (the one step that cannot be vectorized: each size depends
     on the equity the previous fill left). Returns cash and shares after each event and one
@@ -155,33 +192,9 @@ def _walk(kind, at, price, target, init_cash, fee, slip, n_bars):  # pragma: no 
             want = target[k] * value / p - pos if value > 0 else 0.0
         else:
             want = -pos
-        fill = 0.0
-        paid = 0.0
-        adj = p
-        if want > 0:
-            adj = p * (1 + slip)
-            req = want * adj * (1 + fee)
-            if req <= cash or abs(req - cash) <= max(1e-9 * max(abs(req), abs(cash)), 1e-12):
-                fill = want
-                paid = want * adj * fee
-                cash -= req
-            else:
-                most = cash / (1 + fee)
-                if most > 0:
-                    fill = most / adj
-                    paid = cash - most
-                    cash = 0.0
-        elif want < 0:
-            adj = p * (1 - slip)
-            got = -want * adj
-            paid = got * fee
-            fill = want
-            cash += got - paid
+        before = pos
+        cash, pos, fill, paid, adj = fill_order(cash, pos, want, p, fee, slip)
         if fill != 0.0:
-            before = pos
-            pos = pos + fill
-            if abs(pos) <= max(1e-9 * abs(before), 1e-12):
-                pos = 0.0
             size = abs(fill)
             if open_ and np.sign(fill) != t_dir[m - 1]:  # reduces, closes or flips the trade
                 closing = min(size, abs(before))

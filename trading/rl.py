@@ -10,7 +10,7 @@ walk-forward backtests — beside flat, buy-and-hold and the fused-threshold str
 portfolio of their runs; its Sharpe is what the gate compares.
 
 Training's agent arrives through `training.rl` (trading may import training; the reverse is
-not allowed, which is why the environment copies the engine's fills and a test ties them).
+not allowed, so the engine's order step, `fill_order`, is handed to the environment here).
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from trading.backtest import BacktestResult, bars_per_year, run_backtest
+from trading.backtest import BacktestResult, bars_per_year, fill_order, run_backtest
 from trading.risk import max_drawdown
 from trading.strategy import StrategyParams, threshold_signals
 from training.rl.agent import Policy, RlConfig, Scaler, market_of, rollout, train_policy
@@ -148,7 +148,7 @@ def rl_walk_forward(series: list[RlSeries], config: RlConfig = RlConfig(), thres
         scaler = _scaler(kept, segments, config)
         markets = [_market(s, scaler) for s in kept]
         say(f"rl window {f + 1}/{len(folds)}: training {config.algorithm} for {config.timesteps} steps on {sum(g.end - g.start for g in segments)} bars")
-        policy = train_policy(markets, segments, scaler, config)
+        policy = train_policy(markets, segments, scaler, config, fill_order)
         curves.append(policy.curve)
         seconds += policy.seconds
         steps += policy.steps
@@ -157,7 +157,7 @@ def rl_walk_forward(series: list[RlSeries], config: RlConfig = RlConfig(), thres
             k, start, last = int(owner_all[a]), int(pos_all[a]), int(pos_all[b])
             n = len(kept[k].candles)
             stop = min(last + 1, n - 1)  # decisions at start..last, each filled at the next open
-            acts, books[k] = rollout(policy, markets[k], start, stop, books[k])
+            acts, books[k] = rollout(policy, markets[k], start, stop, fill_order, books[k])
             targets[k].iloc[start:stop] = acts
 
     runs: dict[str, dict[str, BacktestResult]] = {}
@@ -200,7 +200,7 @@ def rl_walk_forward(series: list[RlSeries], config: RlConfig = RlConfig(), thres
 def final_policy(kept: list[RlSeries], segments: list[Segment], config: RlConfig, trained_on: dict) -> Policy:
     """The policy to serve: trained on every usable bar, its scaler fitted on them."""
     scaler = _scaler(kept, segments, config)
-    return train_policy([_market(s, scaler) for s in kept], segments, scaler, config, trained_on)
+    return train_policy([_market(s, scaler) for s in kept], segments, scaler, config, fill_order, trained_on)
 
 
 def policy_signals(policy: Policy, symbol: str, timeframe: str, candles: pd.DataFrame, features: pd.DataFrame,
@@ -214,7 +214,7 @@ def policy_signals(policy: Policy, symbol: str, timeframe: str, candles: pd.Data
     if not len(known) or known[0] >= len(candles) - 1:
         return out
     start = int(known[0])
-    targets, _ = rollout(policy, market, start, len(candles) - 1)
+    targets, _ = rollout(policy, market, start, len(candles) - 1, fill_order)
     out.iloc[start:-1] = targets
     out.iloc[-1] = targets[-1]
     return out

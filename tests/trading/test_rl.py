@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.training.rl.planted import series
+from trading.backtest import fill_order
 from trading.rl import STRATEGIES, rl_walk_forward
 from training.promotion import decide_rl
 from training.rl.agent import RlConfig
@@ -47,7 +48,7 @@ def test_a_policys_actions_at_or_before_t_ignore_bars_after_t():
     s = series(0.5, n=1, bars=500)[0]
     tiny = RlConfig(timesteps=256, n_steps=128)
     scaler = Scaler.fit([s.features.iloc[300:400]], tiny.features)
-    policy = train_policy([_market(s, scaler)], [Segment(0, 300, 400)], scaler, tiny)
+    policy = train_policy([_market(s, scaler)], [Segment(0, 300, 400)], scaler, tiny, fill_order)
     t = 450
     changed = s.candles.copy()
     changed.iloc[t + 1:, :4] *= 1.7
@@ -55,8 +56,8 @@ def test_a_policys_actions_at_or_before_t_ignore_bars_after_t():
     from trading.rl import RlSeries
 
     other = RlSeries(s.symbol, s.timeframe, changed, build_features(changed, "1d"), s.probability.where(s.candles.index <= s.candles.index[t], 0.99))
-    mine, _ = rollout(policy, _market(s, scaler), 400, 499)
-    theirs, _ = rollout(policy, _market(other, scaler), 400, 499)
+    mine, _ = rollout(policy, _market(s, scaler), 400, 499, fill_order)
+    theirs, _ = rollout(policy, _market(other, scaler), 400, 499, fill_order)
     assert np.array_equal(mine[:t - 400 + 1], theirs[:t - 400 + 1])
 
 
@@ -91,7 +92,7 @@ def test_the_algorithm_is_a_setting(algorithm):
     s = series(0.5, n=1, bars=450)[0]
     config = RlConfig(algorithm=algorithm, timesteps=200, n_steps=64, batch_size=32)
     scaler = Scaler.fit([s.features.iloc[300:440]], config.features)
-    policy = train_policy([_market(s, scaler)], [Segment(0, 300, 440)], scaler, config)
+    policy = train_policy([_market(s, scaler)], [Segment(0, 300, 440)], scaler, config, fill_order)
     acted = policy.act(observation(_market(s, scaler), 445, np.zeros(3, np.float32)))
     assert policy.steps >= 200 and acted.action in ("flat", "long", "short") and policy.greedy(
         observation(_market(s, scaler), 445, np.zeros(3, np.float32))) == ("flat", "long", "short").index(acted.action)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.rl.env import ACTION_NAMES, ACTIONS, Costs, Market, Segment, TradingEnv, observation
+from training.rl.env import ACTION_NAMES, ACTIONS, Costs, Market, OrderFn, Segment, TradingEnv, observation
 
 ALGORITHMS = ("ppo", "a2c", "dqn")
 # Default observation features: returns, volatility, trend and oscillators of the one feature
@@ -54,9 +54,9 @@ class RlConfig:
         if not self.features:
             raise RlInputError("the agent needs at least one feature column")
 
-    @property
-    def costs(self) -> Costs:
-        return Costs(self.fee, self.slippage)
+    def costs(self, order: OrderFn) -> Costs:
+        """These costs with the engine's order step (trading.backtest.fill_order)."""
+        return Costs(order, self.fee, self.slippage)
 
     def params(self) -> dict:
         return {f"rl_{k}": (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -174,10 +174,11 @@ def _algorithm(name: str):
     return {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[name]
 
 
-def train_policy(markets: list[Market], segments: list[Segment], scaler: Scaler, config: RlConfig,
+def train_policy(markets: list[Market], segments: list[Segment], scaler: Scaler, config: RlConfig, order: OrderFn,
                  trained_on: dict | None = None) -> Policy:
-    """Train the configured algorithm for `config.timesteps` steps on the segments; the same
-    seed, data and config give the same network (CPU, one thread for torch)."""
+    """Train the configured algorithm for `config.timesteps` steps on the segments, filling
+    through the engine's `order` step; the same seed, data and config give the same network
+    (CPU, one thread for torch)."""
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.utils import set_random_seed
@@ -188,7 +189,7 @@ def train_policy(markets: list[Market], segments: list[Segment], scaler: Scaler,
 
     def make(i: int):
         def build() -> TradingEnv:
-            env = TradingEnv(markets, segments, config.costs, config.episode_bars)
+            env = TradingEnv(markets, segments, config.costs(order), config.episode_bars)
             env.reset(seed=config.seed + i)
             env.action_space.seed(config.seed + i)
             return env
@@ -235,14 +236,14 @@ def train_policy(markets: list[Market], segments: list[Segment], scaler: Scaler,
     return Policy(model, scaler, config, trained_on or {}, curve, time.perf_counter() - started, int(model.num_timesteps))
 
 
-def rollout(policy: Policy, market: Market, start: int, end: int, book=None) -> tuple[np.ndarray, object]:
+def rollout(policy: Policy, market: Market, start: int, end: int, order: OrderFn, book=None) -> tuple[np.ndarray, object]:
     """Greedy actions at bars start .. end - 1 of `market`, the book carried through (filled
     at each next open like the env); returns (target positions, the book after end's close)."""
     from training.rl.env import Book
 
     book = book if book is not None else Book()
     targets = np.zeros(end - start)
-    costs = policy.config.costs
+    costs = policy.config.costs(order)
     for i, t in enumerate(range(start, end)):
         k = policy.greedy(observation(market, t, book.state(market.close[t])))
         targets[i] = ACTIONS[k]

@@ -12,12 +12,14 @@ Reward: log(equity at t+1's close) - log(equity at t's close), with fills exactl
 `trading.backtest.run_backtest(..., execution="next_open")` makes them: an order only when
 the target changes, size = target x equity at the fill price / price - shares held, buys at
 open x (1 + slippage) and sells at open x (1 - slippage), a fee on each fill's value, a buy
-cut to the cash there is. The sum of an episode's rewards is therefore the engine's log
-return for the same actions (tests/training/rl/test_env.py checks it to 1e-9). `Book.fill`
-copies the engine's `_walk` step; training may not import trading, so the test is the link.
+cut to the cash there is — through the engine's own order step (`Costs.order`, which
+trading/rl.py sets to `trading.backtest.fill_order`). The sum of an episode's rewards is
+therefore the engine's log return for the same actions (tests/training/rl/test_env.py checks
+it to 1e-9).
 """
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -53,10 +55,17 @@ class Market:
         return len(self.times)
 
 
+OrderFn = Callable[[float, float, float, float, float, float], tuple[float, float, float, float, float]]
+
+
 @dataclass(frozen=True)
 class Costs:
-    """The engine's costs (`trading.backtest.Costs`), as fractions."""
+    """The engine's costs (`trading.backtest.Costs`, as fractions) and its order step
+    (`trading.backtest.fill_order`: (cash, shares, wanted shares, price, fee, slippage) ->
+    (cash, shares, filled, fee paid, fill price)), handed in by trading/rl.py: training may
+    not import trading, and the fills must be the engine's own."""
 
+    order: OrderFn
     fee: float = 0.001
     slippage: float = 0.0005
 
@@ -79,40 +88,18 @@ class Book:
         return float(np.sign(self.shares))
 
     def fill(self, target: float, price: float, costs: Costs) -> None:
-        """Move to `target` at `price` (an open), exactly as `trading.backtest._walk` does."""
+        """Move to `target` (a fraction of equity) at `price` (an open) as the engine's walk
+        does: an order only when the target changes, sized on the equity at that price."""
         if target == self.target:
             return
         self.target = target
-        cash, pos, fee, slip = self.cash, self.shares, costs.fee, costs.slippage
-        value = cash + pos * price
-        want = target * value / price - pos if value > 0 else 0.0
-        fill = 0.0
-        if want > 0:
-            adj = price * (1 + slip)
-            req = want * adj * (1 + fee)
-            if req <= cash or abs(req - cash) <= max(1e-9 * max(abs(req), abs(cash)), 1e-12):
-                fill = want
-                cash -= req
-            else:
-                most = cash / (1 + fee)
-                if most > 0:
-                    fill = most / adj
-                    cash = 0.0
-        elif want < 0:
-            adj = price * (1 - slip)
-            got = -want * adj
-            paid = got * fee
-            fill = want
-            cash += got - paid
-        if fill != 0.0:
-            before = pos
-            pos = pos + fill
-            if abs(pos) <= max(1e-9 * abs(before), 1e-12):
-                pos = 0.0
-            if np.sign(pos) != np.sign(before):
-                self.entry_equity = cash + pos * price
-                self.bars_held = 0
-        self.cash, self.shares = cash, pos
+        before = self.shares
+        value = self.cash + before * price
+        want = target * value / price - before if value > 0 else 0.0
+        self.cash, self.shares, filled, _, _ = costs.order(self.cash, before, want, price, costs.fee, costs.slippage)
+        if filled != 0.0 and np.sign(self.shares) != np.sign(before):
+            self.entry_equity = self.cash + self.shares * price
+            self.bars_held = 0
 
     def state(self, price: float) -> np.ndarray:
         """(position, unrealized return since entry, bars held scaled) at `price` (a close)."""
@@ -151,7 +138,7 @@ class TradingEnv(gym.Env):
 
     markets: list[Market]
     segments: list[Segment]
-    costs: Costs = field(default_factory=Costs)
+    costs: Costs
     episode_bars: int = 256
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from market.synthetic import generate_many
-from trading.backtest import run_backtest
+from trading.backtest import fill_order, run_backtest
 from training.rl.env import ACTIONS, Costs, Market, Segment, TradingEnv, observation
 
 
@@ -24,7 +24,7 @@ def market(bars: int = 300, seed: int = 3) -> tuple[pd.DataFrame, Market]:
 def test_summed_rewards_equal_the_engines_log_return(fee, slippage, seed):
     candles, m = market(seed=seed)
     start, end = 20, 260
-    env = TradingEnv([m], [Segment(0, start, end)], Costs(fee, slippage), episode_bars=10_000)
+    env = TradingEnv([m], [Segment(0, start, end)], Costs(fill_order, fee, slippage), episode_bars=10_000)
     env.reset(seed=seed, options={"segment": Segment(0, start, end)})
     rng = np.random.default_rng(seed)
     actions = rng.choice(len(ACTIONS), size=end - start, p=[0.2, 0.4, 0.4])
@@ -42,7 +42,7 @@ def test_summed_rewards_equal_the_engines_log_return(fee, slippage, seed):
 
 def test_position_state_follows_the_book():
     _, m = market()
-    env = TradingEnv([m], [Segment(0, 0, 100)], Costs(0.001, 0.0005))
+    env = TradingEnv([m], [Segment(0, 0, 100)], Costs(fill_order, 0.001, 0.0005))
     env.reset(seed=0, options={"segment": Segment(0, 0, 100)})
     obs, *_ = env.step(1)  # long from bar 1's open
     assert obs[-3] == 1.0 and obs[-1] > 0
@@ -69,7 +69,7 @@ def test_episodes_are_seeded_and_stay_inside_their_segments():
     segments = [Segment(0, 10, 60), Segment(0, 120, 200)]
     starts = []
     for _ in range(2):
-        env = TradingEnv([m], segments, episode_bars=30)
+        env = TradingEnv([m], segments, Costs(fill_order), episode_bars=30)
         env.reset(seed=7)
         seen = [env.t]
         for _ in range(5):
