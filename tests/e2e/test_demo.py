@@ -252,7 +252,7 @@ def _news_feeds(httpserver, folder: Path) -> dict[str, str]:
     return {"TX_NEWSAPI_KEY": "k", "TX_NEWSAPI_URL": httpserver.url_for(""), "TX_DATA_DIR": str(folder)}
 
 
-@pytest.mark.heavy  # about 140 s: CI runs it; the default tier keeps the bundled demo
+@pytest.mark.heavy  # about 3 min: CI runs it
 def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatch, tx_env, httpserver, tmp_path):
     """From a clone to a champion: synthetic series with a planted momentum signal and labels
     on its horizon; the gate promotes the fused model and says why. The news phase ingests
@@ -271,6 +271,8 @@ def test_demo_promotes_a_planted_signal_and_its_alerts_reach_a_trader(monkeypatc
     env = {**PLANTED, "TX_ALERT_CONFIDENCE": "0.55", **_news_feeds(httpserver, tmp_path / "data")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    for key in ("TX_RL_TIMESTEPS", "TX_RL_SPLITS"):  # the agent with its default budget, as `make demo` trains it
+        monkeypatch.delenv(key)
     done = tx("demo", "--no-serve")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert re.search(r"news\s+universe\s+2 fetched, 300 from files: 302 new", done.stdout), done.stdout
