@@ -9,7 +9,7 @@ from pipelines.bootstrap import waiting
 from pipelines.jobs import Jobs
 from resources.partitions import known_keys, partition_key, series_partitions
 from resources.tags import RETRAIN_REASON
-from training.recorder import FUSED_MODEL, RL_MODEL, Recorder, TrackingError
+from training.recorder import FUSED_MODEL, RL_MODEL, Recorder, TrackingError, Version
 from training.retraining import retrain_reasons
 from tx.settings import Settings
 
@@ -105,6 +105,19 @@ EVERY_MINUTE = {"minimum_interval_seconds": 60, "default_status": dg.DefaultSens
 def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
     """The universe sensor, the champion sensors (backtests, the agent) and retraining on drift."""
 
+    def champion_of(context: dg.SensorEvaluationContext) -> tuple[Recorder, Version] | dg.SkipReason:
+        """The tx-fused champion, or why a champion sensor skips this tick."""
+        if skip := waiting(context.instance):
+            return skip
+        try:
+            recorder = Recorder(settings.tracking_uri)
+            champion = recorder.champion()
+        except TrackingError as exc:
+            return dg.SkipReason(f"MLflow unreachable: {exc}")
+        if champion is None:
+            return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
+        return recorder, champion
+
     @dg.sensor(
         job=jobs.series_pipeline,
         **EVERY_MINUTE,
@@ -135,15 +148,10 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
         "and reruns the backtests.",
     )
     def champion_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        if skip := waiting(context.instance):
-            return skip
-        try:
-            champion = Recorder(settings.tracking_uri).champion()
-        except TrackingError as exc:
-            return dg.SkipReason(f"MLflow unreachable: {exc}")
-        if champion is None:
-            return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
-        version = str(champion.version)
+        found = champion_of(context)
+        if isinstance(found, dg.SkipReason):
+            return found
+        version = str(found[1].version)
         if context.cursor == version:
             return dg.SkipReason(f"the champion is still version {version}")
         context.update_cursor(version)
@@ -158,17 +166,15 @@ def sensors(settings: Settings, jobs: Jobs) -> list[dg.SensorDefinition]:
         "outputs (rl_job), unless the newest tx-rl already learned from that version.",
     )
     def rl_on_champion(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        if skip := waiting(context.instance):
-            return skip
+        found = champion_of(context)
+        if isinstance(found, dg.SkipReason):
+            return found
+        recorder, champion = found
+        version = str(champion.version)
         try:
-            recorder = Recorder(settings.tracking_uri)
-            champion = recorder.champion()
-            newest = recorder.newest(RL_MODEL) if champion is not None else None
+            newest = recorder.newest(RL_MODEL)
         except TrackingError as exc:
             return dg.SkipReason(f"MLflow unreachable: {exc}")
-        if champion is None:
-            return dg.SkipReason(f"{FUSED_MODEL} has no champion yet")
-        version = str(champion.version)
         if newest is not None and newest.tags.get("tx.fused_version") == version:
             return dg.SkipReason(f"{RL_MODEL} v{newest.version} already learned from {FUSED_MODEL} v{version}")
         return dg.RunRequest(run_key=f"rl-on-champion-{version}", tags={"tx/champion": version})
