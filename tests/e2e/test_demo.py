@@ -173,7 +173,7 @@ def test_run_serves_three_uis_and_stops_them_on_ctrl_c(monkeypatch, tx_env):
         gate = _read_until(proc, seen, "gate: ", deadline=time.monotonic() + 900)
         out = "".join(seen)
         assert "launching the default pipeline as Dagster runs" in out
-        assert re.search(r"\[1/10\] done   candles: GOOGL:1d in \d+ s \(candles_job, run [0-9a-f]{8}\)\n\s+candles\s+GOOGL:1d\s+2335 bars", out), out
+        assert re.search(r"\[1/11\] done   candles: GOOGL:1d in \d+ s \(candles_job, run [0-9a-f]{8}\)\n\s+candles\s+GOOGL:1d\s+2335 bars", out), out
         assert re.search(r"gate: not promoted -> tx-fused v1: wf_auc 0\.\d{4} does not exceed the threshold 0\.6", gate), out[-3000:]
         assert "Couldn't load partition" not in out  # the partitions are the universe's series
         key = tx("api-key", "create", "--scope", "read").stdout.strip().splitlines()[-1]

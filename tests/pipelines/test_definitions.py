@@ -12,9 +12,10 @@ from sqlalchemy import create_engine, text
 from market.universe import Series
 from pipelines.instance import MARKER, instance, instance_config, prepare
 from pipelines.definitions import build_definitions
-from pipelines.run import PipelineError, _execute, materialize_pipeline
+from pipelines.run import PipelineError, materialize_pipeline
 from store.candles import load_candles
 from store.db import make_engine, with_driver
+from training.promotion import decide_rl
 from tx.settings import ROOT, load_settings
 from cli.stores import setup_all
 
@@ -63,7 +64,7 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     setup_all(settings)
     dagster = instance(settings)
     series = Series("GOOGL", "1d")
-    done, base, derived, universe, ingested, trained, online, monitored, backtested, scanned = materialize_pipeline(
+    done, base, derived, universe, ingested, trained, agent, online, monitored, backtested, scanned = materialize_pipeline(
         settings, dagster, [series], progress=lambda _: None)
 
     assert done.assets["candles"]["stored_bars"] == 2335 and done.scope == "GOOGL:1d"
@@ -76,10 +77,11 @@ def test_candles_materialize_with_runs_and_events_in_the_instance_storage(backen
     fused = trained.assets["fused_model"]  # trained, registered in MLflow (on PostgreSQL too) and gated
     assert fused["model_version"] == "tx-fused v1" and fused["series"] == "GOOGL:1d" and fused["decision"]
     assert fused["promoted"] == (fused["wf_auc"] > fused["threshold"])
-    # the agent on the fused version's out-of-fold outputs, through its own gate (rl_job: its own schedule)
-    rl = _execute(build_definitions(settings).resolve_job_def("rl_job"), dagster, "universe").assets["rl_policy"]
+    # the agent on the fused version's out-of-fold outputs, right after training, through its own gate
+    rl = agent.assets["rl_policy"]
     assert rl["model_version"] == "tx-rl v1" and rl["fused_version"] == "tx-fused v1" and "Sharpe" in rl["decision"], rl
-    assert rl["promoted"] == (rl["figures"]["rl_sharpe"] is not None and rl["figures"]["rl_sharpe"] > max(0, rl["figures"]["fused_threshold_sharpe"] or 0))
+    figures = rl["figures"]
+    assert rl["promoted"] == decide_rl(figures["rl_sharpe"], figures["fused_threshold_sharpe"], figures["rl_sharpe_tstat"])[0]
     # the online step right after: every stored label was just learned, so it says so and registers nothing
     assert online.assets["online_model"] == {"skipped": "0 newly matured label(s) since the model last learned (< 20): nothing to update",
                                              "base_version": "1"}
