@@ -119,12 +119,12 @@ def strategy_backtest(candles: pd.DataFrame, probability: pd.Series, params: Str
     strategy = threshold_signals(probability, params) if signals is None else signals.reindex(candles.index)
     if params.sizing == "vol_target":
         strategy = vol_target(strategy, candles["close"], params.target_vol, bars_per_year(candles.index))
-    signals = {
+    legs = {
         "strategy": strategy.iloc[start:],
         "buy_and_hold": pd.Series(1.0, index=span.index),
         "sma_crossover": sma_crossover(candles["close"], params.sma_fast, params.sma_slow).iloc[start:],
     }
-    runs = {name: run_backtest(span, s, **params.costs()) if s.notna().any() else None for name, s in signals.items()}
+    runs = {name: run_backtest(span, s, **params.costs()) if s.notna().any() else None for name, s in legs.items()}
     runs = {name: run for name, run in runs.items() if run is not None}
     return StrategyReport(runs, params, (span.index[0], span.index[-1]), int(known.sum()))
 

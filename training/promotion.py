@@ -155,6 +155,7 @@ class RlDecision:
     promoted: bool
     reason: str
     rl_sharpe: float | None
+    rl_sharpe_tstat: float | None
     baseline_sharpe: float | None
     rule: str
     champion_version: str | None  # the champion it would replace (recorded, not compared: the rule is absolute)
@@ -195,7 +196,7 @@ def gate_rl(recorder: Recorder, name: str, version: str | int, *, force: bool = 
     promoted, reason = decide_rl(sharpe, baseline, tstat, force=force, actor=actor)
     if promoted:
         recorder.set_alias(name, CHAMPION, version)
-    decision = RlDecision(name, version, promoted, reason, sharpe, baseline, RL_RULE,
+    decision = RlDecision(name, version, promoted, reason, sharpe, tstat, baseline, RL_RULE,
                           champion.version if champion is not None and champion.version != version else None, force,
                           datetime.now(UTC).isoformat(timespec="seconds"))
     recorder.set_version_tags(name, version, {GATE_TAG + key: value for key, value in decision.record().items()})

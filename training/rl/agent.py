@@ -247,9 +247,7 @@ def rollout(policy: Policy, market: Market, start: int, end: int, order: OrderFn
     for i, t in enumerate(range(start, end)):
         k = policy.greedy(observation(market, t, book.state(market.close[t])))
         targets[i] = ACTIONS[k]
-        book.fill(ACTIONS[k], market.open[t + 1], costs)
-        if book.shares != 0:
-            book.bars_held += 1
+        book.step(ACTIONS[k], market.open[t + 1], costs)
     return targets, book
 
 

@@ -101,6 +101,13 @@ class Book:
             self.entry_equity = self.cash + self.shares * price
             self.bars_held = 0
 
+    def step(self, target: float, price: float, costs: Costs) -> None:
+        """One decision filled at the next bar's `price` (its open), the bar then held: what the
+        environment and a rollout both do per bar."""
+        self.fill(target, price, costs)
+        if self.shares != 0:
+            self.bars_held += 1
+
     def state(self, price: float) -> np.ndarray:
         """(position, unrealized return since entry, bars held scaled) at `price` (a close)."""
         if self.shares == 0:
@@ -171,10 +178,8 @@ class TradingEnv(gym.Env):
     def step(self, action: int):
         m, t, book = self.market, self.t, self.book
         before = book.equity(m.close[t])
-        book.fill(ACTIONS[int(action)], m.open[t + 1], self.costs)
+        book.step(ACTIONS[int(action)], m.open[t + 1], self.costs)
         after = book.equity(m.close[t + 1])
-        if book.shares != 0:
-            book.bars_held += 1
         reward = float(np.log(after / before)) if before > 0 and after > 0 else -10.0
         self.t = t + 1
         truncated = self.t >= self.stop

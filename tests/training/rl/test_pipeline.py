@@ -52,6 +52,7 @@ def test_planted_signal_is_registered_gated_and_promoted_with_lineage(tmp_path):
     version = recorder.version(RL_MODEL, outcome.version)
     assert set(recorder.champion(RL_MODEL).aliases) == {CHAMPION, CHALLENGER}
     assert version.tags["tx.gate.promoted"] == "True" and "Sharpe" in version.tags["tx.gate.rule"]
+    assert float(version.tags["tx.gate.rl_sharpe_tstat"]) >= 2 and "t-statistic" in version.tags["tx.gate.rule"]  # the rule's figure, recorded
     assert version.tags["tx.fused_version"] == fused_version
     run = recorder.read_run(version.run_id)
     assert run.tags["tx.fused_version"] == fused_version and run.params["rl_algorithm"] == "ppo"
