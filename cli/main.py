@@ -16,8 +16,8 @@ def _config(settings: Settings) -> int:
 
     rows = {
         "app database": f"{redact(settings.app_database_url)}  (from {settings.app_database_setting})",
-        "mlflow tracking": f"{settings.tracking_uri if settings.tracking_uri.startswith('http') else redact(settings.tracking_uri)}  (from {settings.tracking_setting})",
-        "mlflow artifacts": settings.mlflow_artifacts,
+        "mlflow tracking": f"{settings.tracking_uri if settings.tracking_is_server else redact(settings.tracking_uri)}  (from {settings.tracking_setting})",
+        "mlflow artifacts": "proxied by the MLflow server" if settings.tracking_is_server else settings.mlflow_artifacts,
         "dagster storage": f"{redact(settings.dagster_storage_url) if settings.dagster_storage_url else 'SQLite'}  (from {settings.dagster_setting})",
         "DAGSTER_HOME": str(settings.dagster_home_dir),
         "data dir": str(settings.data_dir or "(bundled sample only)"),
@@ -62,10 +62,10 @@ def _showcase(settings: Settings) -> int:
 def _mlflow_server(settings: Settings, args: argparse.Namespace) -> int:
     from cli.stores import setup_mlflow
 
-    setup_mlflow(settings)
+    setup_mlflow(settings, serving=True)  # its database, even where MLFLOW_TRACKING_URI names this server
     from tx.processes import mlflow_server
 
-    server = mlflow_server(settings.tracking_uri, settings.mlflow_artifacts, args.host or settings.host, args.port or settings.mlflow_port)
+    server = mlflow_server(settings.mlflow_store_uri, settings.mlflow_artifacts, args.host or settings.host, args.port or settings.mlflow_port)
     os.chdir(os.path.dirname(os.path.dirname(__file__)))
     os.execve(server.argv[0], server.argv, {**os.environ, **server.env})  # the server replaces this process: Ctrl-C reaches it directly
 
@@ -84,9 +84,10 @@ def parser() -> argparse.ArgumentParser:
     market_cli.add_parsers(sub)
     model_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
-    mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on the configured store")
-    mlf.add_argument("--host", default=None)
-    mlf.add_argument("--port", type=int, default=None)
+    mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on MLflow's database (MLFLOW_TRACKING_URI when it "
+                         "names one, else TX_POSTGRES_URL's _mlflow, else the embedded file), artifacts proxied into TX_MLFLOW_ARTIFACTS")
+    mlf.add_argument("--host", default=None, help="address to listen on (TX_HOST; 0.0.0.0 to serve other machines)")
+    mlf.add_argument("--port", type=int, default=None, help="port (TX_MLFLOW_PORT)")
     return p
 
 

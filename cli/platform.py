@@ -23,9 +23,11 @@ def servers(settings: Settings) -> list[Server]:
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     host = settings.host
+    mlflow = [] if settings.tracking_is_server else [  # a tracking server of its own (docs/SCALING.md) is not started here
+        mlflow_server(settings.tracking_uri, settings.mlflow_artifacts, host, settings.mlflow_port, logs / "mlflow.log")]
     return [
         dagster_server(child_env(settings), host, settings.dagster_port, logs / "dagster.log"),
-        mlflow_server(settings.tracking_uri, settings.mlflow_artifacts, host, settings.mlflow_port, logs / "mlflow.log"),
+        *mlflow,
         bentoml_server(host, settings.serving_port, logs / "bentoml.log"),
     ]
 
@@ -73,6 +75,8 @@ def run_platform(settings: Settings, skip_pipeline: bool = False, showcase: bool
         _say("\nTX is running:")
         for server in procs:
             _say(f"  {server.name:<16} {server.ui_url}")
+        if settings.tracking_is_server:
+            _say(f"  {'MLflow UI':<16} {settings.tracking_uri}  (MLFLOW_TRACKING_URI: a server of its own)")
         _say(f"logs in {settings.home / 'logs'}; press Ctrl-C to stop all three.\n")
         if showcase and skip_pipeline:
             _try_it(settings)

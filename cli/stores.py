@@ -36,8 +36,12 @@ def setup_app_database(settings: Settings) -> StoreStatus:
     return StoreStatus("app database", redact(url), f"schema at revision {current_revision(url)}")
 
 
-def setup_mlflow(settings: Settings) -> StoreStatus:
-    uri = settings.tracking_uri
+def setup_mlflow(settings: Settings, serving: bool = False) -> StoreStatus:
+    """MLflow ready: its database created and migrated, or its tracking server answering.
+    `serving`: the database behind `tx mlflow-server` (`mlflow_store_uri`), whatever
+    MLFLOW_TRACKING_URI says. Through a server, artifacts go to the server (proxied): no
+    local artifact folder is made."""
+    uri, setting = (settings.mlflow_store_uri, settings.mlflow_store_setting) if serving else (settings.tracking_uri, settings.tracking_setting)
     if _is_sql_uri(uri):
         try:
             if uri.startswith("sqlite"):
@@ -45,8 +49,9 @@ def setup_mlflow(settings: Settings) -> StoreStatus:
             else:
                 ensure_database(uri)
         except DatabaseError as exc:
-            raise ConfigError(settings.tracking_setting, str(exc)) from None
-    if "://" not in settings.mlflow_artifacts or settings.mlflow_artifacts.startswith("file://"):
+            raise ConfigError(setting, str(exc)) from None
+    local = "://" not in settings.mlflow_artifacts or settings.mlflow_artifacts.startswith("file://")
+    if local and (serving or not settings.tracking_is_server):
         Path(settings.mlflow_artifacts.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     try:
         recorder = Recorder(uri, settings.mlflow_artifacts)
@@ -54,9 +59,10 @@ def setup_mlflow(settings: Settings) -> StoreStatus:
             recorder.init_store()
         recorder.check()
     except TrackingError as exc:
-        raise ConfigError(settings.tracking_setting, str(exc)) from None
+        raise ConfigError(setting, str(exc)) from None
     shown = redact(uri) if _is_sql_uri(uri) else uri
-    return StoreStatus("mlflow", shown, f"artifacts in {settings.mlflow_artifacts}")
+    where = "artifacts proxied by the server" if not serving and settings.tracking_is_server else f"artifacts in {settings.mlflow_artifacts}"
+    return StoreStatus("mlflow", shown, where)
 
 
 def setup_dagster(settings: Settings) -> StoreStatus:

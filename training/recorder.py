@@ -81,15 +81,20 @@ def client(tracking_uri: str) -> MlflowClient:
 
 
 def ensure_experiment(mlflow_client: MlflowClient, name: str, artifact_root: str) -> Experiment:
-    """The experiment `name`, created with its artifacts under `artifact_root/<name>` and
-    marked as a model-training experiment (an existing one is marked when opened).
+    """The experiment `name`, created with its artifacts under `artifact_root/<name>` (or, through
+    a tracking server, under the server's artifact destination) and marked as a model-training
+    experiment (an existing one is marked when opened).
 
     An explicit artifact location keeps artifacts out of `./mlruns` of whatever
     folder a process happens to run in.
     """
     found = mlflow_client.get_experiment_by_name(name)
     if found is None:
-        location = f"{artifact_root.rstrip('/')}/{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}"
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+        # Through a tracking server, artifacts go through it (`mlflow-artifacts:`, stored in its
+        # --artifacts-destination): no process but the server needs to reach where they live.
+        served = mlflow_client.tracking_uri.startswith(("http://", "https://"))
+        location = f"mlflow-artifacts:/{folder}" if served else f"{artifact_root.rstrip('/')}/{folder}"
         try:
             experiment_id = mlflow_client.create_experiment(name, artifact_location=location,
                                                             tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})

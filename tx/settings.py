@@ -252,7 +252,22 @@ class Settings(BaseSettings):
 
     @cached_property
     def tracking_uri(self) -> str:
-        if self.mlflow_tracking_uri:
+        """Where every process logs and reads MLflow: MLFLOW_TRACKING_URI (an `http://` MLflow
+        server, or a database), else the store itself (`mlflow_store_uri`)."""
+        return self.mlflow_tracking_uri or self.mlflow_store_uri
+
+    @property
+    def tracking_is_server(self) -> bool:
+        """MLflow is reached through a tracking server (artifacts proxied by it)."""
+        return self.tracking_uri.startswith(("http://", "https://"))
+
+    @cached_property
+    def mlflow_store_uri(self) -> str:
+        """The database behind MLflow: what `tx mlflow-server` serves. MLFLOW_TRACKING_URI when it
+        names a database; else TX_POSTGRES_URL's `_mlflow` database; else the embedded SQLite
+        file. So one environment serves both sides: the server's machine sets TX_POSTGRES_URL,
+        and every machine sets MLFLOW_TRACKING_URI=http://<server>."""
+        if self.mlflow_tracking_uri and not self.mlflow_tracking_uri.startswith(("http://", "https://")):
             return self.mlflow_tracking_uri
         pg = self._postgres_database("_mlflow")
         if pg is not None:
@@ -262,6 +277,13 @@ class Settings(BaseSettings):
     @property
     def tracking_setting(self) -> str:
         return "MLFLOW_TRACKING_URI" if self.mlflow_tracking_uri else "TX_POSTGRES_URL" if self.postgres_url else "default"
+
+    @property
+    def mlflow_store_setting(self) -> str:
+        """The variable that chose `mlflow_store_uri`."""
+        if self.mlflow_tracking_uri and not self.tracking_is_server:
+            return "MLFLOW_TRACKING_URI"
+        return "TX_POSTGRES_URL" if self.postgres_url else "default"
 
     @cached_property
     def dagster_storage_url(self) -> str | None:
