@@ -12,6 +12,8 @@ string as `str_key`), from an asset's context (`series_of`), and back from the k
 input loaded whole (`series_from_key`). `sync_series` registers the universe's series.
 """
 
+import warnings
+
 import dagster as dg
 
 from market.universe import Series
@@ -58,6 +60,8 @@ def sync_series(instance: dg.DagsterInstance, universe: list[Series]) -> list[st
 # not one run per series: the assets handle every series of the range in one step
 # (`series_in`; assets/ranges.py merges their outputs, metadata and checks).
 SERIES_BACKFILL = dg.BackfillPolicy.single_run()
+# `backfill_policy` is a beta parameter of @asset in Dagster 1.13: said once here, not at every import.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 
 
 def series_in(context: dg.AssetExecutionContext) -> list[Series]:
