@@ -134,7 +134,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def follow(settings: Settings, instance: dg.DagsterInstance, p: Plan, say: Callable[[str], None] = print) -> list[RunEnd]:
     """Launch the ranges' runs, TX_MAX_CONCURRENT_RUNS at a time, and follow them to the end."""
-    from pipelines.run import failure_reason
+    from pipelines.run import failure_reason, materialized
 
     pending, active, ended = list(range(len(p.ranges))), [], []
     seen_steps: set[tuple[str, str, str]] = set()
@@ -162,6 +162,8 @@ def follow(settings: Settings, instance: dg.DagsterInstance, p: Plan, say: Calla
                 reason = "" if run.status == dg.DagsterRunStatus.SUCCESS else failure_reason(events)
                 ended.append(RunEnd(run.run_id, one.key_range, run.status.value, seconds, reason))
                 active.remove(one)
+                for name, (passed, summary) in sorted(materialized("", run.run_id, events).checks.items()):
+                    say(f"  check {name}: {'passed' if passed else 'FAILED'} ({summary})")
             elif one.proc.poll() is not None or elapsed > settings.run_timeout_s:
                 why = (f"no end after TX_RUN_TIMEOUT_S={settings.run_timeout_s:g} s: run process stopped" if one.proc.poll() is None
                        else f"the run process exited ({one.proc.returncode}) leaving the run {run.status.value if run else 'uncreated'}")
