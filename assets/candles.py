@@ -15,7 +15,9 @@ from market.ingest import CorruptBatch, ingest
 from market.quality import BLOCKING, DESCRIPTIONS, WARNING, CheckOutcome
 from resources.feeds import MarketData
 from resources.paper import PaperAccount
-from resources.partitions import series_of, series_partitions
+from assets import ranges
+from assets.ranges import SeriesResult
+from resources.partitions import SERIES_BACKFILL, series_in, series_partitions
 from resources.stores import AppDatabase
 
 CHECKS = [
@@ -41,22 +43,40 @@ def _attempts_md(fetched_attempts) -> str:
 
 @dg.asset(
     partitions_def=series_partitions,
+    backfill_policy=SERIES_BACKFILL,
     check_specs=CHECKS,
     group_name="market",
     kinds={"pandas", "sql"},
     description="OHLCV bars of one series, fetched through the provider chain and upserted into the app database.",
 )
 def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketData], app_db: AppDatabase, paper: PaperAccount):
-    series = series_of(context)
-    try:
-        report = ingest(app_db.engine, market.chain, series, overlap_bars=market.overlap_bars, max_gap_bars=market.max_gap_bars,
-                        stale_bars=market.stale_bars, log=context.log)
-    except AllProvidersFailed as exc:
-        raise dg.Failure(description=str(exc), metadata={"attempts": dg.MetadataValue.md(_attempts_md(exc.attempts))}) from None
-    except CorruptBatch as exc:
-        for outcome in exc.checks:
-            yield _result(outcome)
-        raise dg.Failure(description=str(exc), metadata={"provider": exc.fetched.provider, "rows_fetched": len(exc.fetched.candles)}) from None
+    """One series, or each series of a range (a single-run backfill) in turn. A series whose
+    providers all fail, or whose batch fails a blocking check, fails the step; over a range the
+    other series are ingested first, and the failure names every series that failed."""
+    results, failures, wanted = [], [], series_in(context)
+    for series in wanted:
+        try:
+            results.append(_ingest(context, series, market, app_db, paper))
+        except AllProvidersFailed as exc:
+            failure = dg.Failure(description=str(exc), metadata={"attempts": dg.MetadataValue.md(_attempts_md(exc.attempts))})
+            failures.append((series, failure))
+        except CorruptBatch as exc:
+            results.append(SeriesResult(series, checks=[_result(o) for o in exc.checks]))
+            failure = dg.Failure(description=str(exc), metadata={"provider": exc.fetched.provider, "rows_fetched": len(exc.fetched.candles)})
+            failures.append((series, failure))
+    if failures:
+        if results:
+            yield from ranges.checks(results)
+        if len(wanted) == 1:
+            raise failures[0][1]
+        raise dg.Failure(description="; ".join(f"{s}: {f.description}" for s, f in failures),
+                         metadata={"failed_series": dg.MetadataValue.json([str(s) for s, _ in failures])})
+    yield dg.MaterializeResult(metadata=ranges.metadata(results), check_results=ranges.checks(results))
+
+
+def _ingest(context: dg.AssetExecutionContext, series, market: MarketData, app_db: AppDatabase, paper: PaperAccount) -> SeriesResult:
+    report = ingest(app_db.engine, market.chain, series, overlap_bars=market.overlap_bars, max_gap_bars=market.max_gap_bars,
+                    stale_bars=market.stale_bars, log=context.log)
     fetched, stored = report.fetched, report.stored
     filled = paper.broker(app_db.engine).sweep(series.symbol) if report.new_bars else []  # resting limit orders the new bars reach
     metadata = {
@@ -78,4 +98,4 @@ def candles(context: dg.AssetExecutionContext, market: dg.ResourceParam[MarketDa
             "last_close": dg.MetadataValue.float(float(stored["close"].iloc[-1])),
             "chart": dg.MetadataValue.md(price_chart(stored, f"{series.symbol} {series.timeframe}")),
         }
-    yield dg.MaterializeResult(metadata=metadata, check_results=[_result(o) for o in report.checks])
+    return SeriesResult(series, metadata=metadata, checks=[_result(o) for o in report.checks])

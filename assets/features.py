@@ -16,7 +16,9 @@ from features import BaseRates, LabelSpec, build_features, triple_barrier
 from features.labels import with_spec
 from features.patterns import detections, pooled_outcomes
 from features.pit import leaks
-from resources.partitions import series_of, series_partitions
+from assets import ranges
+from assets.ranges import SeriesResult
+from resources.partitions import SERIES_BACKFILL, series_in, series_partitions
 from resources.stores import AppDatabase
 from store.candles import coverage, load_candles
 from store.patterns import load_detections, replace_detections
@@ -71,7 +73,9 @@ def pattern_base_rates(app_db: AppDatabase) -> dg.Output[pd.DataFrame]:
 
 
 # What the per-series frames share: partitions, the candles they read, where they are stored.
-PER_SERIES = {"partitions_def": series_partitions, "deps": [candles], "group_name": "features", "io_manager_key": "frames"}
+# A step computes one series, or each series of a range (a single-run backfill; assets/ranges.py).
+PER_SERIES = {"partitions_def": series_partitions, "backfill_policy": SERIES_BACKFILL, "deps": [candles], "group_name": "features",
+              "io_manager_key": "frames"}
 
 
 @dg.asset(
@@ -85,9 +89,14 @@ PER_SERIES = {"partitions_def": series_partitions, "deps": [candles], "group_nam
     description="Indicators, 61 candlestick patterns with point-in-time confidences and higher-timeframe features.",
 )
 def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: AppDatabase, pattern_base_rates: pd.DataFrame):
-    series = series_of(context)
-    bars = load_candles(app_db.engine, series.symbol, series.timeframe)
     rates = BaseRates(pattern_base_rates)
+    results = [_features(series, config, app_db, rates) for series in series_in(context)]
+    yield dg.Output(ranges.output_value(results), metadata=ranges.metadata(results))
+    yield from ranges.checks(results)
+
+
+def _features(series, config: FeatureConfig, app_db: AppDatabase, rates: BaseRates) -> SeriesResult:
+    bars = load_candles(app_db.engine, series.symbol, series.timeframe)
 
     def build(candles: pd.DataFrame, timeframe: str) -> pd.DataFrame:
         return build_features(candles, timeframe, rates)
@@ -97,15 +106,16 @@ def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: A
     cuts = rng.choice(np.arange(len(bars)), size=min(config.pit_samples, len(bars)), replace=False) if len(bars) else []
     leaked = leaks(bars, series.timeframe, cuts, build=build, full=frame)
     infinite = int(np.isinf(frame.to_numpy()).sum())
-    yield dg.Output(frame, metadata=_frame_metadata(frame) | {
+    return SeriesResult(series, frame, _frame_metadata(frame) | {
         "preview": _preview(frame, ["ret_1", "rsi_14", "natr_14", "ema_dist_50", "cdl_count", "cdl_net_conf"]),
-    })
-    yield dg.AssetCheckResult(
-        check_name="point_in_time", passed=not leaked,
-        description=f"{len(cuts)} cut point(s) re-computed; " + ("no leak" if not leaked else f"leaking: {sorted({c for c, _ in leaked})}"),
-        metadata={"cut_points": [str(bars.index[i]) for i in sorted(cuts)]},
-    )
-    yield dg.AssetCheckResult(check_name="finite", passed=infinite == 0, description=f"{infinite} infinite value(s)")
+    }, [
+        dg.AssetCheckResult(
+            check_name="point_in_time", passed=not leaked,
+            description=f"{len(cuts)} cut point(s) re-computed; " + ("no leak" if not leaked else f"leaking: {sorted({c for c, _ in leaked})}"),
+            metadata={"cut_points": [str(bars.index[i]) for i in sorted(cuts)]},
+        ),
+        dg.AssetCheckResult(check_name="finite", passed=infinite == 0, description=f"{infinite} infinite value(s)"),
+    ])
 
 
 @dg.asset(
@@ -113,13 +123,18 @@ def features(context: dg.AssetExecutionContext, config: FeatureConfig, app_db: A
     kinds={"pandas", "parquet", "sql"},
     description="Every candlestick-pattern detection with direction, strength and point-in-time confidence; also in the pattern_detections table.",
 )
-def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase, pattern_base_rates: pd.DataFrame) -> dg.Output[pd.DataFrame]:
-    series = series_of(context)
+def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase, pattern_base_rates: pd.DataFrame) -> dg.Output:
+    prior = BaseRates(pattern_base_rates)
+    results = [_patterns(series, app_db, prior) for series in series_in(context)]
+    return dg.Output(ranges.output_value(results), metadata=ranges.metadata(results))
+
+
+def _patterns(series, app_db: AppDatabase, prior: BaseRates) -> SeriesResult:
     bars = load_candles(app_db.engine, series.symbol, series.timeframe)
-    found = detections(bars, series.timeframe, prior=BaseRates(pattern_base_rates))
+    found = detections(bars, series.timeframe, prior=prior)
     stored = replace_detections(app_db.engine, series.symbol, series.timeframe, found)
     top = found.groupby("pattern").agg(count=("ts", "size"), last_confidence=("confidence", "last")).sort_values("count", ascending=False)
-    return dg.Output(found, metadata={
+    return SeriesResult(series, found, {
         "detections": dg.MetadataValue.int(stored),
         "patterns_seen": dg.MetadataValue.int(found["pattern"].nunique()),
         "top_patterns": dg.MetadataValue.md(top.head(10).round(3).to_markdown()),
@@ -134,20 +149,24 @@ def patterns(context: dg.AssetExecutionContext, app_db: AppDatabase, pattern_bas
     description="Triple-barrier labels (take-profit / stop-loss / horizon) and the plain horizon return. They look forward: never features.",
 )
 def labels(context: dg.AssetExecutionContext, config: LabelConfig, app_db: AppDatabase):
-    series = series_of(context)
+    results = [_labels(series, config, app_db) for series in series_in(context)]
+    yield dg.Output(ranges.output_value(results), metadata=ranges.metadata(results))
+    yield from ranges.checks(results)
+
+
+def _labels(series, config: LabelConfig, app_db: AppDatabase) -> SeriesResult:
     bars = load_candles(app_db.engine, series.symbol, series.timeframe)
     spec = config.spec()
     frame = with_spec(triple_barrier(bars, spec), spec)  # the spec travels with the Parquet file to the training asset
     counts = frame["label"].value_counts(dropna=False)
-    yield dg.Output(frame, metadata=_frame_metadata(frame) | {
+    tail = frame["label"].iloc[-config.horizon :]
+    return SeriesResult(series, frame, _frame_metadata(frame) | {
         "take_profit_share": dg.MetadataValue.float(round(float((frame["barrier"] == 1).mean()), 4)),
         "stop_loss_share": dg.MetadataValue.float(round(float((frame["barrier"] == -1).mean()), 4)),
         "label_counts": dg.MetadataValue.json({str(k): int(v) for k, v in counts.items()}),
         "preview": _preview(frame.dropna(), list(frame.columns)),
-    })
-    tail = frame["label"].iloc[-config.horizon :]
-    yield dg.AssetCheckResult(check_name="future_unlabeled", passed=bool(tail.isna().all()),
-                              description=f"last {config.horizon} bar(s): {int(tail.notna().sum())} labeled")
+    }, [dg.AssetCheckResult(check_name="future_unlabeled", passed=bool(tail.isna().all()),
+                            description=f"last {config.horizon} bar(s): {int(tail.notna().sum())} labeled")])
 
 
 class HeatmapConfig(dg.Config):

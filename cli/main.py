@@ -5,7 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import keys_cli, market_cli, model_cli
+from cli import keys_cli, market_cli, model_cli, scale_cli
 from tx import observability
 from tx.errors import TxError
 from tx.settings import Settings, load_settings
@@ -84,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     market_cli.add_parsers(sub)
     model_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
+    scale_cli.add_parsers(sub)
     mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on MLflow's database (MLFLOW_TRACKING_URI when it "
                          "names one, else TX_POSTGRES_URL's _mlflow, else the embedded file), artifacts proxied into TX_MLFLOW_ARTIFACTS")
     mlf.add_argument("--host", default=None, help="address to listen on (TX_HOST; 0.0.0.0 to serve other machines)")
@@ -126,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return market_cli.fetch(settings, args)
             case "candles":
                 return market_cli.show(settings, args)
+            case "worker":
+                return scale_cli.worker(settings, args)
+            case "backfill":
+                return scale_cli.backfill(settings, args)
     except TxError as exc:
         print(f"tx: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -157,7 +157,10 @@ def show_features(settings: Settings, args: argparse.Namespace) -> int:
             raise TxError(str(exc)) from None
         bars, source = fetched.candles, f"candles from {fetched.provider} (not stored)"
     rates_file = settings.frames_dir / "pattern_base_rates.parquet"
-    rates = BaseRates(pd.read_parquet(rates_file)) if rates_file.exists() else None
+    rates = None
+    if rates_file.exists():
+        with rates_file.open("rb") as fh:
+            rates = BaseRates(pd.read_parquet(fh))
     frame = build_features(bars, series.timeframe, rates)
     if args.labels:
         try:

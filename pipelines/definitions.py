@@ -11,6 +11,7 @@ import dagster as dg
 from pipelines.automation import schedules, sensors
 from pipelines.jobs import ALL_ASSETS, build_jobs
 from pipelines.observability import failure_sensors
+from pipelines.workers import executor
 from resources.feeds import MarketData, NewsFeeds
 from resources.frames import ParquetFrames
 from resources.paper import PaperAccount
@@ -24,7 +25,7 @@ def resources(settings: Settings) -> dict[str, object]:
         "app_db": AppDatabase(url=settings.app_database_url),
         "market": MarketData(settings.market_config(), overlap_bars=settings.overlap_bars, max_gap_bars=settings.max_gap_bars,
                              stale_bars=settings.stale_bars),
-        "frames": ParquetFrames(base_path=str(settings.frames_dir)),
+        "frames": ParquetFrames(base_path=settings.frames_location),
         "news_feeds": NewsFeeds(settings.news_config(), settings.market_config(), data_dir=settings.data_dir,
                                 lookback_days=settings.news_lookback_days),
         "mlflow_tracking": MlflowTracking(tracking_uri=settings.tracking_uri, artifact_root=settings.mlflow_artifacts,
@@ -43,9 +44,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=schedules(settings, jobs),
         sensors=[*sensors(settings, jobs), *failure_sensors(settings)],
         resources=resources(settings),
-        # A run's steps in its own process: a subprocess per step would import the stack
-        # (torch, pandas, TA-Lib) once per step, seconds each on a small machine.
-        executor=dg.in_process_executor,
+        executor=executor(settings),  # TX_EXECUTOR: in_process (the default), multiprocess or celery
     )
 
 

@@ -15,6 +15,9 @@ PASSWORD_ENV = "TX_DAGSTER_PG_PASSWORD"
 
 def instance_config(settings: Settings) -> dict:
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text()) or {}
+    coordinator = config.get("run_coordinator") or {}
+    if coordinator.get("class") == "QueuedRunCoordinator":  # the run queue: TX_MAX_CONCURRENT_RUNS at once
+        coordinator.setdefault("config", {})["max_concurrent_runs"] = settings.max_concurrent_runs
     if settings.dagster_storage_url:
         url = parse_url(settings.dagster_storage_url)
         db = {

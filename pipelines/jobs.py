@@ -36,6 +36,7 @@ UNIVERSE_ASSETS = [data_coverage, pattern_heatmap]
 TRAINING_ASSETS = [fused_model]
 RL_ASSETS = [rl_policy]  # the agent learns from the fused model's out-of-fold outputs
 BACKTEST_ASSETS = [pattern_backtest, strategy_backtest, walk_forward_backtest]
+BACKFILL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS]  # `tx backfill`, in one run per range of series
 ALL_ASSETS = [*CANDLE_ASSETS, *BASE_ASSETS, *FEATURE_ASSETS, *LIVE_ASSETS, *UNIVERSE_ASSETS, news, *TRAINING_ASSETS, *RL_ASSETS, online_model, champion_model,
               model_drift, *BACKTEST_ASSETS, alert_scan]
 
@@ -55,6 +56,7 @@ class Jobs:
     alert_job: UnresolvedAssetJobDefinition
     news_job: UnresolvedAssetJobDefinition
     monitoring_job: UnresolvedAssetJobDefinition
+    series_backfill: UnresolvedAssetJobDefinition
 
     def all(self) -> list[UnresolvedAssetJobDefinition]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -91,4 +93,7 @@ def build_jobs(settings: Settings) -> Jobs:
                      "schedule runs it)."),
         monitoring_job=job("monitoring_job", [model_drift], "Drift report and live performance of the served model (the "
                            "model_monitoring schedule runs it; the retrain_on_drift sensor reads it)."),
+        series_backfill=job("series_backfill", BACKFILL_ASSETS, "`tx backfill`: candles, the patterns' base rates, features, "
+                            "patterns and labels of many series in one run (a partition key range; each asset's single-run "
+                            "backfill policy), on the configured executor.", per_series=True),
     )

@@ -12,6 +12,8 @@ string as `str_key`), from an asset's context (`series_of`), and back from the k
 input loaded whole (`series_from_key`). `sync_series` registers the universe's series.
 """
 
+import warnings
+
 import dagster as dg
 
 from market.universe import Series
@@ -52,3 +54,32 @@ def sync_series(instance: dg.DagsterInstance, universe: list[Series]) -> list[st
     if new:
         instance.add_dynamic_partitions(series_partitions.name, new)
     return new
+
+
+# A backfill of the per-series assets over many series is one run (a partition key range),
+# not one run per series: the assets handle every series of the range in one step
+# (`series_in`; assets/ranges.py merges their outputs, metadata and checks).
+SERIES_BACKFILL = dg.BackfillPolicy.single_run()
+# `backfill_policy` is a beta parameter of @asset in Dagster 1.13: said once here, not at every import.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
+
+
+def series_in(context: dg.AssetExecutionContext) -> list[Series]:
+    """The series a step materializes: one, or every series of a partition key range."""
+    return [series_from_key(key) for key in context.partition_keys]
+
+
+def key_ranges(keys: list[str], wanted: set[str]) -> list[tuple[str, str]]:
+    """The `wanted` keys as contiguous (first, last) ranges of `keys` (the dynamic partitions'
+    order): a run covers one range, so a backfill of the whole universe is one run."""
+    ranges: list[tuple[str, str]] = []
+    start = prev = None
+    for key in keys:
+        if key in wanted:
+            start, prev = start or key, key
+        elif start is not None:
+            ranges.append((start, prev))
+            start = prev = None
+    if start is not None:
+        ranges.append((start, prev))
+    return ranges

@@ -19,6 +19,7 @@ from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
+from upath import UPath
 
 from market.chain import KNOWN as KNOWN_PROVIDERS
 from market.chain import MarketConfig
@@ -29,6 +30,7 @@ from tx.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 # field -> the seed deployment's name for it, read beside TX_<FIELD> (which wins)
 SEED_NAMES = {"database_url": "DATABASE_URL", "cors_origins": "CORS_ORIGINS", "sentry_dsn": "SENTRY_DSN"}
+CELERY_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss", "sqs", "rpc", "db+postgresql", "db+sqlite", "memory")
 UNUSED_SECRET_KEY = ("SECRET_KEY is set, but TX has no use for it: API keys are stored as SHA-256 hashes and nothing is "
                      "signed or kept in sessions; unset it (README, Operations)")
 
@@ -129,6 +131,19 @@ class Settings(BaseSettings):
     rl_episode_bars: int = Field(256, ge=2, description="Bars per RL training episode.")
     rl_seed: int = Field(0, ge=0, description="Seed of the RL agent (same seed, same data: same figures).")
     rl_cron: str = Field("0 4 * * *", description="RL agent schedule (cron, UTC): after the nightly retraining (TX_TRAIN_CRON).")
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
+        "in_process", description="How a Dagster run executes its steps: in its own process (in_process), a process per step "
+        "(multiprocess), or on Celery workers (celery: `tx worker`, through TX_CELERY_BROKER).")
+    celery_broker: str = Field("amqp://guest:guest@127.0.0.1:5672//", description="Celery broker of TX_EXECUTOR=celery and `tx worker`.")
+    celery_backend: str = Field("rpc://", description="Celery result backend: rpc:// sends each step's events back to the run "
+                                "over the broker (the run that submitted the step is the one waiting for it).")
+    celery_queue: str = Field("dagster", min_length=1, description="Celery queue the steps are sent to and `tx worker` listens on.")
+    frames_url: str | None = Field(None, description="Where the analytical frames live: a folder or any fsspec/UPath URL "
+                                   "(s3://bucket/frames); workers on other machines need a shared one (default: TX_HOME/frames).")
+    max_concurrent_runs: int = Field(2, ge=1, description="Dagster runs the run queue lets run at once (dagster.yaml's "
+                                     "QueuedRunCoordinator).")
+    run_timeout_s: float = Field(3600.0, gt=0, description="`tx backfill --wait` marks a run failed (and stops its process) "
+                                 "when it has not ended after this long.")
     host: str = "127.0.0.1"
     dagster_port: int = 3000
     mlflow_port: int = 5000
@@ -137,7 +152,7 @@ class Settings(BaseSettings):
     _notices: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("postgres_url", "database_url", "dagster_postgres_url", "mlflow_tracking_uri", "universe", "sentry_dsn",
-                     "log_format", mode="before")
+                     "log_format", "frames_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -212,6 +227,14 @@ class Settings(BaseSettings):
         if unknown or not names:
             raise ValueError(f"unknown provider(s) {', '.join(unknown) or '(none given)'}; expected a comma-separated order of {', '.join(KNOWN_PROVIDERS)}")
         return ",".join(names)
+
+    @field_validator("celery_broker", "celery_backend")
+    @classmethod
+    def _celery_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in CELERY_SCHEMES:
+            raise ValueError(f"expected a Celery URL ({', '.join(s + '://' for s in CELERY_SCHEMES)}), got {value.split('@')[-1]!r}")
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -331,9 +354,16 @@ class Settings(BaseSettings):
                           timeout_s=self.provider_timeout_s)
 
     @property
-    def frames_dir(self) -> Path:
-        """Parquet analytical frames (features, labels, backtests)."""
-        return self.home / "frames"
+    def frames_location(self) -> str:
+        """Where the Parquet analytical frames (features, labels, backtests) live: TX_FRAMES_URL,
+        else TX_HOME/frames. Every process of a run (the run itself and each Celery worker)
+        must see the same one."""
+        return self.frames_url or str(self.home / "frames")
+
+    @property
+    def frames_dir(self) -> UPath:
+        """The frames' location as a path (a local folder or any fsspec URL)."""
+        return UPath(self.frames_location)
 
 
 def _variables(env_file: str) -> dict[str, str]:
