@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     train_deep_epochs: int = Field(3, ge=1, description="Epochs of each deep-layer net per fit.")
     train_tune_seconds: float = Field(0.0, ge=0, description="Time bound of each layer's Optuna study, beside its trials "
                                       "(0: trials only). When it binds, the trial count depends on the machine; it is recorded.")
+    optuna_storage: str | None = Field(None, description="Optuna RDB URL (e.g. postgresql://user@host/optuna): each layer's tuning "
+                                       "study lives there, so several processes or workers started on the same training share its "
+                                       "trials (unset: in memory, one process).")
     train_cron: str = Field("0 2 * * *", description="Retraining schedule (cron, UTC).")
     online_cron: str = Field("*/3 * * * *", description="Online-learning schedule (cron, UTC): every 180 s by default.")
     online_min_new: int = Field(20, ge=1, description="Newly matured labels needed for an online step.")
@@ -137,7 +140,7 @@ class Settings(BaseSettings):
     _notices: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("postgres_url", "database_url", "dagster_postgres_url", "mlflow_tracking_uri", "universe", "sentry_dsn",
-                     "log_format", mode="before")
+                     "log_format", "optuna_storage", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -194,7 +197,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected postgresql://user@host:port/database, got {redact(url)}")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "optuna_storage")
     @classmethod
     def _database(cls, value: str | None) -> str | None:
         if value is not None:
