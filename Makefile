@@ -17,6 +17,7 @@ help:
 	@echo "make test     the same set-up, then the whole test suite"
 	@echo "make migrate  create and migrate the app database, the MLflow store and the Dagster instance"
 	@echo "make mlflow   only the MLflow UI on the configured store"
+	@echo "make serve    only the BentoML service (:3001) on the configured stores, TX_SERVE_WORKERS workers (default 1)"
 	@echo "make clean    remove the embedded stores (.tx/, mlflow/mlflow.db, mlflow/artifacts/)"
 
 # torch first: on these machines torch==2.13.0 is a local CPU wheel; a looser
@@ -47,6 +48,9 @@ test: install migrate
 
 mlflow: install
 	mlflow/serve.sh
+
+serve: install
+	$(BIN)/tx serve
 
 clean:
 	rm -rf .tx mlflow/mlflow.db mlflow/artifacts

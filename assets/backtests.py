@@ -230,7 +230,7 @@ def walk_forward_backtest(context: dg.AssetExecutionContext, config: WalkForward
                           features: dict[str, pd.DataFrame], labels: dict[str, pd.DataFrame], pattern_base_rates: pd.DataFrame) -> dg.MaterializeResult:
     started = time.time()  # the MLflow run spans the retraining too
     series = stored_series(context, app_db, features, labels, config.timeframes)
-    train_config = replace(config.train_config(), train_window_bars=config.train_bars)
+    train_config = replace(config.train_config(mlflow_tracking.optuna_storage), train_window_bars=config.train_bars)
     chosen, reason = None, "TX_BACKTEST_RETUNE is set"
     if not config.retune:
         found = recorded_choice(mlflow_tracking.tracking_uri)

@@ -44,10 +44,11 @@ class TrainingConfig(dg.Config):
     seed: int = 0
     accelerator: str = "auto"  # a GPU when present, else the CPU; "cpu" forces it
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self, tune_storage: str = "") -> TrainConfig:
+        """The training's config; `tune_storage` (the MlflowTracking resource's, TX_OPTUNA_STORAGE) shares its studies."""
         return TrainConfig(n_splits=self.n_splits, embargo_bars=self.embargo_bars, tune_trials=self.tune_trials,
                            deep_trials=self.deep_trials, deep_epochs=self.deep_epochs, tune_seconds=self.tune_seconds, seed=self.seed,
-                           accelerator=self.accelerator)
+                           accelerator=self.accelerator, tune_storage=tune_storage or None)
 
 
 def _decision_metadata(outcome: Outcome, tracking: MlflowTracking) -> dict:
@@ -86,7 +87,7 @@ def fused_model(context: dg.AssetExecutionContext, config: TrainingConfig, app_d
         context.log.info(f"retraining because: {reason}")
     try:
         outcome = train_and_promote(series, tracking_uri=mlflow_tracking.tracking_uri, artifact_root=mlflow_tracking.artifact_root,
-                                    base_rates_table=pattern_base_rates, label_config=label_config, config=config.train_config(),
+                                    base_rates_table=pattern_base_rates, label_config=label_config, config=config.train_config(mlflow_tracking.optuna_storage),
                                     threshold=mlflow_tracking.threshold, progress=progress, say=context.log.info,
                                     tags={"tx.retrain_reason": reason} if reason else None)
     except NotEnoughData as exc:  # a small universe is not an error of the pipeline: say why, register nothing

@@ -67,8 +67,8 @@ def main() -> None:
     upsert_candles(engine, "SPX", "1d", bundled().read(Series("SPX", "1d")), "bundled")
     frames = train_champion(engine, settings) if args.bars else {}
     key = create_key(engine, "trade", "bench")
-    server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log")
-    server.env = {**env, "BENTOML_CONFIG_OPTIONS": "services.tx.workers=2 services.tx.traffic.max_concurrency=1000"}
+    server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log", workers=2, traffic={"max_concurrency": 1000})
+    server.env = {**env, **server.env}
     server.start()
     try:
         wait_ready([server], timeout_s=180)

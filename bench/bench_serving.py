@@ -85,8 +85,8 @@ def main() -> None:
     env, key, candles_body = setup(home)
     from tx.processes import bentoml_server, free_port, wait_ready
 
-    server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log")
-    server.env = {**env, "BENTOML_CONFIG_OPTIONS": f"services.tx.workers={args.workers} services.tx.traffic.max_concurrency=1000"}
+    server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log", workers=args.workers, traffic={"max_concurrency": 1000})
+    server.env = {**env, **server.env}
     cases = [
         ("floor: no-op GET /health", "GET", "/health", None),
         ("score a symbol (stored candles)", "POST", "/api/ml/score", json.dumps({"symbol": "SYNA", "timeframe": "1d"})),

@@ -70,6 +70,18 @@ def _mlflow_server(settings: Settings, args: argparse.Namespace) -> int:
     os.execve(server.argv[0], server.argv, {**os.environ, **server.env})  # the server replaces this process: Ctrl-C reaches it directly
 
 
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.stores import setup_app_database, setup_mlflow
+    from tx.processes import bentoml_server
+    from tx.settings import ROOT
+
+    setup_app_database(settings)
+    setup_mlflow(settings)
+    server = bentoml_server(args.host or settings.host, args.port or settings.serving_port, workers=settings.serve_workers or 1)
+    os.chdir(ROOT)
+    os.execve(server.argv[0], server.argv, {**os.environ, **server.env})  # the server replaces this process: Ctrl-C reaches it directly
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tx", description="TX Predictive Intelligence: platform operations.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -85,6 +97,9 @@ def parser() -> argparse.ArgumentParser:
     model_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
     scale_cli.add_parsers(sub)
+    srv = sub.add_parser("serve", help="only the BentoML service on the configured stores (TX_SERVE_WORKERS workers, default 1)")
+    srv.add_argument("--host", default=None)
+    srv.add_argument("--port", type=int, default=None)
     mlf = sub.add_parser("mlflow-server", help="start the MLflow UI/tracking server on MLflow's database (MLFLOW_TRACKING_URI when it "
                          "names one, else TX_POSTGRES_URL's _mlflow, else the embedded file), artifacts proxied into TX_MLFLOW_ARTIFACTS")
     mlf.add_argument("--host", default=None, help="address to listen on (TX_HOST; 0.0.0.0 to serve other machines)")
@@ -119,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return model_cli.promote(settings, args)
             case "mlflow-server":
                 return _mlflow_server(settings, args)
+            case "serve":
+                return _serve(settings, args)
             case "features":
                 return market_cli.show_features(settings, args)
             case "universe":

@@ -68,7 +68,7 @@ def train(settings: Settings, args: argparse.Namespace) -> int:
         engine.dispose()
     config = TrainConfig(n_splits=args.splits, tune_trials=settings.train_tune_trials if args.trials is None else args.trials,
                          deep_trials=settings.train_deep_trials if args.deep_trials is None else args.deep_trials, deep_epochs=settings.train_deep_epochs if args.epochs is None else args.epochs,
-                         seed=args.seed, accelerator=args.accelerator)
+                         seed=args.seed, accelerator=args.accelerator, tune_storage=settings.optuna_storage)
     with tqdm(total=1, unit="step", dynamic_ncols=True) as bar:
         def progress(what: str, done: int, total: int) -> None:
             bar.total = total

@@ -10,7 +10,7 @@ from cli.pipeline import check_inputs
 from cli.stores import setup_all
 from pipelines.instance import child_env
 from tx.errors import ConfigError
-from tx.processes import Server, bentoml_server, dagster_server, mlflow_server, port_in_use, stop_all, wait_ready
+from tx.processes import RUN_WORKERS, Server, bentoml_server, dagster_server, mlflow_server, port_in_use, stop_all, wait_ready
 from tx.settings import Settings
 
 AUTOMATION = """schedules and sensors now run on their own (README, Pipeline): the universe sensor and the
@@ -28,7 +28,7 @@ def servers(settings: Settings) -> list[Server]:
     return [
         dagster_server(child_env(settings), host, settings.dagster_port, logs / "dagster.log"),
         *mlflow,
-        bentoml_server(host, settings.serving_port, logs / "bentoml.log"),
+        bentoml_server(host, settings.serving_port, logs / "bentoml.log", workers=settings.serve_workers or RUN_WORKERS),
     ]
 
 

@@ -1,4 +1,5 @@
-"""Set up the three stores (app database, MLflow, Dagster instance): create, migrate, check.
+"""Set up the three stores (app database, MLflow, Dagster instance) and, when
+TX_OPTUNA_STORAGE is set, the tuning studies' database: create, migrate, check.
 
 Every step is idempotent, so `make demo`, `make run` and `make test` can all start
 with it. A store that cannot be reached raises ConfigError naming the setting.
@@ -83,9 +84,26 @@ def setup_dagster(settings: Settings) -> StoreStatus:
     return StoreStatus("dagster", where, f"DAGSTER_HOME={settings.dagster_home_dir}")
 
 
+def setup_optuna(settings: Settings) -> StoreStatus:
+    """The shared tuning studies' database (TX_OPTUNA_STORAGE): created on PostgreSQL when
+    missing; optuna creates (or checks) its tables."""
+    import optuna
+
+    url = settings.optuna_storage
+    try:
+        ensure_database(url)
+        optuna.storages.RDBStorage(url).engine.dispose()
+    except DatabaseError as exc:
+        raise ConfigError("TX_OPTUNA_STORAGE", str(exc)) from None
+    except Exception as exc:  # optuna's own: a schema of another optuna version, a driver error
+        raise ConfigError("TX_OPTUNA_STORAGE", f"optuna storage: {type(exc).__name__}: {first_line(exc)}") from None
+    return StoreStatus("optuna", redact(url), "shared tuning studies")
+
+
 def check_reachable(settings: Settings) -> None:
     """Every configured server answers, before any store is written to."""
-    servers = [(settings.app_database_setting, settings.app_database_url), (settings.dagster_setting, settings.dagster_storage_url)]
+    servers = [(settings.app_database_setting, settings.app_database_url), (settings.dagster_setting, settings.dagster_storage_url),
+               ("TX_OPTUNA_STORAGE", settings.optuna_storage)]
     if _is_sql_uri(settings.tracking_uri):
         servers.append((settings.tracking_setting, settings.tracking_uri))
     for setting, url in servers:
@@ -104,4 +122,5 @@ def check_reachable(settings: Settings) -> None:
 
 def setup_all(settings: Settings) -> list[StoreStatus]:
     check_reachable(settings)
-    return [setup_app_database(settings), setup_mlflow(settings), setup_dagster(settings)]
+    stores = [setup_app_database(settings), setup_mlflow(settings), setup_dagster(settings)]
+    return stores + ([setup_optuna(settings)] if settings.optuna_storage else [])

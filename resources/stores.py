@@ -24,12 +24,14 @@ class AppDatabase(dg.ConfigurableResource):
 
 
 class MlflowTracking(dg.ConfigurableResource):
-    """Where training logs and registers (MLflow tracking + registry), and the gate's threshold."""
+    """Where training logs and registers (MLflow tracking + registry), the gate's threshold,
+    and where its tuning studies live (TX_OPTUNA_STORAGE; empty: in memory)."""
 
     tracking_uri: str
     artifact_root: str
     threshold: float = 0.6
     ui_url: str = "http://127.0.0.1:5000"
+    optuna_storage: str = ""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """In the process that runs a step (a run worker, in DAGSTER_HOME), MLflow's own

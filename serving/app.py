@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from serving import errors, metrics, openapi
-from serving.auth import RateLimiter
+from serving.auth import limiter
 from serving.cache import ReadCache
 from serving.champion import Champion, online_head, rl_champion
 from serving.live import Hub
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, champion: Champion | None = Non
     app = FastAPI(title=openapi.TITLE, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = make_engine(settings.app_database_url)
-    app.state.limiter = RateLimiter()
+    app.state.limiter = limiter(settings)  # shared through Redis when TX_REDIS_URL is set, else per worker
     app.state.champion = champion or Champion(settings.tracking_uri, settings.model_poll_s, on_swap=metrics.swapped("champion"))
     app.state.online = online_head(settings.tracking_uri, settings.model_poll_s)
     app.state.online.on_swap = metrics.swapped("online")

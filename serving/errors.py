@@ -1,7 +1,7 @@
 """One error shape for every failure: `{"error": {"code", "message", "field"}}`, never a traceback.
 
 The failure model: bad input is a 4xx naming the field; a store that cannot be reached (the
-app database, MLflow) is a 503 with Retry-After naming which store; anything else is a 500
+app database, MLflow, the Redis of shared rate limits) is a 503 with Retry-After naming which store; anything else is a 500
 that is logged with its traceback and answered in the same shape. No handler re-raises, so a
 keep-alive connection stays usable after any error answer.
 """
@@ -9,6 +9,7 @@ keep-alive connection stays usable after any error answer.
 import logging
 
 from fastapi import FastAPI, Request
+from redis import RedisError
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
@@ -47,6 +48,9 @@ def unavailable(exc: BaseException) -> ApiError | None:
                         headers={"Retry-After": str(RETRY_AFTER_S)})
     if isinstance(exc, TrackingError):
         return ApiError(503, "the MLflow tracking store is unavailable; retry shortly", "store_unavailable",
+                        headers={"Retry-After": str(RETRY_AFTER_S)})
+    if isinstance(exc, RedisError):  # refused, timed out, or refusing writes (OOM, a read-only replica): no request goes uncounted
+        return ApiError(503, "the rate-limit store (Redis) is unavailable; retry shortly", "store_unavailable",
                         headers={"Retry-After": str(RETRY_AFTER_S)})
     return None
 

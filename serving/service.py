@@ -3,7 +3,9 @@
 GET routes (and later WebSockets) live in the mounted FastAPI app because `@bentoml.api`
 methods are POST only; the POST routes of the API live there too, so that one app, one
 error shape and one auth dependency cover the whole contract. Each worker loads the
-champion when it starts and polls the alias in the background. Each worker imports this
+champion when it starts and polls the alias in the background; live events reach every
+worker through the app database, and rate limits are shared through Redis when
+TX_REDIS_URL is set (serving/auth.py), so workers and replicas may be added freely. Each worker imports this
 module, so each sets up logging and Sentry (when a DSN is set) before building the app.
 """
 
@@ -30,7 +32,8 @@ app = create_app(settings)
 
 
 @bentoml.asgi_app(app, path="/")
-@bentoml.service(name="tx", workers=1, traffic={"timeout": 30})
+# workers: TX_SERVE_WORKERS, else 1; `tx run` asks for 2 (tx/processes.py, BentoML's config override, which wins)
+@bentoml.service(name="tx", workers=settings.serve_workers or 1, traffic={"timeout": 30})
 class TX:
     """TX Predictive Intelligence service."""
 

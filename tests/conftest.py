@@ -22,15 +22,18 @@ from store.db import DatabaseError, check_connection, drop_database
 from tx.settings import ROOT
 
 TEST_PG = os.environ.get("TX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_REDIS = os.environ.get("TX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ENV_VARS = [
     "TX_HOME", "TX_POSTGRES_URL", "TX_DATABASE_URL", "TX_DAGSTER_POSTGRES_URL", "MLFLOW_TRACKING_URI",
     "TX_MLFLOW_TRACKING_URI", "TX_MLFLOW_ARTIFACTS", "DAGSTER_HOME", "TX_DAGSTER_HOME", "TX_DATA_DIR", "TX_UNIVERSE",
     "TX_TRAIN_TIMEFRAMES", "TX_PROMOTION_THRESHOLD", "TX_TRAIN_TUNE_TRIALS", "TX_TRAIN_DEEP_TRIALS", "TX_TRAIN_DEEP_EPOCHS",
-    "TX_TRAIN_TUNE_SECONDS", "TX_BACKTEST_RETUNE", "TX_RL_ALGORITHM", "TX_RL_TIMESTEPS", "TX_RL_SPLITS", "TX_RL_EPISODE_BARS", "TX_RL_SEED",
+    "TX_TRAIN_TUNE_SECONDS", "TX_OPTUNA_STORAGE", "TX_BACKTEST_RETUNE", "TX_RL_ALGORITHM", "TX_RL_TIMESTEPS", "TX_RL_SPLITS", "TX_RL_EPISODE_BARS", "TX_RL_SEED",
     # operations, and the seed deployment's names: a developer's Sentry or CORS setting never leaks into a test
     "TX_SENTRY_DSN", "SENTRY_DSN", "TX_ENV", "TX_SENTRY_TRACES_SAMPLE_RATE", "TX_LOG_FORMAT", "TX_LOG_LEVEL",
     "TX_CORS_ORIGINS", "CORS_ORIGINS", "DATABASE_URL", "SECRET_KEY",
+    # serving at scale: no developer's Redis or worker count reaches a test
+    "TX_REDIS_URL", "TX_REDIS_PREFIX", "TX_SERVE_WORKERS", "TX_RATE_LIMIT_PER_MINUTE", "BENTOML_CONFIG_OVERRIDES",
 ]
 
 
@@ -76,6 +79,35 @@ def postgres_server() -> str:
             pytest.fail(f"PostgreSQL is required in CI and unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
     return TEST_PG
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The Redis at TX_TEST_REDIS_URL (default redis://127.0.0.1:6379/0): skipped when
+    unreachable locally, failed with CI=true, as PostgreSQL is."""
+    import redis
+
+    try:
+        redis.Redis.from_url(TEST_REDIS, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"Redis is required in CI and unreachable: {exc}")
+        pytest.skip(f"Redis unreachable: {exc}")
+    return TEST_REDIS
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key prefix of this test's own on the shared Redis; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"tx-test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_server)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def _fresh_name() -> str:

@@ -30,7 +30,7 @@ from training.layers.stacker import Stacker
 from training.metrics import auc, scores
 from training.model import FusedModel
 from training.splits import Fold, NotEnoughData, purged_walk_forward
-from training.tuning import Trial, tune
+from training.tuning import Trial, study_name, tune
 
 LAYERS = ("pattern", "deep", "multitimeframe", "sentiment")
 TUNABLE = ("multitimeframe", "deep")  # the layers with an optuna search space, in the order they are tuned
@@ -47,6 +47,7 @@ class TrainConfig:
     tune_trials: int = 6  # multi-timeframe layer (0: defaults); TX_TRAIN_TUNE_TRIALS
     deep_trials: int = 0  # deep layer (each trial trains two nets per inner fold); TX_TRAIN_DEEP_TRIALS
     tune_seconds: float = 0.0  # time bound of each layer's study, on top of its trials (0: none; machine-dependent when it binds)
+    tune_storage: str | None = None  # TX_OPTUNA_STORAGE: an optuna RDB URL; processes tuning the same training share its studies
     inner_splits: int = 3
     deep_epochs: int = 3
     deep_hidden: int = 32
@@ -55,6 +56,13 @@ class TrainConfig:
     stacker_C: float = 1.0
     seed: int = 0
     accelerator: str = "auto"  # a GPU when present, else the CPU
+
+    def study_key(self, name: str) -> str:
+        """What besides the data, folds and seed changes the value of a trial of `name`'s study
+        (part of its name in a shared optuna storage)."""
+        if name == "deep":
+            return f"epochs={self.deep_epochs},hidden={self.deep_hidden},lr={self.deep_lr}"
+        return ""
 
     def make(self, name: str, **params) -> Layer:
         if name == "pattern":
@@ -171,9 +179,10 @@ def train(data: Dataset, config: TrainConfig = TrainConfig(), *, base_rates_tabl
             done += n_trials  # the steps its trials would have been
             continue
         started = time.perf_counter()
+        study = study_name(name, inner, inner_folds, config.seed, config.study_key(name)) if config.tune_storage else None
         best[name], trials[name] = tune(lambda **p: config.make(name, **p), space, inner, inner_folds, n_trials, config.seed,
                                         on_trial=lambda t, name=name: tick(f"tune {name} trial {t.number}: AUC {t.value:.4f}"),
-                                        timeout=config.tune_seconds or None)
+                                        timeout=config.tune_seconds or None, storage=config.tune_storage, name=study)
         seconds[name] += time.perf_counter() - started
         if len(trials[name]) < n_trials:  # the time bound came first: the trials not run count as done steps
             done += n_trials - len(trials[name])

@@ -11,6 +11,7 @@ server gets SIGTERM when the process that started it dies (`tx run` killed), and
 worker when its arbiter dies (`die_with_server`, called by the service).
 """
 
+import json
 import os
 import signal
 import socket
@@ -254,12 +255,35 @@ def wait_ready(servers: list[Server], timeout_s: float = 180) -> None:
             time.sleep(0.5)
 
 
-def bentoml_server(host: str, port: int, log: Path | None = None) -> Server:
+SERVICE = "tx"  # the BentoML service's name (serving/service.py)
+RUN_WORKERS = 2  # `tx run` serves with this many workers unless TX_SERVE_WORKERS says otherwise (`tx serve`: 1)
+
+
+def bentoml_config(workers: int | None = None, **service: object) -> dict[str, str]:
+    """The environment that sets the service's BentoML config at serve time: BentoML 1.4's
+    JSON override (`BENTOML_CONFIG_OVERRIDES`; the older `BENTOML_CONFIG_OPTIONS` form is
+    deprecated), over any override already in the environment. It wins over the
+    `@bentoml.service(...)` values, in the arbiter (which starts the workers) and in each worker.
+    `service`: other keys of the service's config (`traffic={"max_concurrency": 1000}`)."""
+    def merge(into: dict, new: dict) -> dict:
+        for key, value in new.items():
+            into[key] = merge(into.get(key) if isinstance(into.get(key), dict) else {}, value) if isinstance(value, dict) else value
+        return into
+
+    mine = dict(service) | ({"workers": workers} if workers is not None else {})
+    overrides = merge(json.loads(os.environ.get("BENTOML_CONFIG_OVERRIDES") or "{}"), {"services": {SERVICE: mine}})
+    return {"BENTOML_CONFIG_OVERRIDES": json.dumps(overrides)}
+
+
+def bentoml_server(host: str, port: int, log: Path | None = None, workers: int | None = None, **service: object) -> Server:
+    """`bentoml serve` of the service; `workers` (None: the service's own, 1 or TX_SERVE_WORKERS)
+    and other config keys of the service are set through its environment (`bentoml_config`)."""
     return Server(
         "BentoML service",
         [str(BIN / "bentoml"), "serve", "serving.service:TX", "--host", host, "--port", str(port)],
         health_url=f"http://{host}:{port}/health",
         ui_url=f"http://{host}:{port}",
+        env=bentoml_config(workers, **service) if workers is not None or service else {},
         log=log,
     )
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     train_deep_epochs: int = Field(3, ge=1, description="Epochs of each deep-layer net per fit.")
     train_tune_seconds: float = Field(0.0, ge=0, description="Time bound of each layer's Optuna study, beside its trials "
                                       "(0: trials only). When it binds, the trial count depends on the machine; it is recorded.")
+    optuna_storage: str | None = Field(None, description="Optuna RDB URL (e.g. postgresql://user@host/optuna): each layer's tuning "
+                                       "study lives there, so several processes or workers started on the same training share its "
+                                       "trials (unset: in memory, one process).")
     train_cron: str = Field("0 2 * * *", description="Retraining schedule (cron, UTC).")
     online_cron: str = Field("*/3 * * * *", description="Online-learning schedule (cron, UTC): every 180 s by default.")
     online_min_new: int = Field(20, ge=1, description="Newly matured labels needed for an online step.")
@@ -92,7 +95,13 @@ class Settings(BaseSettings):
     model_poll_s: float = Field(30.0, gt=0, description="How often each service worker checks the champion alias.")
     read_cache_s: float = Field(1.0, ge=0, description="Seconds a service worker may reuse a market-data read or a symbol's score (0: off).")
     api_open_reads: bool = Field(False, description="Serve GET/read endpoints without an API key.")
-    rate_limit_per_minute: int = Field(600, ge=1, description="Requests a minute per API key (per worker), unless the key sets its own.")
+    rate_limit_per_minute: int = Field(600, ge=1, description="Requests a minute per API key, unless the key sets its own: across every "
+                                       "worker and replica with TX_REDIS_URL, else per worker.")
+    redis_url: str | None = Field(None, description="Redis (redis://host:6379/0) holding the rate-limit windows, shared by every "
+                                  "service worker and replica (unset: each worker counts alone). Unreachable: keyed requests get 503.")
+    redis_prefix: str = Field("tx:", description="Prefix of TX's keys in that Redis (replicas that share limits use the same one).")
+    serve_workers: int | None = Field(None, ge=1, le=64, description="BentoML worker processes of the service (unset: 2 under "
+                                      "`tx run`/`make run`, 1 under `tx serve` or a bare `bentoml serve`).")
     cors_origins: str = Field("", validation_alias=AliasChoices("TX_CORS_ORIGINS", "CORS_ORIGINS"),
                               description="Comma-separated browser origins allowed (default: localhost on any port).")
     sentry_dsn: str | None = Field(None, validation_alias=AliasChoices("TX_SENTRY_DSN", "SENTRY_DSN"),
@@ -152,7 +161,7 @@ class Settings(BaseSettings):
     _notices: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("postgres_url", "database_url", "dagster_postgres_url", "mlflow_tracking_uri", "universe", "sentry_dsn",
-                     "log_format", "frames_url", mode="before")
+                     "log_format", "frames_url", "optuna_storage", "redis_url", "serve_workers", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -209,7 +218,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected postgresql://user@host:port/database, got {redact(url)}")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "optuna_storage")
     @classmethod
     def _database(cls, value: str | None) -> str | None:
         if value is not None:
@@ -217,6 +226,13 @@ class Settings(BaseSettings):
                 parse_url(value)
             except DatabaseError as exc:
                 raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+            raise ValueError("expected redis://[user:password@]host:port/db (or rediss://, unix://)")
         return value
 
     @field_validator("providers")

@@ -175,3 +175,20 @@ def test_stopping_a_killed_service_stops_its_orphaned_workers(bentoml_pair):
     assert [p.pid for p in found if alive(p)] == []
     assert started_by(main) == []
     assert not port_in_use("127.0.0.1", port)
+
+
+@pytest.mark.heavy
+@pytest.mark.e2e
+def test_the_service_runs_the_workers_it_is_given(tmp_path):
+    """`bentoml_server(workers=2)` (what `tx run` does: TX_SERVE_WORKERS, default 2) reaches
+    BentoML 1.4.40 through its config override and wins over the service's `workers=1`."""
+    home = tmp_path
+    server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log", workers=2)
+    server.env |= {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
+                   "TX_MLFLOW_ARTIFACTS": str(home / "artifacts"), "TX_DAGSTER_HOME": str(home / "dagster"), "TX_DATABASE_URL": ""}
+    try:
+        server.start()
+        wait_ready([server], timeout_s=180)
+        assert wait_until(lambda: len(workers(server)) == 2, 60), [p.cmdline() for p in server.record()]
+    finally:
+        server.stop(grace_s=5)
