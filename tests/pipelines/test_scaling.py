@@ -140,6 +140,9 @@ def test_one_series_reports_as_before_and_a_range_merges_per_check():
     both = one + [SeriesResult(b, "fb", {"rows": dg.MetadataValue.int(4)}, [_check("finite", False, "2 infinite value(s)")])]
     assert output_value(both) == {"A|1d": "fa", "B|1d": "fb"}
     assert metadata(both)["series"].value == 2 and "| B:1d | 4 |" in metadata(both)["per_series"].value
+    charted = [SeriesResult(x, "f", {"rows": dg.MetadataValue.int(1), "chart": dg.MetadataValue.md("![x](data:image/png;base64,AAAA)")})
+               for x in (a, b)]
+    assert "chart" not in metadata(charted)["per_series"].value and "base64" not in metadata(charted)["per_series"].value
     [merged] = checks(both)
     assert not merged.passed and merged.description == "failed on 1 of 2 series: B:1d: 2 infinite value(s)"
 
