@@ -235,7 +235,7 @@ def dagster_figures(env: dict[str, str], backfill_id: str) -> dict:
 def measure(mode: str, n: int, args: argparse.Namespace) -> dict:
     workers = {"celery1": 1, "celery2": 2}.get(mode, 0)
     extra = {"TX_EXECUTOR": "celery", "TX_CELERY_QUEUE": f"tx-bench-{uuid.uuid4().hex[:8]}"} if workers else {}
-    extra |= dict(kv.split("=", 1) for kv in args.env)
+    extra |= {"TX_RUN_TIMEOUT_S": str(args.run_timeout)} | dict(kv.split("=", 1) for kv in args.env)
     case = Case(n, args.bars, extra)
     try:
         row = {"mode": mode, "n": n}
@@ -285,6 +285,7 @@ def main() -> None:
     p.add_argument("--train", action="store_true", help="also time `tx train` (the tests' small budget) after the largest size's first mode")
     p.add_argument("--train-sizes", default="10,50", help="series `tx train` pools (default 10,50)")
     p.add_argument("--train-timeout", type=float, default=900, help="seconds before a training counts as too long (default 900)")
+    p.add_argument("--run-timeout", type=float, default=900, help="TX_RUN_TIMEOUT_S of the Dagster modes (default 900)")
     p.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE", help="settings to add to every Dagster mode")
     args = p.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",")]
@@ -296,7 +297,12 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         for mode in args.modes:
-            row = measure(mode, n, args)
+            try:
+                row = measure(mode, n, args)
+            except RuntimeError as exc:  # a failed case is reported and the others still run
+                print(f"# {mode} n={n}: FAILED: {str(exc)[-1500:]}", file=sys.stderr, flush=True)
+                rows.append({"mode": mode, "n": n, "failed": str(exc).splitlines()[0]})
+                continue
             rows.append(row)
             print(f"# {mode} n={n}: wall {row['wall']:.1f} s, runs {row['runs']}, steps {row['steps']}, compute {row['compute']:.1f} s, "
                   f"per step {json.dumps({k: round(v, 1) for k, v in row['per_step'].items()})}"
@@ -307,8 +313,11 @@ def main() -> None:
           f"{load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
     print("| mode | series | wall s | s/series | runs | steps | step compute s | overhead s | wall / plain |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    plain = {r["n"]: r["wall"] for r in rows if r["mode"] == "plain"}
+    plain = {r["n"]: r["wall"] for r in rows if r["mode"] == "plain" and "failed" not in r}
     for r in rows:
+        if "failed" in r:
+            print(f"| {r['mode']} | {r['n']} | failed: {r['failed'][:100]} | | | | | | |")
+            continue
         ratio = f"{r['wall'] / plain[r['n']]:.2f}x" if r["n"] in plain else ""
         compute = f"{r['compute']:.1f}" + (f" (sum {r['step_sum']:.1f})" if "step_sum" in r else "")
         print(f"| {r['mode']} | {r['n']} | {r['wall']:.1f} | {r['wall'] / r['n']:.2f} | {r['runs']} | {r['steps']} | {compute} | "
