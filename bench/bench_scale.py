@@ -265,8 +265,12 @@ def measure(mode: str, n: int, args: argparse.Namespace) -> dict:
             row["train"] = {}
             for k in args.train_sizes:
                 t0 = time.perf_counter()
-                done = case.tx("train", *universe(k), check=True, timeout=args.train_timeout, TX_TRAIN_TUNE_TRIALS="0",
-                               TX_TRAIN_DEEP_TRIALS="0", TX_TRAIN_DEEP_EPOCHS="1")
+                try:
+                    done = case.tx("train", *universe(k), check=True, timeout=args.train_timeout, TX_TRAIN_TUNE_TRIALS="0",
+                                   TX_TRAIN_DEEP_TRIALS="0", TX_TRAIN_DEEP_EPOCHS="1")
+                except subprocess.TimeoutExpired:
+                    row["train"][k] = (time.perf_counter() - t0, f"stopped after --train-timeout {args.train_timeout:g} s")
+                    break  # a larger pool takes longer still
                 row["train"][k] = (time.perf_counter() - t0, next((ln for ln in done.stdout.splitlines() if ln.startswith("seconds:")), ""))
         return row
     finally:
