@@ -31,6 +31,8 @@ def output_value(results: list[SeriesResult]) -> Any:
 
 
 def _cell(value: Any) -> str | None:
+    if isinstance(value, dg.MarkdownMetadataValue):
+        return None  # tables, charts: in a single-series run's metadata only (a chart is one line of base64)
     value = getattr(value, "value", value)
     if isinstance(value, bool | int | str) or value is None:
         return "" if value is None else str(value)

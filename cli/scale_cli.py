@@ -25,6 +25,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--assets", default="candles,features,patterns,labels",
                    help="comma-separated, among candles,features,patterns,labels (default: all four)")
     b.add_argument("--wait", action="store_true", help="follow the runs to their end: exit 0 only when every run succeeded")
+    b.add_argument("--runs", type=int, default=1, metavar="N",
+                   help="cut the series into N near-equal ranges, a run each, so that N runs' steps can go to N workers "
+                        "(TX_MAX_CONCURRENT_RUNS at once with --wait; default 1: one run per contiguous range)")
 
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -54,9 +57,10 @@ def backfill(settings: Settings, args: argparse.Namespace) -> int:
     wanted = _series_args(settings, chain, args.series)
     setup_all(settings)
     dagster = instance(settings)
-    p = bf.plan(dagster, wanted, [a.strip() for a in args.assets.split(",") if a.strip()])
-    print(f"backfill {p.backfill_id}: {len(wanted)} series, {len(p.ranges)} run(s), assets {', '.join(p.assets)}, "
-          f"executor {settings.executor}", flush=True)
+    p = bf.plan(dagster, wanted, [a.strip() for a in args.assets.split(",") if a.strip()], runs=args.runs)
+    staged = f" in {len(p.stages)} stages ({'; then '.join(', '.join(s) for s in p.stages)})" if len(p.stages) > 1 else ""
+    print(f"backfill {p.backfill_id}: {len(wanted)} series, {len(p.runs)} run(s) over {len(p.ranges)} range(s){staged}, "
+          f"assets {', '.join(p.assets)}, executor {settings.executor}", flush=True)
     say = lambda line: print(line, flush=True)  # noqa: E731
     if not args.wait:
         bf.submit(settings, dagster, p, say)

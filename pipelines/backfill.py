@@ -31,7 +31,7 @@ import dagster as dg
 
 from market.universe import Series
 from pipelines.instance import child_env
-from resources.partitions import key_ranges, partition_key, series_partitions, sync_series
+from resources.partitions import partition_key, series_partitions, split_ranges, sync_series
 from resources.tags import BACKFILL, LAUNCHED_BY
 from tx.errors import TxError
 from tx.settings import ROOT, Settings
@@ -64,15 +64,40 @@ def selection(assets: list[str]) -> list[str]:
 class Plan:
     backfill_id: str
     assets: list[str]
-    ranges: list[tuple[str, str]]  # (first, last) partition keys, one run each
+    ranges: list[tuple[str, str]]  # (first, last) partition keys, one run each (per stage)
+    stages: tuple[tuple[str, ...], ...] = ()  # asset selections run one after the other, each over every range
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            object.__setattr__(self, "stages", stages(self.assets, len(self.ranges)))
+
+    @property
+    def runs(self) -> list[tuple[int, tuple[str, ...], tuple[str, str]]]:
+        """(stage, assets, range) of each run, in launch order; a run's index is its position here."""
+        return [(i, assets, r) for i, assets in enumerate(self.stages) for r in self.ranges]
 
 
-def plan(instance: dg.DagsterInstance, series: list[Series], assets: list[str]) -> Plan:
+def stages(assets: list[str], n_ranges: int) -> tuple[tuple[str, ...], ...]:
+    """One run per range holds the whole selection, unless several ranges' runs would each
+    compute the base rates while the others' candles are still being written: then the candles
+    of every range first, then per range the base rates (over all the stored candles, the same
+    in every run) and the rest."""
+    if n_ranges > 1 and "pattern_base_rates" in assets:
+        return (("candles",), tuple(a for a in assets if a != "candles"))
+    return (tuple(assets),)
+
+
+def plan(instance: dg.DagsterInstance, series: list[Series], assets: list[str], runs: int = 1) -> Plan:
+    """`runs`: cut the wanted series into that many near-equal parts, one run each (per stage)
+    and per contiguous range (`split_ranges`), so that several runs' steps can go to several
+    workers at once; 1 (default): one run per contiguous range."""
     if not series:
         raise BackfillError("no series to backfill")
+    if runs < 1:
+        raise BackfillError("--runs: expected 1 or more")
     sync_series(instance, series)
     keys = instance.get_dynamic_partitions(series_partitions.name)
-    return Plan(uuid.uuid4().hex[:8], selection(assets), key_ranges(keys, {partition_key(s) for s in series}))
+    return Plan(uuid.uuid4().hex[:8], selection(assets), split_ranges(keys, {partition_key(s) for s in series}, runs))
 
 
 @dataclass
@@ -85,8 +110,8 @@ class Launched:
 
 
 def _spec(settings: Settings, p: Plan, index: int) -> dict:
-    first, last = p.ranges[index]
-    return {"assets": p.assets, "tags": {LAUNCHED_BY: "tx backfill", BACKFILL: p.backfill_id, f"{BACKFILL}_range": str(index),
+    _, assets, (first, last) = p.runs[index]
+    return {"assets": list(assets), "tags": {LAUNCHED_BY: "tx backfill", BACKFILL: p.backfill_id, f"{BACKFILL}_range": str(index),
                                          RANGE_START: first, RANGE_END: last}}
 
 
@@ -102,7 +127,7 @@ def launch(settings: Settings, p: Plan, index: int, detach: bool = False) -> Lau
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
         out.close()
-    return Launched(index, p.ranges[index], proc)
+    return Launched(index, p.runs[index][2], proc)
 
 
 @dataclass(frozen=True)
@@ -133,19 +158,28 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def follow(settings: Settings, instance: dg.DagsterInstance, p: Plan, say: Callable[[str], None] = print) -> list[RunEnd]:
-    """Launch the ranges' runs, TX_MAX_CONCURRENT_RUNS at a time, and follow them to the end."""
+    """Launch the runs, TX_MAX_CONCURRENT_RUNS at a time, a stage's once the stage before has
+    ended (and not at all when a run of it failed), and follow them to the end."""
     from pipelines.run import failure_reason, materialized
 
-    pending, active, ended = list(range(len(p.ranges))), [], []
+    pending, active, ended = list(range(len(p.runs))), [], []
     seen_steps: set[tuple[str, str, str]] = set()
     while pending or active:
-        while pending and len(active) < settings.max_concurrent_runs:
+        stage = p.runs[pending[0]][0] if pending else None
+        if pending and stage > 0 and not any(p.runs[one.index][0] < stage for one in active):
+            if any(not e.ok for e in ended):  # a stage before failed: the rest would work on missing candles
+                for index in pending:
+                    ended.append(RunEnd("-", p.runs[index][2], "NOT_LAUNCHED", None, "an earlier stage's run failed"))
+                    say(f"run of {', '.join(p.runs[index][1])} over {p.runs[index][2][0]} .. {p.runs[index][2][1]} not launched: "
+                        "an earlier stage's run failed")
+                pending = []
+        while pending and len(active) < settings.max_concurrent_runs and not any(p.runs[one.index][0] < p.runs[pending[0]][0] for one in active):
             active.append(launch(settings, p, pending.pop(0)))
         for one in list(active):
             run = _run_of(instance, p, one.index)
             if run is not None and one.run_id is None:
                 one.run_id = run.run_id
-                say(f"run {run.run_id} started: {JOB} over {one.key_range[0]} .. {one.key_range[1]} ({', '.join(p.assets)})")
+                say(f"run {run.run_id} started: {JOB} over {one.key_range[0]} .. {one.key_range[1]} ({', '.join(p.runs[one.index][1])})")
             if run is not None:
                 for record in instance.get_records_for_run(run.run_id, of_type=STEP_ENDS).records:
                     event = record.event_log_entry.dagster_event
@@ -185,8 +219,13 @@ def follow(settings: Settings, instance: dg.DagsterInstance, p: Plan, say: Calla
 
 def submit(settings: Settings, instance: dg.DagsterInstance, p: Plan, say: Callable[[str], None] = print, wait_s: float = 120.0) -> list[str]:
     """Launch every range's run and return once each exists in the instance (`tx backfill`
-    without --wait): the runs go on in their own processes; the UI follows them."""
-    launched = [launch(settings, p, i) for i in range(len(p.ranges))]
+    without --wait): the runs go on in their own processes, all at once (TX_MAX_CONCURRENT_RUNS
+    is `follow`'s); the UI follows them. A plan in stages needs `follow` (someone must wait for
+    the candles before the base rates)."""
+    if len(p.stages) > 1:
+        raise BackfillError(f"{len(p.ranges)} runs of candles with features or patterns: the base rates need every range's "
+                            "candles first, so this backfill needs --wait (or --assets candles, then the rest)")
+    launched = [launch(settings, p, i) for i in range(len(p.runs))]
     ids, deadline = [], time.monotonic() + wait_s
     for one in launched:
         while (run := _run_of(instance, p, one.index)) is None:
@@ -195,7 +234,7 @@ def submit(settings: Settings, instance: dg.DagsterInstance, p: Plan, say: Calla
                               f"(log: {settings.home / 'logs' / f'backfill-{p.backfill_id}-{one.index}.log'})")
             time.sleep(0.2)
         ids.append(run.run_id)
-        say(f"run {run.run_id} launched: {JOB} over {one.key_range[0]} .. {one.key_range[1]} ({', '.join(p.assets)})")
+        say(f"run {run.run_id} launched: {JOB} over {one.key_range[0]} .. {one.key_range[1]} ({', '.join(p.runs[one.index][1])})")
     return ids
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from tx.settings import Settings
+from tx.settings import ROOT, Settings
 
 # Celery settings of both sides (the executor's `config_source`, the worker's config module).
 CELERY_OPTIONS = {
@@ -36,10 +36,19 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
+# dagster-celery's run loop sleeps TICK_SECONDS (1 s) between its looks at the submitted steps:
+# each step hand-over (a step ends, the next is submitted) waited up to a second for it
+# (docs/BENCHMARKS.md, "Scale: the cost curve"). A look is a non-blocking check of the rpc://
+# results already received: ten a second cost nothing measurable.
+CELERY_TICK_S = 0.1
+
+
 def executor(settings: Settings) -> dg.ExecutorDefinition:
     """The executor of every job, from TX_EXECUTOR."""
     if settings.executor == "celery":
-        from dagster_celery import celery_executor  # only paid for when used: `make demo` needs no broker
+        from dagster_celery import celery_executor, core_execution_loop  # only paid for when used: `make demo` needs no broker
+
+        core_execution_loop.TICK_SECONDS = CELERY_TICK_S  # read at each sleep of the loop
 
         return celery_executor.configured(celery_config(settings), name="celery")
     if settings.executor == "multiprocess":
@@ -62,8 +71,11 @@ def worker_argv(settings: Settings, workdir: Path, concurrency: int, queue: str 
     config_yaml = workdir / "celery.yaml"
     config_yaml.write_text(yaml.safe_dump({"execution": {"config": celery_config(settings)}}))
     config_dir = get_config_dir(str(config_yaml))
-    path = [p for p in (os.environ.get("PYTHONPATH", ""), config_dir) if p]
-    argv = [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "--prefetch-multiplier=1",
+    path = [p for p in (os.environ.get("PYTHONPATH", ""), config_dir, str(ROOT)) if p]  # ROOT: `-I pipelines.definitions`
+    # `-I pipelines.definitions`: the worker imports the stack (Dagster, the assets, pandas, TA-Lib,
+    # torch) once before it is ready and before it forks its pool, instead of each pool process
+    # doing it inside its first step
+    argv = [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "-I", "pipelines.definitions", "--prefetch-multiplier=1",
             "--loglevel", settings.log_level, "-Q", queue or settings.celery_queue, "--concurrency", str(concurrency),
             "-n", f"{name or 'tx-' + str(os.getpid())}@%h"]
     return argv, {"PYTHONPATH": os.pathsep.join(path)}

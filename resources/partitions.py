@@ -83,3 +83,24 @@ def key_ranges(keys: list[str], wanted: set[str]) -> list[tuple[str, str]]:
     if start is not None:
         ranges.append((start, prev))
     return ranges
+
+
+def split_ranges(keys: list[str], wanted: set[str], runs: int = 1) -> list[tuple[str, str]]:
+    """The `wanted` keys (in `keys`' order) cut into `runs` parts of near-equal size (10 keys in
+    3 parts: 4, 3, 3; more parts than keys: one key each), each part then the contiguous ranges
+    it covers (`key_ranges`): at least `runs` ranges, more when the wanted keys are not
+    contiguous, never a range over a key that is not wanted. `runs=1` is `key_ranges`."""
+    if runs < 1:
+        raise ValueError("runs: expected 1 or more")
+    ordered = [k for k in keys if k in wanted]
+    parts = min(runs, len(ordered))
+    if parts <= 1:
+        return key_ranges(keys, wanted)
+    size, extra = divmod(len(ordered), parts)
+    out: list[tuple[str, str]] = []
+    start = 0
+    for i in range(parts):
+        chunk = ordered[start : start + size + (1 if i < extra else 0)]
+        start += len(chunk)
+        out += key_ranges(keys, set(chunk))
+    return out

@@ -11,12 +11,12 @@ from assets.candles import candles
 from assets.features import features, labels, patterns
 from assets.ranges import SeriesResult, checks, metadata, output_value
 from market.universe import Series
-from pipelines.backfill import BackfillError, plan, selection
+from pipelines.backfill import BackfillError, Plan, plan, selection, stages
 from pipelines.definitions import build_definitions, resources
 from pipelines.instance import instance_config
 from pipelines.workers import CELERY_OPTIONS, celery_config
 from resources.frames import ParquetIOManager
-from resources.partitions import SERIES_BACKFILL, key_ranges
+from resources.partitions import SERIES_BACKFILL, key_ranges, split_ranges
 from tx.errors import ConfigError
 from tx.settings import load_settings
 
@@ -83,6 +83,45 @@ def test_a_backfill_is_one_run_per_contiguous_range():
     assert p.ranges == [("SYNA|1d", "SYND|1d")] and p.assets == ["candles", "labels"]
 
 
+def _sizes(keys, ranges):
+    return [keys.index(last) - keys.index(first) + 1 for first, last in ranges]
+
+
+def test_runs_split_the_wanted_series_into_near_equal_ranges():
+    keys = [f"S{i:03d}|1d" for i in range(10)]
+    assert split_ranges(keys, set(keys), 1) == key_ranges(keys, set(keys)) == [("S000|1d", "S009|1d")]
+    three = split_ranges(keys, set(keys), 3)
+    assert _sizes(keys, three) == [4, 3, 3] and three[0] == ("S000|1d", "S003|1d") and three[-1] == ("S007|1d", "S009|1d")
+    assert _sizes(keys, split_ranges(keys, set(keys), 2)) == [5, 5]
+    assert split_ranges(keys, set(keys), 25) == [(k, k) for k in keys]  # more runs than series: one series each
+    # wanted keys that are not contiguous: no range covers a key that is not wanted
+    wanted = set(keys) - {"S002|1d", "S007|1d"}  # 8 keys, ranges S000-S001, S003-S006, S008-S009
+    two = split_ranges(keys, wanted, 2)  # parts S000,S001,S003,S004 | S005,S006,S008,S009
+    assert two == [("S000|1d", "S001|1d"), ("S003|1d", "S004|1d"), ("S005|1d", "S006|1d"), ("S008|1d", "S009|1d")]
+    assert split_ranges(keys, wanted, 1) == key_ranges(keys, wanted) and len(key_ranges(keys, wanted)) == 3
+    for runs in (1, 2, 3, 5, 8, 20):
+        covered = [keys[i] for first, last in split_ranges(keys, wanted, runs) for i in range(keys.index(first), keys.index(last) + 1)]
+        assert covered == sorted(wanted)  # each wanted key in exactly one range, in order
+    assert split_ranges(keys, set(), 3) == []
+    with pytest.raises(ValueError):
+        split_ranges(keys, set(keys), 0)
+
+
+def test_a_backfill_in_several_runs_ingests_every_range_before_the_base_rates():
+    dagster = dg.DagsterInstance.ephemeral()
+    universe = [Series(f"S{i:03d}", "1d") for i in range(10)]
+    p = plan(dagster, universe, ["candles", "features", "patterns", "labels"], runs=3)
+    assert _sizes([f"S{i:03d}|1d" for i in range(10)], p.ranges) == [4, 3, 3]
+    assert p.stages == (("candles",), ("pattern_base_rates", "features", "patterns", "labels"))
+    assert [(stage, r) for stage, _, r in p.runs] == [(0, r) for r in p.ranges] + [(1, r) for r in p.ranges]
+    one = plan(dagster, universe, ["candles", "features", "patterns", "labels"])
+    assert one.stages == (tuple(one.assets),) and len(one.runs) == 1  # one run: the base rates after its own candles
+    assert stages(["features", "labels"], 3) == (("features", "labels"),)  # no candles: the stored base rates, one stage
+    assert len(Plan("x", ["candles", "labels"], [("A|1d", "A|1d"), ("B|1d", "B|1d")]).runs) == 2
+    with pytest.raises(BackfillError, match="--runs"):
+        plan(dagster, universe, ["candles"], runs=0)
+
+
 def test_selection_puts_the_base_rates_between_candles_and_features():
     assert selection(["features", "candles", "labels"]) == ["candles", "pattern_base_rates", "features", "labels"]
     assert selection(["features"]) == ["features"]
@@ -101,6 +140,9 @@ def test_one_series_reports_as_before_and_a_range_merges_per_check():
     both = one + [SeriesResult(b, "fb", {"rows": dg.MetadataValue.int(4)}, [_check("finite", False, "2 infinite value(s)")])]
     assert output_value(both) == {"A|1d": "fa", "B|1d": "fb"}
     assert metadata(both)["series"].value == 2 and "| B:1d | 4 |" in metadata(both)["per_series"].value
+    charted = [SeriesResult(x, "f", {"rows": dg.MetadataValue.int(1), "chart": dg.MetadataValue.md("![x](data:image/png;base64,AAAA)")})
+               for x in (a, b)]
+    assert "chart" not in metadata(charted)["per_series"].value and "base64" not in metadata(charted)["per_series"].value
     [merged] = checks(both)
     assert not merged.passed and merged.description == "failed on 1 of 2 series: B:1d: 2 infinite value(s)"
 
