@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from training.recorder import Recorder
 from tx.processes import SERVER_PID_ENV, Server, bentoml_server, free_port, port_in_use, wait_ready
 from tx.settings import ROOT
 
@@ -186,6 +187,9 @@ def test_the_service_runs_the_workers_it_is_given(tmp_path):
     server = bentoml_server("127.0.0.1", free_port(), log=home / "bentoml.log", workers=2)
     server.env |= {"TX_ENV_FILE": str(home / "no.env"), "TX_HOME": str(home / "tx"), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db",
                    "TX_MLFLOW_ARTIFACTS": str(home / "artifacts"), "TX_DAGSTER_HOME": str(home / "dagster"), "TX_DATABASE_URL": ""}
+    # the store migrated first, as `tx run` and `tx serve` do: two workers opening a fresh SQLite
+    # MLflow store at once would both run its migrations (seen in CI: `_alembic_tmp_experiments already exists`)
+    Recorder(server.env["MLFLOW_TRACKING_URI"], server.env["TX_MLFLOW_ARTIFACTS"]).init_store()
     try:
         server.start()
         wait_ready([server], timeout_s=180)
