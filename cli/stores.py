@@ -112,7 +112,7 @@ def check_reachable(settings: Settings) -> None:
                 check_server(url)
         except DatabaseError as exc:
             raise ConfigError(setting, str(exc)) from None
-    if settings.tracking_uri.startswith(("http://", "https://")):
+    if settings.tracking_is_server:
         health = settings.tracking_uri.rstrip("/") + "/health"
         try:
             httpx.get(health, timeout=5).raise_for_status()

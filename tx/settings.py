@@ -35,6 +35,11 @@ UNUSED_SECRET_KEY = ("SECRET_KEY is set, but TX has no use for it: API keys are 
                      "signed or kept in sessions; unset it (README, Operations)")
 
 
+
+def _is_server(uri: str) -> bool:
+    """An MLflow tracking URI that names a server (not a database)."""
+    return uri.startswith(("http://", "https://"))
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TX_", env_file=ROOT / ".env", extra="ignore", frozen=True)
 
@@ -298,7 +303,7 @@ class Settings(BaseSettings):
     @property
     def tracking_is_server(self) -> bool:
         """MLflow is reached through a tracking server (artifacts proxied by it)."""
-        return self.tracking_uri.startswith(("http://", "https://"))
+        return _is_server(self.tracking_uri)
 
     @cached_property
     def mlflow_store_uri(self) -> str:
@@ -306,7 +311,7 @@ class Settings(BaseSettings):
         names a database; else TX_POSTGRES_URL's `_mlflow` database; else the embedded SQLite
         file. So one environment serves both sides: the server's machine sets TX_POSTGRES_URL,
         and every machine sets MLFLOW_TRACKING_URI=http://<server>."""
-        if self.mlflow_tracking_uri and not self.mlflow_tracking_uri.startswith(("http://", "https://")):
+        if self.mlflow_tracking_uri and not _is_server(self.mlflow_tracking_uri):
             return self.mlflow_tracking_uri
         pg = self._postgres_database("_mlflow")
         if pg is not None:
@@ -320,7 +325,7 @@ class Settings(BaseSettings):
     @property
     def mlflow_store_setting(self) -> str:
         """The variable that chose `mlflow_store_uri`."""
-        if self.mlflow_tracking_uri and not self.tracking_is_server:
+        if self.mlflow_tracking_uri and not _is_server(self.mlflow_tracking_uri):
             return "MLFLOW_TRACKING_URI"
         return "TX_POSTGRES_URL" if self.postgres_url else "default"
 
