@@ -22,6 +22,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 
+import redis
 from cachetools import TTLCache
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
@@ -81,8 +82,6 @@ class RedisRateLimiter:
     """The sliding window in Redis, shared by every worker and replica that uses `url` and `prefix`."""
 
     def __init__(self, url: str, prefix: str = "tx:") -> None:
-        import redis  # only paid for when TX_REDIS_URL is set
-
         self.prefix = prefix
         self.client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S,
                                            health_check_interval=30)
